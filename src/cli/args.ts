@@ -1,0 +1,282 @@
+/**
+ * argv → a typed Command (pure). Flags come from the option table so the
+ * parser, the config file and the help cannot disagree.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Config } from "../config/config.ts";
+import { type OptionDef, OPTIONS } from "../config/options.ts";
+import { coerceFlag, validateValues } from "../config/schema.ts";
+import { UsageError } from "../errors.ts";
+
+/** Commands of spec section 2. */
+export const COMMANDS = [
+  "run",
+  "resume",
+  "status",
+  "log",
+  "report",
+  "apply",
+  "measure",
+  "calibrate",
+  "init",
+  "instruct",
+] as const;
+export type CommandName = typeof COMMANDS[number];
+
+/** Flags shared by the commands that load a configuration. */
+export interface ConfigFlags {
+  /** Validated values given as flags (highest precedence). */
+  flags: Partial<Config>;
+  configPath: string | null;
+  trustConfig: boolean;
+}
+
+/** A parsed invocation. */
+export type Command =
+  | { name: "help"; topic: CommandName | null }
+  | { name: "version" }
+  | ({ name: "run"; json: boolean; verbose: boolean } & ConfigFlags)
+  | {
+    name: "resume";
+    iterations: number | null;
+    json: boolean;
+    verbose: boolean;
+  }
+  | { name: "status"; json: boolean }
+  | { name: "log"; json: boolean }
+  | { name: "report"; out: string | null }
+  | { name: "apply" }
+  | (
+    & { name: "measure"; trials: number; json: boolean; verbose: boolean }
+    & ConfigFlags
+  )
+  | (
+    & {
+      name: "calibrate";
+      trials: number;
+      json: boolean;
+      write: boolean;
+      verbose: boolean;
+    }
+    & ConfigFlags
+  )
+  | { name: "init"; force: boolean }
+  | { name: "instruct"; text: string };
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+function optionSpec(def: OptionDef): Options[string] {
+  if (def.kind === "boolean") return { type: "boolean" };
+  return def.kind === "list"
+    ? { type: "string", multiple: true }
+    : { type: "string" };
+}
+
+/** The options each command accepts, besides --help. */
+function optionsFor(command: CommandName): Options {
+  const common: Options = { help: { type: "boolean", short: "h" } };
+  const configOptions = (filter: (d: OptionDef) => boolean): Options => {
+    const out: Options = {
+      ...common,
+      config: { type: "string" },
+      "trust-config": { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean", short: "v" },
+    };
+    for (const def of OPTIONS.filter(filter)) out[def.name] = optionSpec(def);
+    return out;
+  };
+  switch (command) {
+    case "run":
+      return configOptions(() => true);
+    case "measure":
+    case "calibrate": {
+      const out = configOptions((d) => d.measure === true);
+      if (command === "calibrate") out.write = { type: "boolean" };
+      return out;
+    }
+    case "resume":
+      return {
+        ...common,
+        iterations: { type: "string" },
+        json: { type: "boolean" },
+        verbose: { type: "boolean", short: "v" },
+      };
+    case "status":
+    case "log":
+      return { ...common, json: { type: "boolean" } };
+    case "report":
+      return { ...common, out: { type: "string" } };
+    case "init":
+      return { ...common, force: { type: "boolean" } };
+    case "apply":
+    case "instruct":
+      return common;
+  }
+}
+
+function flagHint(command: CommandName): string {
+  return `Run "ratchet ${command} --help" for its flags.`;
+}
+
+/** Map node:util's parse errors to UsageError naming the flag. */
+function parseOrThrow(
+  command: CommandName,
+  args: string[],
+  options: Options,
+  allowPositionals: boolean,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (error) {
+    const message = (error as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown) {
+      throw new UsageError(
+        `Unknown flag ${unknown[1]} for "ratchet ${command}"`,
+        { hint: flagHint(command), cause: error },
+      );
+    }
+    const missing = /Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(
+      message,
+    );
+    if (missing) {
+      throw new UsageError(`Flag ${missing[1]} needs a value`, {
+        hint: flagHint(command),
+        cause: error,
+      });
+    }
+    const positional = /Unexpected argument '([^']+)'/.exec(message);
+    if (positional) {
+      throw new UsageError(
+        `Unexpected argument "${positional[1]}" for "ratchet ${command}"`,
+        { hint: flagHint(command), cause: error },
+      );
+    }
+    throw new UsageError(message, { hint: flagHint(command), cause: error });
+  }
+}
+
+function positiveInt(name: string, raw: string | undefined, min: number) {
+  if (raw === undefined) return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`Invalid value for --${name}: "${raw}"`, {
+      hint: `--${name} must be a whole number of at least ${min}.`,
+    });
+  }
+  return n;
+}
+
+function configFlags(values: Record<string, unknown>): ConfigFlags {
+  const fileForm: Record<string, unknown> = {};
+  for (const def of OPTIONS) {
+    const raw = values[def.name];
+    if (raw === undefined) continue;
+    fileForm[def.name] = coerceFlag(def, raw as string | string[] | boolean);
+  }
+  return {
+    flags: validateValues(fileForm, "flags"),
+    configPath: (values.config as string | undefined) ?? null,
+    trustConfig: values["trust-config"] === true,
+  };
+}
+
+/** Parse ratchet's argv (without the program name). */
+export function parseCommand(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    return { name: "help", topic: null };
+  }
+  if (first === "help") {
+    const topic = rest[0];
+    if (topic === undefined) return { name: "help", topic: null };
+    if (!(COMMANDS as readonly string[]).includes(topic)) {
+      throw unknownCommand(topic);
+    }
+    return { name: "help", topic: topic as CommandName };
+  }
+  if (first === "--version" || first === "-V" || first === "version") {
+    return { name: "version" };
+  }
+  if (!(COMMANDS as readonly string[]).includes(first)) {
+    throw unknownCommand(first);
+  }
+  const command = first as CommandName;
+  const options = optionsFor(command);
+  const { values, positionals } = parseOrThrow(
+    command,
+    [...rest],
+    options,
+    command === "instruct",
+  );
+  if (values.help === true) return { name: "help", topic: command };
+  const v = values as Record<string, unknown>;
+  switch (command) {
+    case "run":
+      return {
+        name: "run",
+        json: v.json === true,
+        verbose: v.verbose === true,
+        ...configFlags(v),
+      };
+    case "measure":
+    case "calibrate": {
+      const cf = configFlags(v);
+      // --trials means "how many runs of the checkout" for these commands.
+      const trials = cf.flags.trials ?? (command === "measure" ? 5 : 10);
+      if (command === "calibrate" && trials < 3) {
+        throw new UsageError(
+          `calibrate needs at least 3 trials, got ${trials}`,
+          {
+            hint: "Pass --trials 10 or more for a useful noise estimate.",
+          },
+        );
+      }
+      const base = {
+        trials,
+        json: v.json === true,
+        verbose: v.verbose === true,
+        ...cf,
+      };
+      return command === "measure"
+        ? { name: "measure", ...base }
+        : { name: "calibrate", write: v.write === true, ...base };
+    }
+    case "resume":
+      return {
+        name: "resume",
+        iterations: positiveInt(
+          "iterations",
+          v.iterations as string | undefined,
+          0,
+        ),
+        json: v.json === true,
+        verbose: v.verbose === true,
+      };
+    case "status":
+    case "log":
+      return { name: command, json: v.json === true };
+    case "report":
+      return { name: "report", out: (v.out as string | undefined) ?? null };
+    case "apply":
+      return { name: "apply" };
+    case "init":
+      return { name: "init", force: v.force === true };
+    case "instruct": {
+      const text = positionals.join(" ").trim();
+      if (text === "") {
+        throw new UsageError("instruct needs the note's text", {
+          hint: 'Run ratchet instruct "Try caching the parsed config".',
+        });
+      }
+      return { name: "instruct", text };
+    }
+  }
+}
+
+function unknownCommand(name: string): UsageError {
+  return new UsageError(`Unknown command "${name}"`, {
+    hint: `Commands: ${COMMANDS.join(", ")}. Run "ratchet --help".`,
+  });
+}

@@ -1,0 +1,20 @@
+/**
+ * What every command receives from main.ts: the outside world as values and
+ * interfaces, so commands never read Deno.args/env or exit themselves.
+ */
+import type { Output } from "../ui/output.ts";
+
+/** The signals ratchet handles. */
+export type StopSignal = "SIGINT" | "SIGTERM";
+
+/** Context passed to each command. */
+export interface CommandContext {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  output: Output;
+  /** Aborted on SIGINT or SIGTERM; `signal.reason` is the StopSignal. */
+  signal: AbortSignal;
+  /** Test-only fault hook point spec (RATCHET_FAULT_POINT), or undefined. */
+  faultSpec: string | undefined;
+  now: () => Date;
+}

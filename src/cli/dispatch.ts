@@ -1,0 +1,26 @@
+/** Route a parsed Command to its implementation. */
+import type { Command } from "./args.ts";
+import type { CommandContext } from "./context.ts";
+import { commandHelp, mainHelp } from "./help.ts";
+import { VERSION } from "../version.ts";
+import { UsageError } from "../errors.ts";
+
+/** Run `command`; returns the exit code. */
+export async function runCommand(
+  command: Command,
+  ctx: CommandContext,
+): Promise<number> {
+  switch (command.name) {
+    case "help":
+      ctx.output.out(command.topic ? commandHelp(command.topic) : mainHelp());
+      return 0;
+    case "version":
+      ctx.output.out(`ratchet ${VERSION}`);
+      return 0;
+    default:
+      await Promise.resolve();
+      throw new UsageError(`"ratchet ${command.name}" is not built yet`, {
+        hint: "See the README for the commands available in this version.",
+      });
+  }
+}

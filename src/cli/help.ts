@@ -1,0 +1,219 @@
+/**
+ * Help text for ratchet and each command (pure; snapshot-tested). Flag lines
+ * come from the option table so they cannot drift from the parser.
+ */
+import type { CommandName } from "./args.ts";
+import { type OptionDef, OPTIONS } from "../config/options.ts";
+import { DEFAULTS, formatSize } from "../config/schema.ts";
+import type { Config } from "../config/config.ts";
+
+interface CommandHelp {
+  usage: string;
+  summary: string;
+  /** Extra flag lines: [flag, description]. */
+  flags: [string, string][];
+  /** Which configuration options it takes. */
+  config: "all" | "measure" | "none";
+  examples: string[];
+}
+
+const COMMON_CONFIG_FLAGS: [string, string][] = [
+  ["--config FILE", "config file (default: ./ratchet.jsonc at the repo root)"],
+  [
+    "--trust-config",
+    "let the repo's config set network, image, dockerfile, prepare-command, mount, pass-env, gpus",
+  ],
+  ["--json", "machine-readable output, one JSON object a line"],
+  ["-v, --verbose", "show stack traces and causes of errors"],
+];
+
+const HELP: Record<CommandName, CommandHelp> = {
+  run: {
+    usage: "ratchet run [flags]",
+    summary:
+      "Start a run (archiving the previous one) and loop: propose a change, measure it, keep or revert.",
+    flags: COMMON_CONFIG_FLAGS,
+    config: "all",
+    examples: [
+      'ratchet run --run-command "pytest -q tests/" --direction min \\\n    --metric-name wall --report-source wall --harness "tests/**"',
+      'ratchet run --run-command "python bench.py" --direction max \\\n    --metric-name accuracy --report-source stdout --iterations 30 --patience 5',
+    ],
+  },
+  resume: {
+    usage: "ratchet resume [--iterations N]",
+    summary:
+      "Continue the run after Ctrl-C, a crash, a reboot or an outage; --iterations N extends a finished run to N proposals.",
+    flags: [
+      ["--iterations N", "new iteration cap (extends a finished run)"],
+      ["--json", "machine-readable events, one JSON object a line"],
+      ["-v, --verbose", "show stack traces and causes of errors"],
+    ],
+    config: "none",
+    examples: ["ratchet resume", "ratchet resume --iterations 40"],
+  },
+  status: {
+    usage: "ratchet status [--json]",
+    summary: "Where the current run stands.",
+    flags: [["--json", "print one JSON object"]],
+    config: "none",
+    examples: ["ratchet status", "ratchet status --json | jq .best"],
+  },
+  log: {
+    usage: "ratchet log [--json]",
+    summary: "One row per iteration, with a terminal chart of the trajectory.",
+    flags: [["--json", "print the records, one JSON object a line"]],
+    config: "none",
+    examples: ["ratchet log", "ratchet log --json | jq -c 'select(.kept)'"],
+  },
+  report: {
+    usage: "ratchet report [--out FILE]",
+    summary:
+      "Write a self-contained HTML report of the run (default .ratchet/report.html).",
+    flags: [["--out FILE", "where to write it"]],
+    config: "none",
+    examples: ["ratchet report", "ratchet report --out /tmp/run.html"],
+  },
+  apply: {
+    usage: "ratchet apply",
+    summary:
+      "Squash the run's kept changes onto your current branch as one commit (clean tree required).",
+    flags: [],
+    config: "none",
+    examples: ["ratchet apply"],
+  },
+  measure: {
+    usage: "ratchet measure [flags]",
+    summary:
+      "Run trials of the checkout as it is and print the scores; no model and no git needed.",
+    flags: [
+      ["--trials N", "how many trials (default 5)"],
+      ...COMMON_CONFIG_FLAGS,
+    ],
+    config: "measure",
+    examples: [
+      'ratchet measure --run-command "python bench.py" --metric-name score --report-source stdout',
+      'ratchet measure --run-command "make test" --metric-name wall --report-source wall --trials 10 --json',
+    ],
+  },
+  calibrate: {
+    usage: "ratchet calibrate [flags]",
+    summary:
+      "Run the unchanged checkout K times (default 10): noise report and recommended --trials, --max-trials and --min-effect.",
+    flags: [
+      ["--trials K", "how many runs (default 10)"],
+      ["--write", "write the recommendations into ratchet.jsonc"],
+      ...COMMON_CONFIG_FLAGS,
+    ],
+    config: "measure",
+    examples: [
+      'ratchet calibrate --run-command "python bench.py" --metric-name score --report-source stdout',
+      "ratchet calibrate --trials 20 --write",
+    ],
+  },
+  init: {
+    usage: "ratchet init [--force]",
+    summary:
+      "Write a commented ratchet.jsonc guessed from the repository (never overwrites without --force).",
+    flags: [["--force", "overwrite an existing ratchet.jsonc"]],
+    config: "none",
+    examples: ["ratchet init"],
+  },
+  instruct: {
+    usage: 'ratchet instruct "TEXT"',
+    summary:
+      "Leave a note that the running run's next proposal reads once (exit 3 when no run is going).",
+    flags: [],
+    config: "none",
+    examples: [
+      'ratchet instruct "The parser is the bottleneck; leave the I/O alone."',
+    ],
+  },
+};
+
+function defaultText(def: OptionDef): string {
+  if (def.required) return "required";
+  const value = (DEFAULTS as Record<string, unknown>)[def.key as keyof Config];
+  if (value === null || value === undefined) return "";
+  if (def.kind === "size" || def.kind === "nullable-size") {
+    return `default ${formatSize(value as number)}`;
+  }
+  if (Array.isArray(value) || value === false || value === "") return "";
+  if (def.name === "model") return "default $RATCHET_MODEL or " + value;
+  return `default ${value}`;
+}
+
+function table(rows: [string, string][]): string {
+  const width = Math.min(
+    34,
+    Math.max(...rows.map(([flag]) => flag.length)) + 2,
+  );
+  return rows.map(([flag, text]) =>
+    flag.length + 2 > width
+      ? `  ${flag}\n  ${" ".repeat(width)}${text}`
+      : `  ${flag.padEnd(width)}${text}`
+  ).join("\n");
+}
+
+function optionRows(filter: (d: OptionDef) => boolean): [string, string][] {
+  return OPTIONS.filter(filter).map((def) => {
+    const flag = `--${def.name}${def.arg ? ` ${def.arg}` : ""}`;
+    const dflt = defaultText(def);
+    return [flag, dflt ? `${def.help} (${dflt})` : def.help];
+  });
+}
+
+/** Top-level help. */
+export function mainHelp(): string {
+  const rows: [string, string][] = (Object.keys(HELP) as CommandName[]).map((
+    name,
+  ) => [name, HELP[name].summary.split(/(?<=\.)\s/)[0]!]);
+  return [
+    "ratchet: turn any command that prints a number into an autonomous optimization loop.",
+    "",
+    "Usage: ratchet <command> [flags]",
+    "",
+    "Commands:",
+    table(rows),
+    "",
+    "Global:",
+    table([
+      ["-h, --help", "show help (also: ratchet <command> --help)"],
+      ["-V, --version", "print the version"],
+    ]),
+    "",
+    "Environment: ANTHROPIC_API_KEY (run, resume), ANTHROPIC_BASE_URL, DOCKER_HOST,",
+    "RATCHET_MODEL, NO_COLOR.",
+    "",
+    "Examples:",
+    '  ratchet measure --run-command "python bench.py" --metric-name score --report-source stdout',
+    "  ratchet run      # with ratchet.jsonc at the repo root",
+    "  ratchet status",
+    "",
+  ].join("\n");
+}
+
+/** Help of one command. */
+export function commandHelp(name: CommandName): string {
+  const h = HELP[name];
+  const parts = [`Usage: ${h.usage}`, "", h.summary, ""];
+  if (h.config !== "none") {
+    parts.push(
+      "Options (flags, or keys of ratchet.jsonc without the dashes):",
+      table(
+        optionRows((d) => h.config === "all" || d.measure === true).filter((
+          [flag],
+        ) => !(h.config === "measure" && flag.startsWith("--trials"))),
+      ),
+      "",
+    );
+  }
+  if (h.flags.length > 0) {
+    parts.push(
+      h.config === "none" ? "Flags:" : "Other flags:",
+      table(h.flags),
+      "",
+    );
+  }
+  parts.push("Examples:", ...h.examples.map((e) => `  ${e}`), "");
+  return parts.join("\n");
+}

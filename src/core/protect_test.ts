@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { matchesAny, normalizeRelPath, protectedReason } from "./protect.ts";
+
+const none = { editable: [], harness: [], scratch: [], reportPath: null };
+
+Deno.test("normalizeRelPath() removes dots and resolves parent steps", () => {
+  assert.equal(normalizeRelPath("./a//b/./c/"), "a/b/c");
+  assert.equal(normalizeRelPath("a/../b"), "b");
+  assert.equal(normalizeRelPath("../x"), "..");
+});
+
+Deno.test("matchesAny() covers files inside a directory named by a glob", () => {
+  assert.equal(matchesAny("tests/unit/a.py", ["tests"]), true);
+  assert.equal(matchesAny("src/a.py", ["tests"]), false);
+  assert.equal(matchesAny("pkg/conftest.py", ["**/conftest.py"]), true);
+  assert.equal(matchesAny("conftest.py", ["**/conftest.py"]), true);
+});
+
+Deno.test("protectedReason() refuses .git, .ratchet, the report and the harness", () => {
+  const policy = { ...none, harness: ["tests/**"], reportPath: "out/r.json" };
+  assert.match(protectedReason(".git/config", policy) ?? "", /\.git/);
+  assert.match(protectedReason(".ratchet/x", policy) ?? "", /\.ratchet/);
+  assert.match(protectedReason("out/r.json", policy) ?? "", /report/);
+  assert.match(protectedReason("tests/t.py", policy) ?? "", /harness/);
+  assert.match(protectedReason("../etc/passwd", policy) ?? "", /outside/);
+  assert.equal(protectedReason("src/main.py", policy), null);
+});
+
+Deno.test("protectedReason() allows only editable paths when an allowlist is set", () => {
+  const policy = { ...none, editable: ["src/**"] };
+  assert.equal(protectedReason("src/a.py", policy), null);
+  assert.match(protectedReason("setup.py", policy) ?? "", /editable/);
+});

@@ -1,0 +1,93 @@
+/**
+ * Local lint rules that keep the architecture honest (modeled on std's
+ * `no-external-code`):
+ *
+ * - `ratchet/pure-core`: `src/core/**` stays pure. It may import only other
+ *   core modules and the pure libraries listed below, and never touches
+ *   `Deno.*`.
+ * - `ratchet/one-adapter`: the Anthropic SDK is imported only in
+ *   `src/agent/anthropic.ts`, dockerode only in `src/infra/container.ts`.
+ */
+
+const PURE_LIBRARIES = new Set([
+  "picomatch",
+  "@stdlib/stats-ttest2",
+  "@stdlib/stats-base-dists-t-quantile",
+  "@stdlib/stats-base-dists-normal-quantile",
+]);
+
+const ADAPTERS: Record<string, string> = {
+  "@anthropic-ai/sdk": "src/agent/anthropic.ts",
+  "dockerode": "src/infra/container.ts",
+};
+
+function isCore(filename: string): boolean {
+  // Tests beside core modules may use Deno.test and node:assert.
+  return /[\\/]src[\\/]core[\\/]/.test(filename) &&
+    !filename.endsWith("_test.ts");
+}
+
+const plugin: Deno.lint.Plugin = {
+  name: "ratchet",
+  rules: {
+    "pure-core": {
+      create(context) {
+        if (!isCore(context.filename)) return {};
+        return {
+          ImportDeclaration(node) {
+            const source = node.source.value;
+            if (source.startsWith("./") || source.startsWith("../")) {
+              if (source.startsWith("../") && !source.startsWith("../core/")) {
+                // ../x from src/core/ leaves core unless it comes back in.
+                context.report({
+                  node,
+                  message:
+                    `src/core must stay pure: "${source}" is outside src/core`,
+                });
+              }
+              return;
+            }
+            if (!PURE_LIBRARIES.has(source)) {
+              context.report({
+                node,
+                message:
+                  `src/core must stay pure: "${source}" is not an allowed pure library`,
+              });
+            }
+          },
+          MemberExpression(node) {
+            if (
+              node.object.type === "Identifier" && node.object.name === "Deno"
+            ) {
+              context.report({
+                node,
+                message: "src/core must stay pure: no Deno.* APIs",
+              });
+            }
+          },
+        };
+      },
+    },
+    "one-adapter": {
+      create(context) {
+        return {
+          ImportDeclaration(node) {
+            const source = node.source.value;
+            const owner = ADAPTERS[source];
+            if (
+              owner !== undefined &&
+              !context.filename.replaceAll("\\", "/").endsWith(owner)
+            ) {
+              context.report({
+                node,
+                message: `"${source}" may be imported only in ${owner}`,
+              });
+            }
+          },
+        };
+      },
+    },
+  },
+};
+
+export default plugin;
