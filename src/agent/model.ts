@@ -153,7 +153,10 @@ export interface StreamOptions {
  * Calls are made one at a time; an implementation may rely on that.
  */
 export interface ModelClient {
-  stream(request: ModelRequest, options?: StreamOptions): Promise<ModelResponse>;
+  stream(
+    request: ModelRequest,
+    options?: StreamOptions,
+  ): Promise<ModelResponse>;
 }
 
 /**

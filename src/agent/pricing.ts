@@ -9,17 +9,72 @@ import { ConfigError } from "../errors.ts";
 
 /** Built-in prices by model family (dated snapshots share their family's price). */
 export const PRICE_TABLE: Readonly<Record<string, ModelPrice>> = {
-  "claude-opus-4-6": { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
-  "claude-opus-4-5": { input: 5, output: 25, cache_write: 6.25, cache_read: 0.5 },
-  "claude-opus-4-1": { input: 15, output: 75, cache_write: 18.75, cache_read: 1.5 },
-  "claude-opus-4": { input: 15, output: 75, cache_write: 18.75, cache_read: 1.5 },
-  "claude-sonnet-4-6": { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  "claude-sonnet-4-5": { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  "claude-sonnet-4": { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  "claude-3-7-sonnet": { input: 3, output: 15, cache_write: 3.75, cache_read: 0.3 },
-  "claude-haiku-4-5": { input: 1, output: 5, cache_write: 1.25, cache_read: 0.1 },
-  "claude-3-5-haiku": { input: 0.8, output: 4, cache_write: 1, cache_read: 0.08 },
-  "claude-3-haiku": { input: 0.25, output: 1.25, cache_write: 0.3, cache_read: 0.03 },
+  "claude-opus-4-6": {
+    input: 5,
+    output: 25,
+    cache_write: 6.25,
+    cache_read: 0.5,
+  },
+  "claude-opus-4-5": {
+    input: 5,
+    output: 25,
+    cache_write: 6.25,
+    cache_read: 0.5,
+  },
+  "claude-opus-4-1": {
+    input: 15,
+    output: 75,
+    cache_write: 18.75,
+    cache_read: 1.5,
+  },
+  "claude-opus-4": {
+    input: 15,
+    output: 75,
+    cache_write: 18.75,
+    cache_read: 1.5,
+  },
+  "claude-sonnet-4-6": {
+    input: 3,
+    output: 15,
+    cache_write: 3.75,
+    cache_read: 0.3,
+  },
+  "claude-sonnet-4-5": {
+    input: 3,
+    output: 15,
+    cache_write: 3.75,
+    cache_read: 0.3,
+  },
+  "claude-sonnet-4": {
+    input: 3,
+    output: 15,
+    cache_write: 3.75,
+    cache_read: 0.3,
+  },
+  "claude-3-7-sonnet": {
+    input: 3,
+    output: 15,
+    cache_write: 3.75,
+    cache_read: 0.3,
+  },
+  "claude-haiku-4-5": {
+    input: 1,
+    output: 5,
+    cache_write: 1.25,
+    cache_read: 0.1,
+  },
+  "claude-3-5-haiku": {
+    input: 0.8,
+    output: 4,
+    cache_write: 1,
+    cache_read: 0.08,
+  },
+  "claude-3-haiku": {
+    input: 0.25,
+    output: 1.25,
+    cache_write: 0.3,
+    cache_read: 0.03,
+  },
 };
 
 /** `claude-sonnet-4-5-20250929` → `claude-sonnet-4-5`; aliases stay as they are. */

@@ -4,6 +4,10 @@ import type { CommandContext } from "./context.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { VERSION } from "../version.ts";
 import { UsageError } from "../errors.ts";
+import { runResume, runRun } from "./commands/run.ts";
+import { initCommand } from "./commands/init.ts";
+import { instructCommand } from "./commands/instruct.ts";
+import { applyCommand } from "./commands/apply.ts";
 
 /** Run `command`; returns the exit code. */
 export async function runCommand(
@@ -17,6 +21,16 @@ export async function runCommand(
     case "version":
       ctx.output.out(`ratchet ${VERSION}`);
       return 0;
+    case "run":
+      return await runRun(command, ctx);
+    case "resume":
+      return await runResume(command, ctx);
+    case "init":
+      return await initCommand(command, ctx);
+    case "instruct":
+      return await instructCommand(command, ctx);
+    case "apply":
+      return await applyCommand(ctx);
     default:
       await Promise.resolve();
       throw new UsageError(`"ratchet ${command.name}" is not built yet`, {

@@ -74,4 +74,4 @@ export interface Config {
 }
 
 /** Model used when neither `--model` nor `RATCHET_MODEL` names one. */
-export const DEFAULT_MODEL = "claude-sonnet-4-5";
+export const DEFAULT_MODEL = "claude-sonnet-4-6";

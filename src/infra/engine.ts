@@ -48,6 +48,8 @@ export interface SshEndpoint extends EndpointBase {
   host: string;
   port: number;
   username: string | null;
+  /** SSH_AUTH_SOCK, used to authenticate; null when no agent runs. */
+  agentSocket: string | null;
 }
 
 /** A resolved engine endpoint. */
@@ -84,15 +86,21 @@ export function resolveEngine(
   const home = options.homeDir ?? env.HOME ?? env.USERPROFILE ?? "";
   const configDir = nonEmpty(env.DOCKER_CONFIG) ?? join(home, ".docker");
 
+  const agent = nonEmpty(env.SSH_AUTH_SOCK) ?? null;
   const dockerHost = nonEmpty(env.DOCKER_HOST);
   if (dockerHost !== undefined) {
-    return parseHost(dockerHost, "DOCKER_HOST", tlsFromEnv(env, configDir));
+    return parseHost(
+      dockerHost,
+      "DOCKER_HOST",
+      tlsFromEnv(env, configDir),
+      agent,
+    );
   }
 
   const contextName = nonEmpty(env.DOCKER_CONTEXT) ??
     readCurrentContext(configDir);
   if (contextName !== undefined && contextName !== "default") {
-    return contextEndpoint(contextName, configDir, exists);
+    return contextEndpoint(contextName, configDir, exists, agent);
   }
 
   return defaultEndpoint(
@@ -108,6 +116,7 @@ function parseHost(
   value: string,
   source: string,
   tls: EngineTls | null,
+  agentSocket: string | null,
 ): EngineEndpoint {
   const bad = (why: string) =>
     new EnvironmentError(`${source} is not usable: "${value}" (${why})`, {
@@ -163,6 +172,7 @@ function parseHost(
       host: url.hostname,
       port: url.port === "" ? 22 : Number(url.port),
       username: url.username === "" ? null : decodeURIComponent(url.username),
+      agentSocket,
       url: value,
       source,
       hint: `${hint} ratchet uses your ssh agent (SSH_AUTH_SOCK) for ${value}.`,
@@ -209,6 +219,7 @@ function contextEndpoint(
   name: string,
   configDir: string,
   exists: (path: string) => boolean,
+  agentSocket: string | null,
 ): EngineEndpoint {
   // The CLI stores each context under the sha256 of its name.
   const id = createHash("sha256").update(name).digest("hex");
@@ -258,7 +269,7 @@ function contextEndpoint(
       verify: !skipVerify,
     }
     : null;
-  return parseHost(host, source, tls);
+  return parseHost(host, source, tls, agentSocket);
 }
 
 /**

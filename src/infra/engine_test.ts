@@ -115,17 +115,22 @@ Deno.test("resolveEngine() defaults the tcp port by TLS and takes certs from the
 
 Deno.test("resolveEngine() passes ssh DOCKER_HOST through with user and port", () => {
   const endpoint = resolveEngine(
-    { DOCKER_HOST: "ssh://me@build.example:2222" },
+    {
+      DOCKER_HOST: "ssh://me@build.example:2222",
+      SSH_AUTH_SOCK: "/tmp/agent.sock",
+    },
     noSockets,
   );
   assert.ok(endpoint.protocol === "ssh");
   assert.equal(endpoint.host, "build.example");
   assert.equal(endpoint.port, 2222);
   assert.equal(endpoint.username, "me");
+  assert.equal(endpoint.agentSocket, "/tmp/agent.sock");
   const bare = resolveEngine({ DOCKER_HOST: "ssh://build.example" }, noSockets);
   assert.ok(bare.protocol === "ssh");
   assert.equal(bare.port, 22);
   assert.equal(bare.username, null);
+  assert.equal(bare.agentSocket, null);
 });
 
 Deno.test("resolveEngine() rejects an unusable DOCKER_HOST with exit 3", () => {

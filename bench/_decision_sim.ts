@@ -1,0 +1,459 @@
+/**
+ * Simulation of ratchet's decision rules, shared by the decision bench
+ * (`deno task bench:decision`), the README table it writes, and the tests
+ * that check the rules' error rates.
+ *
+ * A "trial" is a draw from a noise model around the true value of the
+ * commit measured. Drift is applied by the run-wide trial index, so the
+ * order of the trials matters exactly as it does on a real machine: the
+ * `stat` rule measures incumbent and candidate interleaved (A B A B …) and
+ * so sees the same drift on both sides; the `mean` rule compares fresh
+ * candidate trials with an average recorded earlier.
+ */
+import {
+  baselineTrials,
+  decideMean,
+  planStat,
+  type StatParams,
+  stepStat,
+  type Verdict,
+} from "../src/core/decide.ts";
+import { mulberry32, type Rng } from "../src/core/rng.ts";
+import { makeRecord, type IterationRecord } from "../src/core/state.ts";
+import { mean, tQuantile, variance } from "../src/core/stats.ts";
+import { incumbentOf } from "../src/core/stop.ts";
+
+/** Seed of every published number. */
+export const SEED = 20250101;
+
+/** A noise model: one trial of a commit whose true mean is `value`. */
+export interface NoiseModel {
+  name: string;
+  /** One measurement at run-wide trial index `index`. */
+  draw(rng: Rng, value: number, index: number): number;
+}
+
+/** True mean of the starting commit in every simulation. */
+export const BASE = 100;
+
+/** Relative drift per trial of the `drift` model (metric "max"). */
+export const DRIFT_PER_TRIAL = 0.0003;
+
+/** The noise models of the bench. Every model has mean `value` at index 0. */
+export const MODELS: readonly NoiseModel[] = [
+  {
+    name: "normal, CV 1%",
+    draw: (rng, v) => v * (1 + 0.01 * rng.normal()),
+  },
+  {
+    name: "normal, CV 5%",
+    draw: (rng, v) => v * (1 + 0.05 * rng.normal()),
+  },
+  {
+    name: "normal, CV 15%",
+    draw: (rng, v) => v * (1 + 0.15 * rng.normal()),
+  },
+  {
+    // exp(σZ − σ²/2) has mean 1: the effect moves the mean by exactly e.
+    name: "log-normal σ=0.2 (heavy right tail)",
+    draw: (rng, v) => v * Math.exp(0.2 * rng.normal() - 0.02),
+  },
+  {
+    // +0.03% of the base per trial: about +10% across a 30-iteration run.
+    name: "normal 2% + slow drift",
+    draw: (rng, v, i) => v * (1 + 0.02 * rng.normal()) + BASE * DRIFT_PER_TRIAL * i,
+  },
+  {
+    // One trial in 20 is a spike 50% above its commit's value.
+    name: "normal 2% + 5% outliers ×1.5",
+    draw: (rng, v) => {
+      const x = v * (1 + 0.02 * rng.normal());
+      return rng.next() < 0.05 ? 1.5 * x : x;
+    },
+  },
+  {
+    // Two machine states ±4% (CPU frequency, cache luck), 1% noise in each.
+    name: "bimodal ±4%, CV 1% each",
+    draw: (rng, v) => v * ((rng.next() < 0.5 ? 0.96 : 1.04) + 0.01 * rng.normal()),
+  },
+];
+
+/** True relative effects of single proposals (metric direction "max"). */
+export const EFFECTS: readonly number[] = [-0.05, 0, 0.02, 0.05, 0.1];
+
+/** The run configuration the bench simulates (ratchet's defaults). */
+export const BENCH_CONFIG = {
+  trials: 1,
+  maxTrials: 10,
+  confidence: 0.95,
+  minEffect: 0,
+  minImprovement: 0,
+  /** `--trials` given to the mean rule: the same as stat's maximum per side. */
+  meanTrials: 10,
+} as const;
+
+/** One simulated comparison. */
+export interface Outcome {
+  verdict: Verdict;
+  /** Trials used, both sides together. */
+  trials: number;
+  incumbent: number[];
+  candidate: number[];
+}
+
+/** Clock of run-wide trial indexes, shared by the measurements of a run. */
+export interface Clock {
+  index: number;
+}
+
+function statParams(): StatParams {
+  const plan = planStat(BENCH_CONFIG);
+  return {
+    ...plan,
+    direction: "max",
+    confidence: BENCH_CONFIG.confidence,
+    minEffect: BENCH_CONFIG.minEffect,
+    minImprovement: BENCH_CONFIG.minImprovement,
+    deterministic: false,
+  };
+}
+
+/**
+ * One `stat` comparison: interleaved A B pairs, `startPerSide` first, one
+ * pair more per look until the rule is done.
+ */
+export function simulateStat(
+  rng: Rng,
+  model: NoiseModel,
+  incumbentValue: number,
+  candidateValue: number,
+  clock: Clock,
+  params: StatParams = statParams(),
+): Outcome {
+  const incumbent: number[] = [];
+  const candidate: number[] = [];
+  const pair = () => {
+    incumbent.push(model.draw(rng, incumbentValue, clock.index++));
+    candidate.push(model.draw(rng, candidateValue, clock.index++));
+  };
+  for (let k = 0; k < params.startPerSide; k++) pair();
+  for (;;) {
+    const step = stepStat({ incumbent, candidate }, params);
+    if (step.kind === "done") {
+      const { kind: _kind, ...verdict } = step;
+      return {
+        verdict,
+        trials: incumbent.length + candidate.length,
+        incumbent,
+        candidate,
+      };
+    }
+    pair();
+  }
+}
+
+/** One `mean` comparison: fresh candidate trials against a recorded mean. */
+export function simulateMean(
+  rng: Rng,
+  model: NoiseModel,
+  recordedIncumbentMean: number,
+  candidateValue: number,
+  clock: Clock,
+): Outcome {
+  const candidate: number[] = [];
+  for (let k = 0; k < BENCH_CONFIG.meanTrials; k++) {
+    candidate.push(model.draw(rng, candidateValue, clock.index++));
+  }
+  const verdict = decideMean({
+    candidate,
+    incumbentMean: recordedIncumbentMean,
+    direction: "max",
+    minImprovement: BENCH_CONFIG.minImprovement,
+  });
+  return { verdict, trials: candidate.length, incumbent: [], candidate };
+}
+
+/**
+ * Trials between the incumbent's recorded measurement and a candidate's
+ * trials in the single-comparison bench: the incumbent was kept a few
+ * iterations ago (this is what makes drift matter to the mean rule).
+ */
+export const RECORD_AGE_TRIALS = 60;
+
+/** Per-rule, per-effect rates of one noise model. */
+export interface CellStats {
+  keepRate: number;
+  meanTrials: number;
+}
+
+/**
+ * Simulate `n` single comparisons of each effect under one model and rule.
+ * Each comparison happens at run-wide trial index RECORD_AGE_TRIALS (the
+ * mean rule's recorded incumbent mean was measured at index 0).
+ */
+export function simulateCell(
+  rng: Rng,
+  model: NoiseModel,
+  rule: "stat" | "mean",
+  effect: number,
+  n: number,
+): CellStats {
+  let kept = 0;
+  let trials = 0;
+  for (let s = 0; s < n; s++) {
+    const candidateValue = BASE * (1 + effect);
+    let out: Outcome;
+    if (rule === "stat") {
+      out = simulateStat(rng, model, BASE, candidateValue, {
+        index: RECORD_AGE_TRIALS,
+      });
+    } else {
+      const recordClock = { index: 0 };
+      const recorded: number[] = [];
+      for (let k = 0; k < BENCH_CONFIG.meanTrials; k++) {
+        recorded.push(model.draw(rng, BASE, recordClock.index++));
+      }
+      out = simulateMean(rng, model, mean(recorded), candidateValue, {
+        index: RECORD_AGE_TRIALS,
+      });
+    }
+    if (out.verdict.decision === "improved") kept++;
+    trials += out.trials;
+  }
+  return { keepRate: kept / n, meanTrials: trials / n };
+}
+
+/**
+ * The distribution of true effects of proposals in a simulated run: most
+ * proposals do nothing or hurt, a few help.
+ */
+export const PROPOSAL_MIX: readonly { effect: number; weight: number }[] = [
+  { effect: -0.05, weight: 0.25 },
+  { effect: 0, weight: 0.4 },
+  { effect: 0.02, weight: 0.15 },
+  { effect: 0.05, weight: 0.12 },
+  { effect: 0.1, weight: 0.08 },
+];
+
+function drawEffect(rng: Rng): number {
+  let u = rng.next();
+  for (const p of PROPOSAL_MIX) {
+    if (u < p.weight) return p.effect;
+    u -= p.weight;
+  }
+  return PROPOSAL_MIX[PROPOSAL_MIX.length - 1]!.effect;
+}
+
+/** Summary of one simulated run. */
+export interface RunResult {
+  trueGain: number;
+  claimedGain: number;
+  /** Two-sided interval (at the run's confidence) of the claimed gain. */
+  claimedCi: [number, number] | null;
+  falseKeeps: number;
+  keeps: number;
+  trials: number;
+}
+
+/**
+ * A whole run of `iterations` proposals under one rule. The claimed gain is
+ * what `ratchet status` reports: the incumbent's latest measured mean
+ * ({@linkcode incumbentOf}) against the baseline's mean; its interval is
+ * Welch's on the two sets of scores, divided by the baseline mean.
+ */
+export function simulateRun(
+  rng: Rng,
+  model: NoiseModel,
+  rule: "stat" | "mean",
+  iterations: number,
+): RunResult {
+  const clock: Clock = { index: 0 };
+  const records: IterationRecord[] = [];
+  const nBaseline = rule === "stat"
+    ? baselineTrials(BENCH_CONFIG.trials)
+    : BENCH_CONFIG.meanTrials;
+  const baseline: number[] = [];
+  for (let k = 0; k < nBaseline; k++) {
+    baseline.push(model.draw(rng, BASE, clock.index++));
+  }
+  const rec = (fields: Partial<IterationRecord> & { iter: number }) =>
+    makeRecord({
+      run_id: "sim",
+      decision: "baseline",
+      timestamp: "1970-01-01T00:00:00.000Z",
+      ...fields,
+    });
+  records.push(rec({ iter: 0, trial_scores: baseline, sha: "0" }));
+  let trueIncumbent = BASE;
+  let falseKeeps = 0;
+  let keeps = 0;
+  for (let iter = 1; iter <= iterations; iter++) {
+    const effect = drawEffect(rng);
+    const candidateValue = trueIncumbent * (1 + effect);
+    const out = rule === "stat"
+      ? simulateStat(rng, model, trueIncumbent, candidateValue, clock)
+      : simulateMean(
+        rng,
+        model,
+        incumbentOf(records)!.mean,
+        candidateValue,
+        clock,
+      );
+    const improved = out.verdict.decision === "improved";
+    if (improved) {
+      keeps++;
+      if (effect <= 0) falseKeeps++;
+      trueIncumbent = candidateValue;
+    }
+    records.push(rec({
+      iter,
+      decision: out.verdict.decision,
+      kept: improved,
+      sha: improved ? String(iter) : null,
+      trial_scores: out.candidate,
+      baseline_scores: out.incumbent,
+      effect: out.verdict.effect,
+      ci: out.verdict.ci,
+      p_value: out.verdict.p_value,
+    }));
+  }
+  const inc = incumbentOf(records)!;
+  const b0 = mean(baseline);
+  const claimedGain = inc.mean / b0 - 1;
+  let claimedCi: [number, number] | null = null;
+  if (inc.scores.length >= 2) {
+    const vi = variance(inc.scores) / inc.scores.length;
+    const vb = variance(baseline) / baseline.length;
+    const se = Math.sqrt(vi + vb);
+    const df = (vi + vb) ** 2 /
+      (vi ** 2 / (inc.scores.length - 1) + vb ** 2 / (baseline.length - 1));
+    const q = tQuantile(1 - (1 - BENCH_CONFIG.confidence) / 2, df) * se /
+      Math.abs(b0);
+    claimedCi = [claimedGain - q, claimedGain + q];
+  }
+  return {
+    trueGain: trueIncumbent / BASE - 1,
+    claimedGain,
+    claimedCi,
+    falseKeeps,
+    keeps,
+    trials: clock.index,
+  };
+}
+
+/** Sizes of the published simulation. */
+export const SIM_SIZES = { comparisons: 1000, runs: 100, iterations: 30 };
+
+function pctCell(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+function signedPct(x: number): string {
+  return `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+}
+
+/** Seed of one table cell, so each cell is reproducible on its own. */
+function cellSeed(...parts: number[]): number {
+  let h = SEED >>> 0;
+  for (const p of parts) h = Math.imul(h ^ (p + 0x9e3779b9), 0x85ebca6b) >>> 0;
+  return h;
+}
+
+/**
+ * The markdown the README carries between the decision-bench markers:
+ * deterministic for the fixed seed.
+ */
+export function renderDecisionTable(
+  sizes: { comparisons: number; runs: number; iterations: number } = SIM_SIZES,
+): string {
+  const lines: string[] = [];
+  const c = BENCH_CONFIG;
+  lines.push(
+    `Simulated with seed ${SEED}: ${sizes.comparisons} comparisons per cell; ` +
+      `\`stat\` at its defaults (--trials ${c.trials} → ${
+        planStat(c).startPerSide
+      } to ${c.maxTrials} trials a side, confidence ${c.confidence}), ` +
+      `\`mean\` at --trials ${c.meanTrials} against the incumbent's average ` +
+      `recorded ${RECORD_AGE_TRIALS} trials earlier. "kept" is the share of ` +
+      `comparisons decided \`improved\`; at −5% and 0% every keep is false.`,
+  );
+  lines.push("");
+  const header = [
+    "noise",
+    "rule",
+    ...EFFECTS.map((e) => `kept at ${signedPct(e)}`),
+    "trials/iter at 0%",
+    "trials/iter at +10%",
+  ];
+  lines.push(`| ${header.join(" | ")} |`);
+  lines.push(`|${header.map((_, i) => i < 2 ? "---" : "--:").join("|")}|`);
+  MODELS.forEach((model, mi) => {
+    for (const [ri, rule] of (["stat", "mean"] as const).entries()) {
+      const cells: string[] = [];
+      const trials = new Map<number, number>();
+      EFFECTS.forEach((effect, ei) => {
+        const rng = mulberry32(cellSeed(1, mi, ri, ei));
+        const s = simulateCell(rng, model, rule, effect, sizes.comparisons);
+        cells.push(pctCell(s.keepRate));
+        trials.set(effect, s.meanTrials);
+      });
+      lines.push(
+        `| ${model.name} | ${rule} | ${cells.join(" | ")} | ${
+          trials.get(0)!.toFixed(1)
+        } | ${trials.get(0.1)!.toFixed(1)} |`,
+      );
+    }
+  });
+  lines.push("");
+  lines.push(
+    `${sizes.runs} runs of ${sizes.iterations} proposals per row, true effects ` +
+      `drawn from ${
+        PROPOSAL_MIX.map((p) => `${signedPct(p.effect)} (${p.weight * 100}%)`)
+          .join(", ")
+      }. "claimed" is what \`ratchet status\` reports (the incumbent's ` +
+      `latest measured mean against the baseline's); "covered" is how often ` +
+      `the claim's ${c.confidence * 100}% interval holds the true gain.`,
+  );
+  lines.push("");
+  const runHeader = [
+    "noise",
+    "rule",
+    "true gain",
+    "claimed gain",
+    "covered",
+    "false keeps/run",
+    "trials/run",
+  ];
+  lines.push(`| ${runHeader.join(" | ")} |`);
+  lines.push(`|${runHeader.map((_, i) => i < 2 ? "---" : "--:").join("|")}|`);
+  MODELS.forEach((model, mi) => {
+    for (const [ri, rule] of (["stat", "mean"] as const).entries()) {
+      const rng = mulberry32(cellSeed(2, mi, ri));
+      let trueGain = 0;
+      let claimed = 0;
+      let covered = 0;
+      let falseKeeps = 0;
+      let trials = 0;
+      for (let r = 0; r < sizes.runs; r++) {
+        const res = simulateRun(rng, model, rule, sizes.iterations);
+        trueGain += res.trueGain;
+        claimed += res.claimedGain;
+        if (
+          res.claimedCi !== null && res.claimedCi[0] <= res.trueGain &&
+          res.trueGain <= res.claimedCi[1]
+        ) covered++;
+        falseKeeps += res.falseKeeps;
+        trials += res.trials;
+      }
+      const n = sizes.runs;
+      lines.push(
+        `| ${model.name} | ${rule} | ${signedPct(trueGain / n)} | ${
+          signedPct(claimed / n)
+        } | ${pctCell(covered / n)} | ${(falseKeeps / n).toFixed(2)} | ${
+          (trials / n).toFixed(0)
+        } |`,
+      );
+    }
+  });
+  return lines.join("\n");
+}

@@ -1,0 +1,57 @@
+/** `ratchet apply`: squash the run's kept changes onto the current branch. */
+import type { CommandContext } from "../context.ts";
+import { currentBranch, findRepoRoot, squashApply } from "../../infra/git.ts";
+import { Store } from "../../infra/store.ts";
+import { EnvironmentError } from "../../errors.ts";
+import { fmtNum, fmtPct } from "../../ui/format.ts";
+import { incumbentOf } from "../../core/stop.ts";
+
+/** Run `ratchet apply`. */
+export async function applyCommand(ctx: CommandContext): Promise<number> {
+  const root = await findRepoRoot(ctx.cwd);
+  const store = new Store(root);
+  const run = await store.readRun();
+  if (run === null) {
+    throw new EnvironmentError(`There is no run to apply in ${root}`, {
+      hint: "Start one with `ratchet run`.",
+    });
+  }
+  const records = await store.readRecords();
+  const kept = records.filter((r) => r.iter > 0 && r.kept);
+  const best = incumbentOf(records);
+  const baseline = records[0]?.avg ?? null;
+  const gain = best && baseline !== null && baseline !== 0
+    ? (best.mean - baseline) / Math.abs(baseline)
+    : null;
+  const metric = String(run.config["metric-name"] ?? "metric");
+  const subject = `ratchet: ${metric} ${fmtNum(baseline)} → ${
+    fmtNum(best?.mean)
+  }${gain === null ? "" : ` (${fmtPct(gain)})`} in ${kept.length} change(s)`;
+  const body = kept.map((r) =>
+    `- iter ${r.iter}: ${r.description.split("\n")[0]} (effect ${
+      fmtPct(r.effect)
+    }${r.p_value === null ? "" : `, p=${r.p_value.toPrecision(2)}`})`
+  );
+  const message = [
+    subject,
+    "",
+    ...body,
+    "",
+    `Ratchet-Run: ${run.run_id} (branch ${run.branch})`,
+    "",
+  ].join("\n");
+  const sha = await squashApply(root, run.branch, run.start_sha, message);
+  if (sha === null) {
+    ctx.output.err(
+      `Nothing to apply: run ${run.run_id} kept no change, or its changes are already on this branch.`,
+    );
+    return 0;
+  }
+  const branch = await currentBranch(root);
+  ctx.output.err(
+    `Applied ${kept.length} kept change(s) of run ${run.run_id} as ${
+      sha.slice(0, 12)
+    } on ${branch ?? "the detached HEAD"}.`,
+  );
+  return 0;
+}

@@ -1,0 +1,678 @@
+/**
+ * `ratchet run` and `ratchet resume`: preflight, the run's worktree and
+ * image, the baseline, the loop, and a clean stop (state written, candidate
+ * reverted, containers removed) whatever ends it.
+ */
+import { join } from "node:path";
+import { statfs } from "node:fs/promises";
+import type { CommandContext } from "../context.ts";
+import type { ConfigFlags } from "../args.ts";
+import type { Config } from "../../config/config.ts";
+import { loadConfig } from "../../config/load.ts";
+import { fromFileForm, toFileForm } from "../../config/schema.ts";
+import { matchesAny } from "../../core/protect.ts";
+import { makeRunId } from "../../core/run_id.ts";
+import type { RunEvent } from "../../core/events.ts";
+import { type IterationRecord, SCHEMA_VERSION } from "../../core/state.ts";
+import { incumbentOf } from "../../core/stop.ts";
+import {
+  ConfigError,
+  EnvironmentError,
+  InterruptedError,
+  RatchetError,
+  UpstreamError,
+} from "../../errors.ts";
+import { AnthropicClient } from "../../agent/anthropic.ts";
+import { priceFor } from "../../agent/pricing.ts";
+import { DockerRuntime } from "../../infra/container.ts";
+import { resolveEngine } from "../../infra/engine.ts";
+import { createFaultHook } from "../../infra/fault.ts";
+import {
+  createWorktree,
+  ensureExcluded,
+  findRepoRoot,
+  headSha,
+  isDirty,
+  removeWorktree,
+  resetWorktree,
+  runGit,
+  treeOf,
+} from "../../infra/git.ts";
+import { ensureTrialImage, prepareImage } from "../../infra/image.ts";
+import { acquireLock, type RunLock } from "../../infra/lock.ts";
+import { materialize, ownerOf, parseOwner } from "../../infra/materialize.ts";
+import {
+  extraMounts,
+  HOME_DIR,
+  snapshotHarness,
+  WORK_DIR,
+} from "../../infra/mounts.ts";
+import type { ContainerRuntime } from "../../infra/runtime.ts";
+import { type RunFile, Store } from "../../infra/store.ts";
+import { openWorkspace, repoOverview } from "../../infra/workspace.ts";
+import { limitsOf, trialEnv } from "../../trial.ts";
+import type { LoopPorts } from "../../loop_ports.ts";
+import {
+  driveLoop,
+  type LoopEnd,
+  measureBaseline,
+  policyOf,
+  recordStop,
+  stateFromRecords,
+} from "../../run.ts";
+import {
+  ensureEmptyFile,
+  gitPort,
+  proposerPort,
+  trialPort,
+} from "../../wiring.ts";
+import { VERSION } from "../../version.ts";
+import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
+import { fmtNum, fmtPct } from "../../ui/format.ts";
+import { formatError } from "../../ui/errors.ts";
+
+/** Least free space on the disk holding `.ratchet/` to keep going. */
+const MIN_FREE_BYTES = 1024 ** 3;
+
+function randomHex4(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(2)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+function makeView(
+  json: boolean,
+  ctx: CommandContext,
+  iterations: number,
+): RunView {
+  return json ? jsonView(ctx.output) : textView(ctx.output, {
+    live: ctx.output.interactive,
+    now: () => ctx.now().getTime(),
+    iterations,
+  });
+}
+
+/** Refuse globs that match no tracked file, and files both editable and harness. */
+async function checkGlobs(
+  root: string,
+  sha: string,
+  config: Config,
+): Promise<void> {
+  const files =
+    (await runGit(root, ["ls-tree", "-r", "-z", "--name-only", sha]))
+      .split("\0").filter((f) => f !== "");
+  for (
+    const [name, globs] of [["editable", config.editable], [
+      "harness",
+      config.harness,
+    ]] as const
+  ) {
+    for (const glob of globs) {
+      if (!files.some((f) => matchesAny(f, [glob]))) {
+        throw new ConfigError(
+          `--${name} "${glob}" matches no file in the repository`,
+          {
+            key: name,
+            hint:
+              'Globs are relative to the repo root (e.g. "tests/**", "src/*.py"); check the spelling.',
+          },
+        );
+      }
+    }
+  }
+  if (config.editable.length > 0 && config.harness.length > 0) {
+    const both = files.find((f) =>
+      matchesAny(f, config.editable) && matchesAny(f, config.harness)
+    );
+    if (both !== undefined) {
+      throw new ConfigError(
+        `${both} is matched by both --editable and --harness`,
+        {
+          key: "editable",
+          hint:
+            "A path is either the subject (editable) or the harness (read-only); narrow one of the globs.",
+        },
+      );
+    }
+  }
+}
+
+/** Fail with exit 4 when the disk holding `.ratchet/` has less than 1 GiB free. */
+async function checkDisk(dir: string): Promise<void> {
+  const s = await statfs(dir).catch(() => null);
+  if (s === null) return;
+  const free = Number(s.bavail) * Number(s.bsize);
+  if (free < MIN_FREE_BYTES) {
+    throw new UpstreamError(
+      `Only ${
+        (free / 1024 ** 2).toFixed(0)
+      } MiB free on the disk holding ${dir}`,
+      { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
+    );
+  }
+}
+
+/** The pieces a run needs once preflight has passed. */
+interface Session {
+  ctx: CommandContext;
+  root: string;
+  store: Store;
+  run: RunFile;
+  config: Config;
+  runtime: ContainerRuntime;
+  image: string;
+  repoOwner: string;
+  events: (e: RunEvent) => void;
+  view: RunView;
+}
+
+function apiKey(ctx: CommandContext): string {
+  const key = ctx.env.ANTHROPIC_API_KEY;
+  if (key === undefined || key.trim() === "") {
+    throw new EnvironmentError("ANTHROPIC_API_KEY is not set", {
+      hint: "Export your Anthropic API key: export ANTHROPIC_API_KEY=sk-ant-…",
+    });
+  }
+  return key;
+}
+
+async function engineOwner(
+  runtime: ContainerRuntime,
+  root: string,
+): Promise<string> {
+  const info = await runtime.info();
+  return info.rootless ? "0:0" : await ownerOf(root);
+}
+
+function buildPorts(
+  s: Session,
+  worktree: string,
+  key: string,
+): Promise<LoopPorts> {
+  return (async () => {
+    const config = s.config;
+    const policy = policyOf(config);
+    const workspace = await openWorkspace(worktree, policy);
+    const overview = await repoOverview(workspace);
+    const extra = await extraMounts(s.root, config.mount);
+    const envOf = (name: string) => s.ctx.env[name];
+    const fault = createFaultHook(s.ctx.faultSpec);
+    const model = new AnthropicClient({
+      apiKey: key,
+      baseURL: s.ctx.env.ANTHROPIC_BASE_URL ?? null,
+    });
+    const trials = trialPort({
+      runtime: s.runtime,
+      runId: s.run.run_id,
+      root: s.root,
+      harnessDir: s.store.paths.harness,
+      config,
+      image: s.image,
+      repoOwner: s.repoOwner,
+      env: envOf,
+      saveReport: async (iter, trial, text) => {
+        await s.store.saveReport(iter, trial, text);
+      },
+      signal: s.ctx.signal,
+    });
+    const guardedTrials = {
+      async trial(input: Parameters<typeof trials.trial>[0]) {
+        await checkDisk(s.store.paths.root);
+        fault("trial.before-start");
+        return await trials.trial(input);
+      },
+      check: trials.check,
+    };
+    return {
+      git: gitPort(s.root, worktree),
+      trials: guardedTrials,
+      proposer: proposerPort({
+        model,
+        workspace,
+        config,
+        policy,
+        repoOverview: overview,
+        events: s.events,
+        sandbox: {
+          runtime: s.runtime,
+          image: s.image,
+          runId: s.run.run_id,
+          config,
+          policy,
+          worktree,
+          harnessDir: s.store.paths.harness,
+          emptyFile: await ensureEmptyFile(s.store.paths.tmp),
+          user: s.repoOwner,
+          owner: parseOwner(s.repoOwner),
+          extraMounts: extra,
+          env: trialEnv(config.passEnv, envOf),
+        },
+      }),
+      store: s.store,
+      events: s.events,
+      now: s.ctx.now,
+      fault,
+      signal: s.ctx.signal,
+    };
+  })();
+}
+
+/** Run the prepare step on `base`, with the start tree at /work. */
+async function prepare(
+  s: Omit<Session, "image">,
+  base: string,
+  sha: string,
+): Promise<string> {
+  const config = s.config;
+  if (config.prepareCommand === null) return base;
+  await using copy = await materialize(
+    {
+      kind: "git",
+      root: s.root,
+      treeish: sha,
+      exportTree: (await import("../../infra/git.ts")).exportTree,
+    },
+    {
+      tmpRoot: s.store.paths.tmp,
+      label: "prepare",
+      owner: parseOwner(s.repoOwner),
+    },
+  );
+  return await prepareImage(s.runtime, {
+    baseImage: base,
+    runId: s.run.run_id,
+    command: config.prepareCommand,
+    workingDir: WORK_DIR,
+    env: trialEnv(config.passEnv, (n) => s.ctx.env[n]),
+    user: s.repoOwner,
+    mounts: [
+      { type: "bind", source: copy.tree, target: WORK_DIR, readOnly: false },
+      { type: "tmpfs", source: "", target: HOME_DIR, readOnly: false },
+      ...await extraMounts(s.root, config.mount),
+    ],
+    limits: limitsOf(config),
+    labels: { "ratchet.run": s.run.run_id, "ratchet.role": "prepare" },
+    timeoutMs: null,
+    signal: s.ctx.signal,
+    onProgress: (line) => s.events({ event: "progress", message: line }),
+  });
+}
+
+/**
+ * After the loop: write the stop, clean up, say how to take the result, and
+ * return the exit code.
+ */
+async function finish(
+  s: Session,
+  end: LoopEnd,
+  worktree: string,
+): Promise<number> {
+  s.run = await recordStop(s.store, s.run, end.reason, s.ctx.now());
+  await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(() =>
+    0
+  );
+  const records = await s.store.readRecords();
+  const best = incumbentOf(records, { confidence: s.config.confidence });
+  s.events({
+    event: "stopped",
+    reason: end.reason,
+    run_id: s.run.run_id,
+    branch: s.run.branch,
+    best: best ? { iter: best.iter, mean: best.mean, sha: best.sha } : null,
+  });
+  s.view.close();
+  if (end.error) {
+    if (!(end.error instanceof InterruptedError)) {
+      s.ctx.output.err(
+        formatError(end.error, { verbose: false, color: s.ctx.output.color }),
+      );
+    }
+    s.ctx.output.err(
+      `Run ${s.run.run_id} stopped (${end.reason}); continue with: ratchet resume`,
+    );
+    return end.error.exitCode;
+  }
+  await removeWorktree(s.root, worktree);
+  const baseline = records[0]?.avg ?? null;
+  const kept = records.filter((r) => r.iter > 0 && r.kept).length;
+  const gain = best && baseline !== null && baseline !== 0
+    ? ` (${fmtPct((best.mean - baseline) / Math.abs(baseline))} vs baseline ${
+      fmtNum(baseline)
+    })`
+    : "";
+  const lines = [
+    `Run ${s.run.run_id} finished: ${end.reason}. ${kept} change(s) kept; best ${
+      fmtNum(best?.mean)
+    }${gain}.`,
+  ];
+  if (kept > 0) {
+    lines.push(
+      `Take the result with: ratchet apply   (or: git merge --squash ${s.run.branch})`,
+    );
+  } else {
+    lines.push(
+      `No change was kept; the branch ${s.run.branch} equals the start commit.`,
+    );
+  }
+  if (!(s.view as { json?: boolean }).json) s.ctx.output.err(lines.join("\n"));
+  return 0;
+}
+
+async function withLock<T>(
+  store: Store,
+  ctx: CommandContext,
+  events: (e: RunEvent) => void,
+  fn: (lock: RunLock) => Promise<T>,
+): Promise<T> {
+  const lock = await acquireLock(store.paths.lock, {
+    pid: Deno.pid,
+    fault: createFaultHook(ctx.faultSpec),
+    onStaleTakeover: (old) =>
+      events({
+        event: "info",
+        message:
+          `Took over a stale lock left by process ${old}, which is gone.`,
+      }),
+  });
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** `ratchet run`. */
+export async function runRun(
+  cmd: ConfigFlags & { json: boolean },
+  ctx: CommandContext,
+): Promise<number> {
+  const root = await findRepoRoot(ctx.cwd);
+  const startSha = await headSha(root);
+  const dirty = await isDirty(root);
+  const { config } = await loadConfig({
+    cwd: ctx.cwd,
+    repoRoot: root,
+    configPath: cmd.configPath,
+    flags: cmd.flags,
+    trustConfig: cmd.trustConfig,
+    purpose: "run",
+    envModel: ctx.env.RATCHET_MODEL,
+    readTextFile: (p) => Deno.readTextFile(p),
+  });
+  priceFor(config.model, config.prices);
+  await checkGlobs(root, startSha, config);
+  const key = apiKey(ctx);
+  const view = makeView(cmd.json, ctx, config.iterations);
+  const events = (e: RunEvent) => view.handle(e);
+  const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
+  await store.init();
+  return await withLock(store, ctx, events, async () => {
+    const runtime = new DockerRuntime(resolveEngine(ctx.env));
+    const repoOwner = await engineOwner(runtime, root);
+    const previous = await store.readRun().catch(() => null);
+    if (previous !== null) {
+      await runtime.removeContainers({ "ratchet.run": previous.run_id }).catch(
+        () => 0,
+      );
+    }
+    await removeWorktree(root, store.paths.worktree).catch(() => {});
+    const hasPrevious = previous !== null ||
+      await Deno.stat(store.paths.config).then(() => true, () => false) ||
+      await Deno.stat(store.paths.results).then(() => true, () => false);
+    const archived = hasPrevious ? await store.archive(ctx.now()) : null;
+    if (archived) {
+      events({
+        event: "info",
+        message: `Archived the previous run to ${archived}`,
+      });
+    }
+    await store.init();
+    const runId = makeRunId(ctx.now(), randomHex4());
+    const branch = `ratchet/${runId}`;
+    const run: RunFile = {
+      schema_version: SCHEMA_VERSION,
+      run_id: runId,
+      created_at: ctx.now().toISOString(),
+      repo_root: root,
+      start_sha: startSha,
+      branch,
+      config: toFileForm(config),
+      deterministic: null,
+      trial_image: null,
+      unit: null,
+      state: "running",
+      stop_reason: null,
+      finished_at: null,
+    };
+    await ensureExcluded(root, ".ratchet/");
+    const baseImage = await ensureTrialImage(runtime, {
+      image: config.image,
+      dockerfile: config.dockerfile === null
+        ? null
+        : { path: join(root, config.dockerfile) },
+      version: VERSION,
+      onProgress: (line) => events({ event: "progress", message: line }),
+    });
+    await createWorktree(root, store.paths.worktree, branch, startSha);
+    await snapshotHarness(
+      store.paths.worktree,
+      config.harness,
+      store.paths.harness,
+    );
+    await store.writeRun(run);
+    events({
+      event: "run_started",
+      run_id: runId,
+      branch,
+      worktree: store.paths.worktree,
+      start_sha: startSha,
+      resumed: false,
+      dirty,
+    });
+    const partial = {
+      ctx,
+      root,
+      store,
+      run,
+      config,
+      runtime,
+      repoOwner,
+      events,
+      view,
+    };
+    const image = await prepare(partial, baseImage, startSha);
+    run.trial_image = image;
+    await store.writeRun(run);
+    const session: Session = { ...partial, image };
+    return await loopSession(session, key, store.paths.worktree, []);
+  });
+}
+
+/** Baseline if needed, then the loop, then the stop. */
+async function loopSession(
+  s: Session,
+  key: string,
+  worktree: string,
+  records: IterationRecord[],
+): Promise<number> {
+  const ports = await buildPorts(s, worktree, key);
+  let end: LoopEnd;
+  try {
+    if (records.length === 0) {
+      await resetWorktree(worktree, s.run.start_sha);
+      const startTree = await treeOf(s.root, s.run.start_sha);
+      const b = await measureBaseline(
+        {
+          trials: ports.trials,
+          events: s.events,
+          signal: s.ctx.signal,
+          now: s.ctx.now,
+        },
+        {
+          runId: s.run.run_id,
+          config: s.config,
+          tree: startTree,
+          sha: s.run.start_sha,
+        },
+      );
+      s.run.deterministic = b.deterministic;
+      s.run.unit = b.unit;
+      await s.store.writeRun(s.run);
+      await s.store.appendRecord(b.record);
+      records.push(b.record);
+      s.events({ event: "iteration", record: b.record });
+      const start = s.config.decision === "mean"
+        ? s.config.trials
+        : b.deterministic
+        ? 1
+        : Math.max(s.config.trials, 3);
+      s.events({
+        event: "estimate",
+        seconds_per_trial: b.secondsPerTrial,
+        seconds_per_iteration: b.secondsPerTrial *
+            (s.config.decision === "mean" ? start : 2 * start) +
+          (s.config.checkCommand ? b.secondsPerTrial : 0),
+      });
+    }
+    const inc = incumbentOf(records, { confidence: s.config.confidence });
+    const state = stateFromRecords({
+      runId: s.run.run_id,
+      config: s.config,
+      deterministic: s.run.deterministic ?? false,
+      unit: s.run.unit,
+      records,
+      incumbentTree: await treeOf(s.root, inc!.sha!),
+    });
+    end = await driveLoop(ports, state);
+  } catch (error) {
+    if (s.ctx.signal.aborted && !(error instanceof UpstreamError)) {
+      const signal = s.ctx.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+      end = {
+        reason: "interrupted",
+        error: error instanceof InterruptedError
+          ? error
+          : new InterruptedError(signal, { cause: error }),
+      };
+    } else if (error instanceof UpstreamError) {
+      end = { reason: "upstream", error };
+    } else {
+      s.view.close();
+      await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(
+        () => 0,
+      );
+      throw error;
+    }
+  }
+  return await finish(s, end, worktree);
+}
+
+/** `ratchet resume [--iterations N]`. */
+export async function runResume(
+  cmd: { iterations: number | null; json: boolean },
+  ctx: CommandContext,
+): Promise<number> {
+  const root = await findRepoRoot(ctx.cwd);
+  const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
+  const run = await store.readRun();
+  if (run === null) {
+    throw new EnvironmentError(`There is no run to resume in ${root}`, {
+      hint: "Start one with `ratchet run`.",
+    });
+  }
+  const config = fromFileForm(run.config);
+  if (cmd.iterations !== null) config.iterations = cmd.iterations;
+  const key = apiKey(ctx);
+  const view = makeView(cmd.json, ctx, config.iterations);
+  const events = (e: RunEvent) => view.handle(e);
+  return await withLock(store, ctx, events, async () => {
+    const records = await store.readRecords();
+    const last = records.at(-1);
+    if (
+      run.state === "finished" &&
+      (last === undefined || last.iter >= config.iterations ||
+        cmd.iterations === null)
+    ) {
+      ctx.output.err(
+        `Run ${run.run_id} already finished (${
+          run.stop_reason ?? "done"
+        }). Pass --iterations N to extend it, or take the result with: ratchet apply`,
+      );
+      return 0;
+    }
+    run.config = toFileForm(config);
+    run.state = "running";
+    run.stop_reason = null;
+    run.finished_at = null;
+    await store.writeRun(run);
+    const runtime = new DockerRuntime(resolveEngine(ctx.env));
+    const repoOwner = await engineOwner(runtime, root);
+    const removed = await runtime.removeContainers({
+      "ratchet.run": run.run_id,
+    });
+    if (removed > 0) {
+      events({
+        event: "info",
+        message: `Removed ${removed} leftover container(s) of the run`,
+      });
+    }
+    await store.clearCurrent();
+    // The worktree is gone after a finished run or a reboot that cleaned
+    // tmp dirs: attach it again to the run's existing branch.
+    const worktree = store.paths.worktree;
+    const present = await Deno.stat(join(worktree, ".git")).then(
+      () => true,
+      () => false,
+    );
+    if (!present) {
+      await removeWorktree(root, worktree).catch(() => {});
+      await runGit(root, ["worktree", "add", "--force", worktree, run.branch]);
+    }
+    const inc = incumbentOf(records, { confidence: config.confidence });
+    // Discard whatever the interrupted iteration left: an uncommitted edit or
+    // a commit made without its record.
+    await resetWorktree(worktree, inc?.sha ?? run.start_sha);
+    let image = run.trial_image;
+    if (image === null || !(await runtime.hasImage(image))) {
+      const base = await ensureTrialImage(runtime, {
+        image: config.image,
+        dockerfile: config.dockerfile === null
+          ? null
+          : { path: join(root, config.dockerfile) },
+        version: VERSION,
+        onProgress: (line) => events({ event: "progress", message: line }),
+      });
+      image = await prepare(
+        { ctx, root, store, run, config, runtime, repoOwner, events, view },
+        base,
+        run.start_sha,
+      );
+      run.trial_image = image;
+      await store.writeRun(run);
+    }
+    events({
+      event: "run_started",
+      run_id: run.run_id,
+      branch: run.branch,
+      worktree,
+      start_sha: run.start_sha,
+      resumed: true,
+      dirty: false,
+    });
+    const session: Session = {
+      ctx,
+      root,
+      store,
+      run,
+      config,
+      runtime,
+      image,
+      repoOwner,
+      events,
+      view,
+    };
+    return await loopSession(session, key, worktree, records);
+  });
+}
+
+export { RatchetError };

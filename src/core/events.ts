@@ -1,0 +1,62 @@
+/**
+ * Progress of a run as events (as in pi-mono's agent loop): the loop emits
+ * them, the UI renders them (live view, plain lines, or `--json`).
+ */
+import type {
+  Decision,
+  IterationRecord,
+  Phase,
+  StopReason,
+  TrialOutcome,
+} from "./state.ts";
+
+/** Everything the loop reports while it works. */
+export type RunEvent =
+  | {
+    event: "run_started";
+    run_id: string;
+    branch: string;
+    worktree: string;
+    start_sha: string;
+    resumed: boolean;
+    dirty: boolean;
+  }
+  | { event: "info"; message: string }
+  | { event: "warning"; message: string }
+  | { event: "progress"; message: string }
+  | { event: "phase"; iter: number; phase: Phase }
+  | {
+    event: "tool_call";
+    iter: number;
+    role: string;
+    tool: string;
+    summary: string;
+  }
+  | {
+    event: "trial";
+    iter: number;
+    side: "incumbent" | "candidate";
+    /** 1-based index on this side, and the planned count for the side. */
+    k: number;
+    n: number;
+    outcome: TrialOutcome;
+    score: number | null;
+    wall_s: number | null;
+  }
+  | { event: "iteration"; record: IterationRecord }
+  | {
+    event: "estimate";
+    seconds_per_trial: number;
+    seconds_per_iteration: number;
+  }
+  | {
+    event: "stopped";
+    reason: StopReason;
+    run_id: string;
+    branch: string;
+    best: { iter: number; mean: number | null; sha: string | null } | null;
+  }
+  | { event: "decision"; iter: number; decision: Decision; detail: string };
+
+/** Where events go. */
+export type EventSink = (event: RunEvent) => void;

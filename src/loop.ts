@@ -1,0 +1,436 @@
+/**
+ * One iteration, end to end: propose → integrity check → check command →
+ * measure → decide → commit or revert → record. Everything outside arrives
+ * through `LoopPorts`, so the same code runs against Docker and git in
+ * production and against fakes in tests.
+ *
+ * Failures inside an iteration (a crashed trial, a rejected diff, a proposal
+ * that never submits) are data: they become the record's decision and reason.
+ * Only infrastructure failures (Docker or the API gone) and signals escape as
+ * exceptions; the caller leaves the run resumable.
+ */
+import type { Config } from "./config/config.ts";
+import { checkCandidateChanges } from "./core/integrity.ts";
+import type { ProtectionPolicy } from "./core/protect.ts";
+import {
+  type CurrentIteration,
+  type Decision,
+  type IterationRecord,
+  makeRecord,
+  type Reason,
+  SCHEMA_VERSION,
+  type TrialOutcome,
+} from "./core/state.ts";
+import { judge, type Judgement, type MeasureRule, plan } from "./decision.ts";
+import type { LoopPorts, ProposalSummary, TrialSummary } from "./loop_ports.ts";
+import { commitMessage } from "./core/commit_message.ts";
+import { InterruptedError } from "./errors.ts";
+
+/** The signal that aborted `signal`. */
+export function signalName(signal: AbortSignal): "SIGINT" | "SIGTERM" {
+  return signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+}
+
+/** What the loop knows about the run between iterations. */
+export interface RunState {
+  runId: string;
+  config: Config;
+  policy: ProtectionPolicy;
+  /** Metric is deterministic: one trial per side, exact comparison. */
+  deterministic: boolean;
+  /** Unit of the baseline's scores (null for plain numbers and times). */
+  unit: string | null;
+  baseline: { mean: number; ci: [number, number] | null; scores: number[] };
+  incumbent: {
+    iter: number;
+    sha: string;
+    tree: string;
+    /** The incumbent's latest measured mean and interval. */
+    mean: number;
+    ci: [number, number] | null;
+    /** Its scores from the latest measurement (the recorded trials for `mean`). */
+    scores: number[];
+  };
+  records: IterationRecord[];
+  costUsd: number;
+  /** Tail of the last crashed trial's output, for the next proposal. */
+  crashTail: string | null;
+}
+
+/** How an iteration ended. */
+export type IterationOutcome =
+  | { kind: "recorded"; record: IterationRecord }
+  /** The cost cap stopped the proposal before a call; nothing recorded. */
+  | { kind: "cost_cap"; costUsd: number };
+
+function isoNow(ports: LoopPorts): string {
+  return ports.now().toISOString();
+}
+
+/** The first lines of the research log the model sees for a record. */
+function diffSummary(r: IterationRecord): string {
+  const d = r.diff_stat;
+  return `${d.files} file(s), +${d.insertions} -${d.deletions}`;
+}
+
+async function setPhase(
+  ports: LoopPorts,
+  current: CurrentIteration,
+  phase: CurrentIteration["phase"],
+): Promise<void> {
+  current.phase = phase;
+  await ports.store.writeCurrent(current);
+  ports.events({ event: "phase", iter: current.iter, phase });
+}
+
+/** Run iteration `iter` (≥ 1) and update `state`. */
+export async function runIteration(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+): Promise<IterationOutcome> {
+  const started = ports.now().getTime();
+  const current: CurrentIteration = {
+    schema_version: SCHEMA_VERSION,
+    run_id: state.runId,
+    iter,
+    phase: "proposing",
+    incumbent_sha: state.incumbent.sha,
+    candidate_tree: null,
+    hypothesis: "",
+    description: "",
+    started_at: isoNow(ports),
+    tokens: { input: 0, output: 0, cache_write: 0, cache_read: 0 },
+    cost_usd: 0,
+  };
+  await setPhase(ports, current, "proposing");
+  const notes = await ports.store.takeUnreadNotes();
+  const last = state.records.at(-1) ?? null;
+  const proposal = await ports.proposer.propose({
+    iter,
+    baseline: { mean: state.baseline.mean, ci: state.baseline.ci },
+    incumbent: {
+      iter: state.incumbent.iter,
+      mean: state.incumbent.mean,
+      ci: state.incumbent.ci,
+    },
+    log: state.records.filter((r) => r.iter > 0).map((r) => ({
+      iter: r.iter,
+      hypothesis: r.hypothesis,
+      decision: r.decision,
+      reason: r.reason,
+      score: r.avg,
+      diffSummary: diffSummary(r),
+    })),
+    notes: notes.map((n) => n.text),
+    crashTail: state.crashTail,
+    lastDecision: last && last.iter > 0 ? last : null,
+    spentUsd: state.costUsd,
+  }, ports.signal);
+  state.costUsd += proposal.costUsd;
+  if (proposal.kind === "cost_cap") {
+    await ports.git.reset(state.incumbent.sha);
+    await ports.store.clearCurrent();
+    return { kind: "cost_cap", costUsd: state.costUsd };
+  }
+  current.hypothesis = proposal.hypothesis;
+  current.description = proposal.description;
+  current.tokens = proposal.tokens;
+  current.cost_usd = proposal.costUsd;
+
+  const base = (fields: Partial<IterationRecord> & { decision: Decision }) =>
+    makeRecord({
+      run_id: state.runId,
+      iter,
+      hypothesis: proposal.hypothesis,
+      description: proposal.description,
+      tokens: proposal.tokens,
+      cost_usd: proposal.costUsd,
+      critic: proposal.critic,
+      timestamp: isoNow(ports),
+      duration_s: (ports.now().getTime() - started) / 1000,
+      sha: null,
+      ...fields,
+    });
+
+  if (proposal.kind !== "submitted") {
+    const reason: Reason = proposal.kind === "tool_cap"
+      ? "tool_cap"
+      : "no_submit";
+    const detail = proposal.kind === "tool_cap"
+      ? `the proposal hit --max-tool-calls ${state.config.maxToolCalls}`
+      : proposal.detail || "the model stopped without calling submit_change";
+    return await finish(
+      ports,
+      state,
+      base({ decision: "no_change", kept: false, reason, detail }),
+      null,
+    );
+  }
+
+  const tree = await ports.git.candidateTree();
+  current.candidate_tree = tree;
+  if (tree === state.incumbent.tree) {
+    return await finish(
+      ports,
+      state,
+      base({
+        decision: "no_change",
+        kept: false,
+        reason: "empty_diff",
+        detail: "the proposal changed nothing",
+      }),
+      null,
+    );
+  }
+  const diff = await ports.git.diff(state.incumbent.sha, tree);
+  await ports.store.saveDiff(iter, diff.patch);
+  ports.fault("loop.diff-saved");
+  const withDiff = (
+    fields: Partial<IterationRecord> & { decision: Decision },
+  ) => base({ diff_stat: diff.stat, ...fields });
+
+  const violation = checkCandidateChanges(diff.changes, state.policy);
+  if (violation) {
+    ports.events({
+      event: "decision",
+      iter,
+      decision: "rejected",
+      detail: violation.detail,
+    });
+    return await finish(
+      ports,
+      state,
+      withDiff({
+        decision: "rejected",
+        kept: false,
+        reason: violation.reason,
+        detail: violation.detail,
+      }),
+      null,
+    );
+  }
+
+  await setPhase(ports, current, "checking");
+  const check = await ports.trials.check({ iter, tree });
+  if (check && !check.passed) {
+    return await finish(
+      ports,
+      state,
+      withDiff({
+        decision: "rejected",
+        kept: false,
+        reason: "check_failed",
+        detail: check.detail,
+      }),
+      null,
+    );
+  }
+
+  await setPhase(ports, current, "measuring");
+  const measured = await measureCandidate(ports, state, iter, tree);
+  await setPhase(ports, current, "deciding");
+  const j = measured.judgement;
+  let sha: string | null = null;
+  if (j.decision === "improved") {
+    sha = await ports.git.commit(
+      tree,
+      state.incumbent.sha,
+      commitMessage({
+        iter,
+        runId: state.runId,
+        description: proposal.description,
+        hypothesis: proposal.hypothesis,
+        judgement: j,
+        candidateScores: measured.candidateScores,
+        incumbentScores: measured.incumbentScores,
+        direction: state.config.direction,
+      }),
+    );
+    ports.fault("loop.committed");
+  }
+  const record = withDiff({
+    decision: j.decision,
+    kept: j.decision === "improved",
+    sha,
+    reason: j.reason,
+    detail: j.detail,
+    trial_scores: measured.candidateScores,
+    trial_outcomes: measured.candidateOutcomes,
+    baseline_scores: measured.incumbentScores,
+    p_value: j.p_value,
+    effect: j.effect,
+    ci: j.ci,
+  });
+  return await finish(ports, state, record, {
+    tree,
+    measured,
+  });
+}
+
+interface Measured {
+  judgement: Judgement;
+  candidateScores: (number | null)[];
+  candidateOutcomes: TrialOutcome[];
+  incumbentScores: number[];
+  crashTail: string | null;
+}
+
+/** Record the iteration, move the incumbent or revert, and update the state. */
+async function finish(
+  ports: LoopPorts,
+  state: RunState,
+  record: IterationRecord,
+  kept: { tree: string; measured: Measured } | null,
+): Promise<IterationOutcome> {
+  if (record.kept && record.sha !== null && kept) {
+    state.incumbent = {
+      iter: record.iter,
+      sha: record.sha,
+      tree: kept.tree,
+      mean: record.avg ?? state.incumbent.mean,
+      ci: kept.measured.judgement.candidateCi,
+      scores: record.trial_scores.filter((s): s is number => s !== null),
+    };
+  } else {
+    await ports.git.reset(state.incumbent.sha);
+    ports.fault("loop.reverted");
+    if (kept && kept.measured.incumbentScores.length > 0) {
+      // The incumbent was re-measured: its reported value is that mean.
+      state.incumbent.scores = kept.measured.incumbentScores;
+      state.incumbent.mean = kept.measured.judgement.incumbentMean ??
+        state.incumbent.mean;
+      state.incumbent.ci = kept.measured.judgement.incumbentCi;
+    }
+  }
+  state.crashTail = record.decision === "crashed"
+    ? kept?.measured.crashTail ?? null
+    : null;
+  await ports.store.appendRecord(record);
+  ports.fault("loop.recorded");
+  state.records.push(record);
+  await ports.store.clearCurrent();
+  ports.events({ event: "iteration", record });
+  return { kind: "recorded", record };
+}
+
+/**
+ * Measure the candidate against the incumbent under the run's rule: `mean`
+ * runs the candidate's trials and compares with the recorded average; `stat`
+ * interleaves incumbent and candidate trials (A B A B …) and adds pairs until
+ * the sequential test can tell.
+ */
+async function measureCandidate(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+  tree: string,
+): Promise<Measured> {
+  const config = state.config;
+  const rule: MeasureRule = config.decision === "mean"
+    ? "mean"
+    : state.deterministic
+    ? "exact"
+    : "stat";
+  const candidateScores: (number | null)[] = [];
+  const candidateOutcomes: TrialOutcome[] = [];
+  const incumbentScores: number[] = [];
+  let trialNo = 0;
+  let crash: TrialSummary | null = null;
+  let incumbentFailures = 0;
+
+  const runSide = async (
+    side: "incumbent" | "candidate",
+    k: number,
+    n: number,
+  ) => {
+    if (ports.signal.aborted) {
+      throw new InterruptedError(signalName(ports.signal));
+    }
+    trialNo++;
+    const t = await ports.trials.trial({
+      iter,
+      trial: trialNo,
+      tree: side === "candidate" ? tree : state.incumbent.tree,
+      side,
+      expectedUnit: state.unit,
+    });
+    ports.events({
+      event: "trial",
+      iter,
+      side,
+      k,
+      n,
+      outcome: t.outcome,
+      score: t.score,
+      wall_s: t.wallSeconds,
+    });
+    if (side === "candidate") {
+      candidateScores.push(t.outcome === "ok" ? t.score : null);
+      candidateOutcomes.push(t.outcome);
+      if (t.outcome !== "ok" && crash === null) crash = t;
+    } else if (t.outcome === "ok" && t.score !== null) {
+      incumbentScores.push(t.score);
+    } else {
+      incumbentFailures++;
+    }
+  };
+
+  const { start, max } = plan(rule, config);
+  const input = () => ({
+    candidate: candidateScores,
+    incumbent: incumbentScores,
+    incumbentRecordedMean: state.incumbent.mean,
+    config,
+  });
+  let judgement: Judgement | null = null;
+  if (rule === "mean") {
+    for (let k = 1; k <= start && crash === null; k++) {
+      await runSide("candidate", k, start);
+    }
+    judgement = judge(rule, input());
+  } else {
+    // Interleaved A B A B …: drift over time hits both sides alike.
+    let n = start;
+    for (let k = 1; k <= n; k++) {
+      await runSide("incumbent", k, n);
+      await runSide("candidate", k, n);
+      if (crash !== null) {
+        judgement = judge(rule, input());
+        break;
+      }
+      if (incumbentFailures >= 3) break;
+      if (k < n) continue;
+      judgement = incumbentScores.length >= 2 || rule === "exact"
+        ? judge(rule, input())
+        : null;
+      if (judgement === null && n < max) n++;
+    }
+  }
+  if (judgement === null) {
+    judgement = {
+      decision: "inconclusive",
+      reason: "trials_exhausted",
+      detail:
+        `the incumbent's own trials failed ${incumbentFailures} time(s); nothing could be compared`,
+      p_value: null,
+      effect: null,
+      ci: null,
+      rule,
+      incumbentMean: null,
+      incumbentCi: null,
+      candidateCi: null,
+    };
+  }
+  const crashTail = crash === null ? null : (crash as TrialSummary).outputTail;
+  return {
+    judgement,
+    candidateScores,
+    candidateOutcomes,
+    incumbentScores,
+    crashTail,
+  };
+}
+
+/** Summary of a proposal for tests and the UI. */
+export type { ProposalSummary };

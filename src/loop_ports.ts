@@ -1,0 +1,127 @@
+/**
+ * What one iteration needs from the outside world, as narrow interfaces. The
+ * real implementations (git, Docker trials, the agent, the store) are wired in
+ * `run.ts`; tests pass fakes from `tests/_fakes/`.
+ */
+import type { FileChange } from "./core/integrity.ts";
+import type {
+  CriticRecord,
+  CurrentIteration,
+  Decision,
+  DiffStat,
+  IterationRecord,
+  Reason,
+  Tokens,
+  TrialOutcome,
+} from "./core/state.ts";
+import type { EventSink } from "./core/events.ts";
+import type { Note } from "./infra/store.ts";
+
+/** Git operations on the run's worktree. */
+export interface GitPort {
+  /** Stage everything in the worktree and return its tree. */
+  candidateTree(): Promise<string>;
+  /** Tree of a commit. */
+  treeOf(commit: string): Promise<string>;
+  /** Commit `tree` on the run branch with `parent`; returns the commit. */
+  commit(tree: string, parent: string, message: string): Promise<string>;
+  /** Put the worktree back exactly at `commit` (untracked files removed). */
+  reset(commit: string): Promise<void>;
+  /** The candidate's change against the incumbent commit. */
+  diff(
+    fromCommit: string,
+    toTree: string,
+  ): Promise<{ patch: Uint8Array; stat: DiffStat; changes: FileChange[] }>;
+}
+
+/** One trial's result as the loop needs it. */
+export interface TrialSummary {
+  outcome: TrialOutcome;
+  score: number | null;
+  unit: string | null;
+  wallSeconds: number | null;
+  /** Why the trial did not end ok (extraction message, exit code …). */
+  detail: string;
+  /** The last part of stdout/stderr, fed to the model after a crash. */
+  outputTail: string;
+}
+
+/** Runs trials and the check command of trees (git tree or commit ids). */
+export interface TrialPort {
+  trial(input: {
+    iter: number;
+    /** 1-based, across both sides, for the report file name. */
+    trial: number;
+    tree: string;
+    side: "incumbent" | "candidate";
+    /** The baseline's unit; a different unit is `no_metric`. */
+    expectedUnit: string | null;
+  }): Promise<TrialSummary>;
+  /** Run --check-command on `tree`; null when no check is configured. */
+  check(
+    input: { iter: number; tree: string },
+  ): Promise<{ passed: boolean; detail: string } | null>;
+}
+
+/** One research-log line for the model. */
+export interface LogEntry {
+  iter: number;
+  hypothesis: string;
+  decision: Decision;
+  reason: Reason | null;
+  score: number | null;
+  diffSummary: string;
+}
+
+/** What the proposer is told this iteration. */
+export interface ProposalInput {
+  iter: number;
+  baseline: { mean: number; ci: [number, number] | null };
+  incumbent: { iter: number; mean: number; ci: [number, number] | null };
+  log: LogEntry[];
+  notes: string[];
+  /** After a crash: the tail of the crashed trial's output. */
+  crashTail: string | null;
+  /** The previous iteration's decision, for `reverting.md`. */
+  lastDecision: IterationRecord | null;
+  /** Cost spent by the whole run before this proposal. */
+  spentUsd: number;
+}
+
+/** How a proposal ended. */
+export interface ProposalSummary {
+  kind: "submitted" | "no_submit" | "tool_cap" | "cost_cap";
+  hypothesis: string;
+  description: string;
+  tokens: Tokens;
+  costUsd: number;
+  critic: CriticRecord | null;
+  /** Why it ended, in words. */
+  detail: string;
+}
+
+/** The agent: one proposal edits the worktree through its tools. */
+export interface ProposerPort {
+  propose(input: ProposalInput, signal: AbortSignal): Promise<ProposalSummary>;
+}
+
+/** The parts of the store one iteration writes. */
+export interface StorePort {
+  appendRecord(record: IterationRecord): Promise<void>;
+  writeCurrent(current: CurrentIteration): Promise<void>;
+  clearCurrent(): Promise<void>;
+  saveDiff(iter: number, patch: string | Uint8Array): Promise<string>;
+  takeUnreadNotes(): Promise<Note[]>;
+}
+
+/** Everything an iteration needs. */
+export interface LoopPorts {
+  git: GitPort;
+  trials: TrialPort;
+  proposer: ProposerPort;
+  store: StorePort;
+  events: EventSink;
+  now: () => Date;
+  fault: (point: string) => void;
+  signal: AbortSignal;
+}

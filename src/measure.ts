@@ -1,0 +1,226 @@
+/**
+ * `ratchet measure`: run trials of the checkout as it is and report the
+ * scores (spec sections 2 and 8). No model and no git: each trial copies the
+ * checkout directory (without `.git` and `.ratchet`) and runs through the
+ * same trial machinery as a run, harness read-only included.
+ */
+import { join } from "node:path";
+import type { Config } from "./config/config.ts";
+import type { MetricRule } from "./core/metric.ts";
+import { SCHEMA_VERSION, type TrialOutcome } from "./core/state.ts";
+import { mean, median, stdev } from "./core/stats.ts";
+import { ownerOf, tmpRootOf } from "./infra/materialize.ts";
+import type { ContainerRuntime } from "./infra/runtime.ts";
+import { runTrial, type TrialResult } from "./trial.ts";
+
+/** Trials when `--trials` is not given to `measure`. */
+export const DEFAULT_MEASURE_TRIALS = 5;
+
+/** One trial in `measure --json`. */
+export interface MeasureTrial {
+  score: number | null;
+  outcome: TrialOutcome;
+  exit_code: number | null;
+  wall_s: number | null;
+}
+
+/** `measure --json` exactly as spec section 8 lists it. */
+export interface MeasureResult {
+  schema_version: number;
+  /** The rule that matched (of the first trial that yielded the metric), or null. */
+  rule: MetricRule | null;
+  unit: string | null;
+  trials: MeasureTrial[];
+  n: number;
+  n_ok: number;
+  mean: number | null;
+  median: number | null;
+  /** Sample standard deviation; null with fewer than two scores. */
+  stdev: number | null;
+  /** stdev / |mean|; null when either is missing or the mean is 0. */
+  cv: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+/** A finished `measure`: the JSON result plus what the text view explains. */
+export interface MeasureRun {
+  result: MeasureResult;
+  /** Why trials did not end ok, by trial ("" for ok ones). */
+  details: string[];
+  /**
+   * When no trial yielded the metric: the extraction message (which rules
+   * were tried, and `--report-source wall` for time-like names) or the
+   * first failure. Null otherwise.
+   */
+  message: string | null;
+}
+
+/** What `measure` needs from the outside. */
+export interface MeasureDeps {
+  runtime: ContainerRuntime;
+  /** Reads a host variable (only `--pass-env` names are asked for). */
+  env: (name: string) => string | undefined;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+/** Progress of one finished trial. */
+export interface MeasureProgress {
+  /** 1-based trial number and the total. */
+  k: number;
+  n: number;
+  result: TrialResult;
+}
+
+/** Options of `measure`. */
+export interface MeasureOptions {
+  config: Config;
+  /** The checkout to measure (the repo root; no git needed). */
+  checkoutDir: string;
+  /** Number of trials (default 5). */
+  trials?: number;
+  /** The trial image (already built or pulled). */
+  image: string;
+  /** "uid:gid" trials run as; default: the owner of `checkoutDir`. */
+  repoOwner?: string;
+  onTrial?: (progress: MeasureProgress) => void;
+  /** Saves each trial's human-readable report (1-based trial number). */
+  saveReport?: (trial: number, text: string) => Promise<void>;
+  /** Extra container labels (tests). */
+  labels?: Record<string, string>;
+}
+
+/** Summary statistics over the scores of the `ok` trials. */
+export function summarize(
+  trials: readonly MeasureTrial[],
+  rule: MetricRule | null,
+  unit: string | null,
+): MeasureResult {
+  const scores = trials.filter((t) => t.outcome === "ok" && t.score !== null)
+    .map((t) => t.score as number);
+  const n_ok = scores.length;
+  const m = n_ok > 0 ? mean(scores) : null;
+  const sd = n_ok > 1 ? stdev(scores) : null;
+  return {
+    schema_version: SCHEMA_VERSION,
+    rule,
+    unit,
+    trials: [...trials],
+    n: trials.length,
+    n_ok,
+    mean: m,
+    median: n_ok > 0 ? median(scores) : null,
+    stdev: sd,
+    cv: m !== null && sd !== null && m !== 0 ? sd / Math.abs(m) : null,
+    min: n_ok > 0 ? Math.min(...scores) : null,
+    max: n_ok > 0 ? Math.max(...scores) : null,
+  };
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/** Label value for a measure's containers and cache volumes. */
+export function measureRunId(now: Date): string {
+  const d = now;
+  const stamp = `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${
+    pad2(d.getUTCDate())
+  }-${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${
+    pad2(d.getUTCSeconds())
+  }`;
+  const hex = Array.from(
+    crypto.getRandomValues(new Uint8Array(2)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  return `measure-${stamp}-${hex}`;
+}
+
+/**
+ * Run `trials` trials of the checkout and summarize them. The engine is asked
+ * first, so an unreachable Docker is an EnvironmentError (exit 3) before any
+ * copy is made. Cache volumes (`--cache`) live only for this measure.
+ */
+export async function measure(
+  deps: MeasureDeps,
+  options: MeasureOptions,
+): Promise<MeasureRun> {
+  const n = options.trials ?? DEFAULT_MEASURE_TRIALS;
+  const info = await deps.runtime.info();
+  const runId = measureRunId((deps.now ?? (() => new Date()))());
+  const repoOwner = options.repoOwner ?? await ownerOf(options.checkoutDir);
+  const tmpRoot = tmpRootOf(options.checkoutDir);
+  const createdState = await Deno.stat(join(options.checkoutDir, ".ratchet"))
+    .then(() => false, () => true);
+  const trials: MeasureTrial[] = [];
+  const details: string[] = [];
+  let rule: MetricRule | null = null;
+  let unit: string | null | undefined = undefined;
+  let firstFailure: string | null = null;
+  let firstNoMetric: string | null = null;
+  try {
+    for (let k = 1; k <= n; k++) {
+      const result = await runTrial(
+        {
+          runtime: deps.runtime,
+          env: deps.env,
+          ...(options.saveReport === undefined ? {} : {
+            saveReport: (_iter: number, trial: number, text: string) =>
+              options.saveReport!(trial, text),
+          }),
+          ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+        },
+        {
+          runId,
+          iter: 0,
+          trial: k,
+          side: "measure",
+          source: { kind: "dir", dir: options.checkoutDir },
+          repoRoot: options.checkoutDir,
+          harnessDir: null,
+          config: options.config,
+          image: options.image,
+          repoOwner,
+          rootless: info.rootless,
+          // Every trial must report in the unit of the first that did.
+          ...(unit === undefined ? {} : { expectedUnit: unit }),
+          ...(options.labels === undefined ? {} : { labels: options.labels }),
+        },
+      );
+      if (result.outcome === "ok" && unit === undefined) {
+        unit = result.unit;
+        rule = result.rule as MetricRule | null;
+      }
+      if (result.outcome !== "ok") {
+        firstFailure ??= `trial ${k} ended ${result.outcome}: ${result.detail}`;
+      }
+      if (result.outcome === "no_metric") firstNoMetric ??= result.detail;
+      trials.push({
+        score: result.outcome === "ok" ? result.score : null,
+        outcome: result.outcome,
+        exit_code: result.exitCode,
+        wall_s: result.wallSeconds,
+      });
+      details.push(result.detail);
+      options.onTrial?.({ k, n, result });
+    }
+  } finally {
+    if (options.config.cache.length > 0) {
+      await deps.runtime.removeVolumes({ "ratchet.run": runId }).catch(
+        () => {},
+      );
+    }
+    // Leave no empty .ratchet/tmp (or .ratchet) behind in a plain checkout.
+    await Deno.remove(tmpRoot).catch(() => {});
+    if (createdState) {
+      await Deno.remove(join(options.checkoutDir, ".ratchet")).catch(() => {});
+    }
+  }
+  const result = summarize(trials, rule, unit ?? null);
+  return {
+    result,
+    details,
+    message: result.n_ok === 0 ? firstNoMetric ?? firstFailure : null,
+  };
+}

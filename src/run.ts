@@ -1,0 +1,249 @@
+/**
+ * A run from start to stop: preflight, the worktree, the baseline, the loop
+ * of iterations, stop conditions, and leaving everything resumable when
+ * interrupted or when Docker or the API fail. `resume` re-enters the same
+ * loop after repairing what an interruption left behind.
+ */
+import { join } from "node:path";
+import type { Config } from "./config/config.ts";
+import type { ProtectionPolicy } from "./core/protect.ts";
+import {
+  type IterationRecord,
+  makeRecord,
+  type StopReason,
+} from "./core/state.ts";
+import type { EventSink } from "./core/events.ts";
+import { stopReason as computeStop } from "./core/stop.ts";
+import { baselineSummary, incumbentSummary } from "./decision.ts";
+import { runIteration, type RunState } from "./loop.ts";
+import type { LoopPorts, TrialPort, TrialSummary } from "./loop_ports.ts";
+import {
+  BaselineError,
+  InterruptedError,
+  RatchetError,
+  UpstreamError,
+} from "./errors.ts";
+import type { RunFile, Store } from "./infra/store.ts";
+import { isDeterministic } from "./core/decide.ts";
+
+/** The policy of paths the model may not change, from the config. */
+export function policyOf(config: Config): ProtectionPolicy {
+  const fileSource = !["stdout", "stderr", "wall"].includes(
+    config.reportSource,
+  );
+  return {
+    editable: config.editable,
+    harness: config.harness,
+    scratch: config.scratch,
+    reportPath: fileSource ? config.reportSource : null,
+  };
+}
+
+/** Throw InterruptedError when the run's signal fired. */
+export function throwIfInterrupted(signal: AbortSignal): void {
+  if (signal.aborted) {
+    const reason = signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+    throw new InterruptedError(reason);
+  }
+}
+
+/**
+ * Measure iteration 0: max(trials, 5) trials under stat (trials under mean)
+ * of the start commit. Every trial must yield the metric, or the run stops
+ * before any API call (exit 5).
+ */
+export async function measureBaseline(
+  deps: {
+    trials: TrialPort;
+    events: EventSink;
+    signal: AbortSignal;
+    now: () => Date;
+  },
+  input: { runId: string; config: Config; tree: string; sha: string },
+): Promise<
+  {
+    record: IterationRecord;
+    deterministic: boolean;
+    unit: string | null;
+    secondsPerTrial: number;
+  }
+> {
+  const { config } = input;
+  const n = config.decision === "stat"
+    ? Math.max(config.trials, 5)
+    : config.trials;
+  const started = deps.now().getTime();
+  const results: TrialSummary[] = [];
+  let unit: string | null | undefined = undefined;
+  for (let k = 1; k <= n; k++) {
+    throwIfInterrupted(deps.signal);
+    const t = await deps.trials.trial({
+      iter: 0,
+      trial: k,
+      tree: input.tree,
+      side: "incumbent",
+      expectedUnit: unit === undefined ? null : unit,
+    });
+    deps.events({
+      event: "trial",
+      iter: 0,
+      side: "incumbent",
+      k,
+      n,
+      outcome: t.outcome,
+      score: t.score,
+      wall_s: t.wallSeconds,
+    });
+    if (t.outcome !== "ok" || t.score === null) {
+      throw new BaselineError(
+        `The baseline could not be measured: trial ${k} of ${n} ended ${t.outcome}${
+          t.detail ? `: ${t.detail}` : ""
+        }`,
+        {
+          hint: `See .ratchet/reports/iter-0000-trial-${
+            String(k).padStart(2, "0")
+          }.txt; try the command with "ratchet measure" until it prints the metric.`,
+        },
+      );
+    }
+    if (unit === undefined) unit = t.unit;
+    results.push(t);
+  }
+  const scores = results.map((r) => r.score as number);
+  const deterministic = config.decision === "stat" && isDeterministic(scores);
+  const seconds = (deps.now().getTime() - started) / 1000;
+  const summary = baselineSummary(scores, config);
+  const record = makeRecord({
+    run_id: input.runId,
+    iter: 0,
+    decision: "baseline",
+    kept: true,
+    trial_scores: scores,
+    trial_outcomes: results.map((r) => r.outcome),
+    baseline_scores: [],
+    sha: input.sha,
+    ci: null,
+    detail: deterministic
+      ? `deterministic metric: all ${n} baseline trials gave ${
+        scores[0]
+      }; one trial per side from now on`
+      : `mean ${summary.mean} over ${n} trials`,
+    duration_s: seconds,
+    timestamp: deps.now().toISOString(),
+  });
+  return {
+    record,
+    deterministic,
+    unit: unit ?? null,
+    secondsPerTrial: seconds / n,
+  };
+}
+
+/** Rebuild the loop's state from the records (start and resume share it). */
+export function stateFromRecords(input: {
+  runId: string;
+  config: Config;
+  deterministic: boolean;
+  unit: string | null;
+  records: IterationRecord[];
+  incumbentTree: string;
+}): RunState {
+  const baseline = input.records[0]!;
+  const base = baselineSummary(
+    baseline.trial_scores.filter((s): s is number => s !== null),
+    input.config,
+  );
+  const inc = incumbentSummary(input.records, input.config);
+  return {
+    runId: input.runId,
+    config: input.config,
+    policy: policyOf(input.config),
+    deterministic: input.deterministic,
+    unit: input.unit,
+    baseline: { mean: base.mean, ci: base.ci, scores: base.scores },
+    incumbent: {
+      iter: inc.iter,
+      sha: inc.sha,
+      tree: input.incumbentTree,
+      mean: inc.mean,
+      ci: inc.ci,
+      scores: inc.scores,
+    },
+    records: input.records,
+    costUsd: input.records.reduce((a, r) => a + r.cost_usd, 0),
+    crashTail: null,
+  };
+}
+
+/** Why the loop should stop now, or null. */
+export function stopNow(state: RunState): StopReason | null {
+  return computeStop(state.records, state.config, {
+    costUsd: state.costUsd,
+    maxCostUsd: state.config.maxCostUsd,
+  });
+}
+
+/** How a loop ended. */
+export interface LoopEnd {
+  reason: StopReason;
+  error: RatchetError | null;
+}
+
+/**
+ * Iterate until a stop condition. Signals and upstream failures end the loop
+ * with the worktree reset to the incumbent and nothing half-recorded.
+ */
+export async function driveLoop(
+  ports: LoopPorts,
+  state: RunState,
+): Promise<LoopEnd> {
+  try {
+    while (true) {
+      const reason = stopNow(state);
+      if (reason !== null) return { reason, error: null };
+      throwIfInterrupted(ports.signal);
+      const iter = state.records.length;
+      const outcome = await runIteration(ports, state, iter);
+      if (outcome.kind === "cost_cap") return { reason: "cost", error: null };
+    }
+  } catch (error) {
+    const interrupted = error instanceof InterruptedError ||
+      (ports.signal.aborted && !(error instanceof UpstreamError));
+    await ports.git.reset(state.incumbent.sha).catch(() => {});
+    await ports.store.clearCurrent().catch(() => {});
+    if (interrupted) {
+      const signal = ports.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+      return {
+        reason: "interrupted",
+        error: error instanceof InterruptedError
+          ? error
+          : new InterruptedError(signal, { cause: error }),
+      };
+    }
+    if (error instanceof UpstreamError) return { reason: "upstream", error };
+    throw error;
+  }
+}
+
+/** Mark the run finished (or stopped resumably) in config.json. */
+export async function recordStop(
+  store: Store,
+  run: RunFile,
+  reason: StopReason,
+  now: Date,
+): Promise<RunFile> {
+  const finished = reason !== "interrupted" && reason !== "upstream";
+  const updated: RunFile = {
+    ...run,
+    state: finished ? "finished" : "running",
+    stop_reason: reason,
+    finished_at: finished ? now.toISOString() : null,
+  };
+  await store.writeRun(updated);
+  return updated;
+}
+
+/** Where the run's worktree lives. */
+export function worktreePath(store: Store): string {
+  return store.paths.worktree ?? join(store.paths.root, "worktree");
+}

@@ -1,0 +1,640 @@
+/**
+ * DockerRuntime against the real daemon: isolation, limits, capture, timeouts
+ * and cleanup. Every container carries `ratchet.test=<uuid>` and is removed by
+ * label in `finally`.
+ */
+import assert from "node:assert/strict";
+import { connect, createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
+import { tempDir } from "../_helpers/git_repo.ts";
+import {
+  createOptions,
+  DockerRuntime,
+  gpuDeviceRequests,
+} from "../../src/infra/container.ts";
+import { resolveEngine } from "../../src/infra/engine.ts";
+import type { ContainerSpec } from "../../src/infra/runtime.ts";
+import { EnvironmentError, ExitCode, UpstreamError } from "../../src/errors.ts";
+
+const MiB = 1024 * 1024;
+const runtime = new DockerRuntime(
+  resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
+);
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** A busybox spec labelled for this test. */
+function spec(
+  testId: string,
+  script: string,
+  overrides: Partial<ContainerSpec> = {},
+): ContainerSpec {
+  return {
+    image: "busybox:latest",
+    cmd: ["sh", "-c", script],
+    workingDir: "/",
+    env: {},
+    user: "0:0",
+    mounts: [],
+    network: "none",
+    limits: {
+      cpus: 1,
+      memoryBytes: 256 * MiB,
+      pidsLimit: 256,
+      shmSizeBytes: 64 * MiB,
+      gpus: null,
+    },
+    labels: { "ratchet.test": testId },
+    ...overrides,
+  };
+}
+
+const run = (
+  s: ContainerSpec,
+  timeoutMs: number | null = null,
+  cap = 10 * MiB,
+) => runtime.run(s, { timeoutMs, outputCapBytes: cap });
+
+/** Run `docker` (tests only) and return trimmed stdout, or null on failure. */
+async function docker(...args: string[]): Promise<string | null> {
+  const out = await new Deno.Command("docker", {
+    args,
+    env: { DOCKER_HOST: `unix://${testDockerSocket()}` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return out.success ? text(out.stdout).trim() : null;
+}
+
+/** Registers a test with a fresh label id; removes its containers afterwards. */
+function labelled(name: string, fn: (id: string) => Promise<void>): void {
+  dockerTest(name, async () => {
+    const id = crypto.randomUUID();
+    try {
+      await fn(id);
+    } finally {
+      await runtime.removeContainers({ "ratchet.test": id });
+      await runtime.removeVolumes({ "ratchet.test": id });
+    }
+  });
+}
+
+Deno.test("gpuDeviceRequests() translates --gpus values like the docker CLI", () => {
+  const gpu = [["gpu"]];
+  assert.deepEqual(gpuDeviceRequests("all"), [{
+    Driver: "",
+    Count: -1,
+    Capabilities: gpu,
+  }]);
+  assert.deepEqual(gpuDeviceRequests("2"), [{
+    Driver: "",
+    Count: 2,
+    Capabilities: gpu,
+  }]);
+  assert.deepEqual(gpuDeviceRequests("device=0"), [
+    { Driver: "", Count: 0, DeviceIDs: ["0"], Capabilities: gpu },
+  ]);
+  assert.deepEqual(
+    gpuDeviceRequests('"device=0,2",capabilities=compute,utility'),
+    [
+      {
+        Driver: "",
+        Count: 0,
+        DeviceIDs: ["0", "2"],
+        Capabilities: [["compute", "utility"]],
+      },
+    ],
+  );
+  assert.deepEqual(gpuDeviceRequests("driver=nvidia,count=1"), [
+    { Driver: "nvidia", Count: 1, Capabilities: gpu },
+  ]);
+  assert.throws(() => gpuDeviceRequests("bogus=1"), EnvironmentError);
+  assert.throws(() => gpuDeviceRequests("many"), EnvironmentError);
+});
+
+Deno.test("createOptions() hardens every container and clears the entrypoint", () => {
+  const options = createOptions({
+    ...spec("x", "true", { env: { A: "1" }, user: "1:2" }),
+    limits: {
+      cpus: 0.5,
+      memoryBytes: null,
+      pidsLimit: 9,
+      shmSizeBytes: 1024,
+      gpus: "all",
+    },
+  });
+  assert.deepEqual(options.Entrypoint, []);
+  assert.deepEqual(options.Env, ["A=1"]);
+  assert.equal(options.User, "1:2");
+  const host = options.HostConfig;
+  assert.ok(host);
+  assert.deepEqual(host.CapDrop, ["ALL"]);
+  assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+  assert.equal(host.Init, true);
+  assert.equal(host.NanoCpus, 500_000_000);
+  // memory "none": no limit at all.
+  assert.equal(host.Memory, undefined);
+  assert.equal(host.MemorySwap, undefined);
+  assert.equal(host.AutoRemove, undefined);
+  assert.equal(host.DeviceRequests?.[0]?.Count, -1);
+});
+
+dockerTest(
+  "info() reports the engine and that it is not rootless here",
+  async () => {
+    const info = await runtime.info();
+    assert.match(info.serverVersion, /^\d+\./);
+    assert.equal(info.rootless, false);
+    assert.match(info.endpoint, /unix:\/\//);
+  },
+);
+
+Deno.test("info() on an engine that does not answer is EnvironmentError with a hint", async () => {
+  const dead = new DockerRuntime(
+    resolveEngine({ DOCKER_HOST: "unix:///nonexistent/ratchet-docker.sock" }),
+  );
+  await assert.rejects(dead.info(), (error: unknown) => {
+    assert.ok(error instanceof EnvironmentError);
+    assert.equal(error.exitCode, ExitCode.environment);
+    assert.match(error.message, /nonexistent\/ratchet-docker\.sock/);
+    assert.match(error.hint ?? "", /DOCKER_HOST/);
+    return true;
+  });
+});
+
+Deno.test("run() on an engine that does not answer is UpstreamError (exit 4)", async () => {
+  const dead = new DockerRuntime(
+    resolveEngine({ DOCKER_HOST: "unix:///nonexistent/ratchet-docker.sock" }),
+  );
+  await assert.rejects(
+    dead.run(spec("unused", "true"), { timeoutMs: null, outputCapBytes: MiB }),
+    (error: unknown) =>
+      error instanceof UpstreamError && error.exitCode === ExitCode.upstream,
+  );
+});
+
+labelled(
+  "run() returns exit codes and keeps stdout and stderr apart",
+  async (id) => {
+    const result = await run(
+      spec(id, "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3"),
+    );
+    assert.equal(result.exitCode, 3);
+    assert.equal(text(result.stdout), "out1\nout2\n");
+    assert.equal(text(result.stderr), "err1\nerr2\n");
+    assert.equal(result.timedOut, false);
+    assert.equal(result.oomKilled, false);
+    assert.equal(result.stdoutTruncated, false);
+    const ok = await run(spec(id, "true"));
+    assert.equal(ok.exitCode, 0);
+    assert.equal(ok.stdout.length, 0);
+  },
+);
+
+labelled("run() uses a new container each time and removes it", async (id) => {
+  const a = await run(spec(id, "hostname"));
+  const b = await run(spec(id, "hostname"));
+  assert.notEqual(a.containerId, b.containerId);
+  assert.notEqual(text(a.stdout), text(b.stdout));
+  assert.equal(await docker("inspect", a.containerId), null);
+  assert.equal(
+    await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
+    "",
+  );
+});
+
+labelled("run() caps each stream and records the truncation", async (id) => {
+  const started = performance.now();
+  const result = await run(
+    spec(id, "head -c 11534336 /dev/zero; printf 123456789 >&2"),
+    null,
+    10 * MiB,
+  );
+  assert.equal(result.exitCode, 0);
+  assert.equal(result.stdout.length, 10 * MiB);
+  assert.equal(result.stdoutTruncated, true);
+  assert.equal(text(result.stderr), "123456789");
+  assert.equal(result.stderrTruncated, false);
+  assert.ok(performance.now() - started < 15_000);
+
+  const small = await run(spec(id, "printf 123456789 >&2"), null, 5);
+  assert.equal(text(small.stderr), "12345");
+  assert.equal(small.stderrTruncated, true);
+  assert.equal(small.stdoutTruncated, false);
+});
+
+labelled(
+  "run() kills the container at the timeout, background processes included",
+  async (id) => {
+    const started = performance.now();
+    const result = await run(
+      spec(id, "sleep 300 & echo started; sleep 300"),
+      1000,
+    );
+    const elapsed = performance.now() - started;
+    assert.equal(result.timedOut, true);
+    assert.equal(result.exitCode, null);
+    assert.equal(text(result.stdout), "started\n");
+    assert.ok(elapsed >= 1000 && elapsed < 10_000, `took ${elapsed} ms`);
+    // The container (and so every process in it) is gone.
+    assert.equal(await docker("inspect", result.containerId), null);
+
+    const quick = await run(spec(id, "echo fast"), 10_000);
+    assert.equal(quick.timedOut, false);
+    assert.equal(quick.exitCode, 0);
+  },
+);
+
+labelled("run() reports an OOM kill under the memory limit", async (id) => {
+  const s = spec(
+    id,
+    'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived',
+  );
+  s.limits = { ...s.limits, memoryBytes: 16 * MiB };
+  const result = await run(s, 30_000);
+  assert.equal(result.oomKilled, true);
+  assert.notEqual(result.exitCode, 0);
+  assert.doesNotMatch(text(result.stdout), /survived/);
+});
+
+labelled(
+  "run() aborted by a signal kills and removes the container, then rejects",
+  async (id) => {
+    const controller = new AbortController();
+    const started = performance.now();
+    setTimeout(() => controller.abort(new Error("stop now")), 500);
+    await assert.rejects(
+      runtime.run(spec(id, "sleep 300"), {
+        timeoutMs: null,
+        outputCapBytes: MiB,
+        signal: controller.signal,
+      }),
+      /stop now/,
+    );
+    assert.ok(performance.now() - started < 10_000);
+    assert.equal(
+      await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
+      "",
+    );
+  },
+);
+
+labelled("network none cannot reach the host; bridge can", async (id) => {
+  using listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const port = listener.addr.port;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      await conn.write(new TextEncoder().encode("hello-from-host\n"));
+      conn.close();
+    }
+  })().catch(() => {});
+  // The gateway of the bridge network is the host as seen from a container.
+  const bridge = await run(
+    spec(
+      id,
+      `gw=$(ip route | awk '/^default/ {print $3}'); echo "$gw"; nc -w 5 "$gw" ${port} </dev/null`,
+      { network: "bridge" },
+    ),
+    20_000,
+  );
+  const [gateway, reply] = text(bridge.stdout).split("\n");
+  assert.match(gateway ?? "", /^\d+\.\d+\.\d+\.\d+$/, text(bridge.stderr));
+  assert.equal(reply, "hello-from-host");
+
+  const none = await run(
+    spec(
+      id,
+      `ip route; nc -w 3 ${gateway} ${port} </dev/null && echo connected`,
+    ),
+    20_000,
+  );
+  assert.doesNotMatch(text(none.stdout), /connected|hello-from-host|default/);
+  assert.notEqual(none.exitCode, 0);
+  listener.close();
+  await serving;
+});
+
+labelled(
+  "containers run with no capabilities and no-new-privileges",
+  async (id) => {
+    const result = await run(spec(
+      id,
+      "grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/self/status; " +
+        "touch /tmp/f && chown 1:1 /tmp/f && echo chowned",
+    ));
+    const out = text(result.stdout);
+    assert.match(out, /CapEff:\s+0000000000000000/);
+    assert.match(out, /CapPrm:\s+0000000000000000/);
+    assert.match(out, /CapBnd:\s+0000000000000000/);
+    assert.match(out, /NoNewPrivs:\s+1/);
+    assert.doesNotMatch(out, /chowned/);
+    assert.notEqual(result.exitCode, 0);
+  },
+);
+
+labelled(
+  "user, working directory and environment are exactly as given",
+  async (id) => {
+    Deno.env.set("RATCHET_TEST_HOST_SECRET", "leak");
+    try {
+      const result = await run(spec(id, "id -u; id -g; pwd; env", {
+        user: "1234:5678",
+        workingDir: "/tmp",
+        env: { FOO: "bar baz", HOME: "/tmp" },
+      }));
+      const [uid, gid, cwd, ...envLines] = text(result.stdout).trim().split(
+        "\n",
+      );
+      assert.equal(uid, "1234");
+      assert.equal(gid, "5678");
+      assert.equal(cwd, "/tmp");
+      const keys = envLines.map((line) => line.split("=")[0]);
+      assert.ok(envLines.includes("FOO=bar baz"));
+      assert.ok(envLines.includes("HOME=/tmp"));
+      // Only what was given, plus what the engine always sets (PATH from the image, HOSTNAME).
+      for (const key of keys) {
+        assert.ok(
+          ["FOO", "HOME", "PATH", "HOSTNAME", "PWD", "SHLVL"].includes(
+            key ?? "",
+          ),
+          key,
+        );
+      }
+      assert.doesNotMatch(text(result.stdout), /RATCHET_TEST_HOST_SECRET|leak/);
+    } finally {
+      Deno.env.delete("RATCHET_TEST_HOST_SECRET");
+    }
+  },
+);
+
+labelled(
+  "limits, hardening and labels are set on the container",
+  async (id) => {
+    const s = spec(id, "sleep 300", {
+      labels: { "ratchet.test": id, "ratchet.run": "r1", "ratchet.iter": "3" },
+    });
+    s.limits = {
+      cpus: 1.5,
+      memoryBytes: 96 * MiB,
+      pidsLimit: 77,
+      shmSizeBytes: 32 * MiB,
+      gpus: null,
+    };
+    await using sandbox = await runtime.startSandbox(s);
+    const json = await docker("inspect", sandbox.id);
+    assert.ok(json !== null);
+    const [inspected] = JSON.parse(json) as Array<{
+      Config: { Labels: Record<string, string> };
+      HostConfig: Record<string, unknown>;
+    }>;
+    assert.ok(inspected);
+    assert.equal(inspected.Config.Labels["ratchet.run"], "r1");
+    assert.equal(inspected.Config.Labels["ratchet.iter"], "3");
+    assert.equal(inspected.Config.Labels["ratchet.test"], id);
+    const host = inspected.HostConfig;
+    assert.deepEqual(host.CapDrop, ["ALL"]);
+    assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
+    assert.equal(host.NanoCpus, 1_500_000_000);
+    assert.equal(host.Memory, 96 * MiB);
+    assert.equal(host.MemorySwap, 96 * MiB);
+    assert.equal(host.PidsLimit, 77);
+    assert.equal(host.ShmSize, 32 * MiB);
+    assert.equal(host.NetworkMode, "none");
+    assert.equal(host.Init, true);
+    assert.equal(host.AutoRemove, false);
+    const shm = await sandbox.exec("df -k /dev/shm | tail -1", {
+      timeoutMs: 10_000,
+    });
+    assert.match(shm.stdout, /\s32768\s/);
+  },
+);
+
+labelled(
+  "removeContainers() removes every container with the labels",
+  async (id) => {
+    const a = await runtime.startSandbox(spec(id, "sleep 300"));
+    const b = await runtime.startSandbox(spec(id, "sleep 300"));
+    const other = crypto.randomUUID();
+    const c = await runtime.startSandbox(spec(other, "sleep 300"));
+    try {
+      assert.equal(await runtime.removeContainers({ "ratchet.test": id }), 2);
+      assert.equal(await docker("inspect", a.id), null);
+      assert.equal(await docker("inspect", b.id), null);
+      assert.notEqual(await docker("inspect", c.id), null);
+      assert.equal(await runtime.removeContainers({ "ratchet.test": id }), 0);
+      // Closing a sandbox that is already gone is fine.
+      await a.close();
+    } finally {
+      await runtime.removeContainers({ "ratchet.test": other });
+    }
+  },
+);
+
+labelled(
+  "sandbox exec uses sh without bash, keeps streams apart and caps output",
+  async (id) => {
+    await using sandbox = await runtime.startSandbox(
+      spec(id, "sleep 300", { workingDir: "/tmp" }),
+    );
+    const result = await sandbox.exec(
+      'echo "bash=${BASH_VERSION:-none}"; pwd; echo oops >&2; exit 7',
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(result.exitCode, 7);
+    assert.equal(result.stdout, "bash=none\n/tmp\n");
+    assert.equal(result.stderr, "oops\n");
+    assert.equal(result.timedOut, false);
+    assert.equal(result.truncated, false);
+
+    const quoted = await sandbox.exec(`printf '%s\\n' "a b" '$HOME' "it's"`, {
+      timeoutMs: 10_000,
+    });
+    assert.equal(quoted.stdout, "a b\n$HOME\nit's\n");
+
+    const capped = await sandbox.exec("head -c 5000 /dev/zero | tr '\\0' a", {
+      timeoutMs: 10_000,
+      outputCapBytes: 100,
+    });
+    assert.equal(capped.stdout, "a".repeat(100));
+    assert.equal(capped.truncated, true);
+
+    // busybox's timeout applet does the killing here.
+    const started = performance.now();
+    const slow = await sandbox.exec("echo begun; sleep 30", {
+      timeoutMs: 1000,
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(slow.timedOut, true);
+    assert.equal(slow.exitCode, null);
+    assert.equal(slow.stdout, "begun\n");
+    assert.ok(elapsed >= 1000 && elapsed < 8000, `took ${elapsed} ms`);
+
+    // State persists between commands in one sandbox.
+    await sandbox.exec("echo kept > /tmp/state", { timeoutMs: 10_000 });
+    assert.equal(
+      (await sandbox.exec("cat /tmp/state", { timeoutMs: 10_000 })).stdout,
+      "kept\n",
+    );
+  },
+);
+
+labelled(
+  "sandbox exec uses bash when the image has it and kills a command at the timeout",
+  async (id) => {
+    const sandbox = await runtime.startSandbox(
+      spec(id, "sleep 300", { image: "debian:bookworm-slim" }),
+    );
+    const bash = await sandbox.exec('echo "${BASH_VERSION:+bash}"', {
+      timeoutMs: 10_000,
+    });
+    assert.equal(bash.stdout, "bash\n");
+
+    const started = performance.now();
+    const slow = await sandbox.exec("sleep 301 & echo begun; sleep 302", {
+      timeoutMs: 1000,
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(slow.timedOut, true);
+    assert.equal(slow.exitCode, null);
+    assert.equal(slow.stdout, "begun\n");
+    assert.ok(elapsed >= 1000 && elapsed < 8000, `took ${elapsed} ms`);
+    // GNU timeout killed the whole process group, the background sleep too.
+    const left = await sandbox.exec(
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done",
+      { timeoutMs: 10_000 },
+    );
+    assert.doesNotMatch(left.stdout, /sleep 30[12]/);
+    assert.match(left.stdout, /sleep 300/);
+
+    await sandbox.close();
+    await sandbox.close();
+    assert.equal(await docker("inspect", sandbox.id), null);
+    await assert.rejects(sandbox.exec("true", { timeoutMs: 1000 }), /closed/);
+  },
+);
+
+labelled(
+  "bind mounts honour readOnly; a missing source is an EnvironmentError",
+  async (id) => {
+    await using dir = await tempDir();
+    await Deno.mkdir(join(dir.dir, "ro"));
+    await Deno.mkdir(join(dir.dir, "rw"));
+    await Deno.writeTextFile(join(dir.dir, "ro", "data.txt"), "data\n");
+    const result = await run(spec(
+      id,
+      "cat /ro/data.txt; echo x > /ro/new.txt || echo ro-refused; echo y > /rw/new.txt && echo rw-ok",
+      {
+        mounts: [
+          {
+            type: "bind",
+            source: join(dir.dir, "ro"),
+            target: "/ro",
+            readOnly: true,
+          },
+          {
+            type: "bind",
+            source: join(dir.dir, "rw"),
+            target: "/rw",
+            readOnly: false,
+          },
+          { type: "tmpfs", source: "", target: "/scratch", readOnly: false },
+        ],
+      },
+    ));
+    assert.equal(text(result.stdout), "data\nro-refused\nrw-ok\n");
+    assert.match(text(result.stderr), /Read-only file system/);
+    assert.equal(
+      await Deno.readTextFile(join(dir.dir, "rw", "new.txt")),
+      "y\n",
+    );
+    await assert.rejects(Deno.stat(join(dir.dir, "ro", "new.txt")));
+
+    const missing = join(dir.dir, "does-not-exist");
+    await assert.rejects(
+      run(spec(id, "true", {
+        mounts: [{
+          type: "bind",
+          source: missing,
+          target: "/m",
+          readOnly: true,
+        }],
+      })),
+      (error: unknown) =>
+        error instanceof EnvironmentError &&
+        error.exitCode === ExitCode.environment &&
+        error.message.includes(missing),
+    );
+    // Never auto-created.
+    await assert.rejects(Deno.stat(missing));
+  },
+);
+
+labelled("a missing image is an EnvironmentError naming it", async (id) => {
+  const image = `ratchet-test-missing-${id.slice(0, 8)}:none`;
+  await assert.rejects(
+    run(spec(id, "true", { image })),
+    (error: unknown) =>
+      error instanceof EnvironmentError && error.message.includes(image),
+  );
+  assert.equal(await runtime.hasImage(image), false);
+  assert.equal(await runtime.hasImage("busybox:latest"), true);
+  await assert.rejects(
+    runtime.pullImage(image),
+    (error: unknown) =>
+      error instanceof EnvironmentError && error.message.includes(image) &&
+      (error.hint ?? "").includes("docker build"),
+  );
+});
+
+labelled(
+  "volumes keep data across containers and are removed by label",
+  async (id) => {
+    const name = `ratchet-test-${id}`;
+    await runtime.createVolume(name, { "ratchet.test": id });
+    await runtime.createVolume(name, { "ratchet.test": id });
+    const mounts = [{
+      type: "volume" as const,
+      source: name,
+      target: "/cache",
+      readOnly: false,
+    }];
+    await run(spec(id, "echo cached > /cache/f", { mounts }));
+    const read = await run(spec(id, "cat /cache/f", { mounts }));
+    assert.equal(text(read.stdout), "cached\n");
+    assert.equal(await runtime.removeVolumes({ "ratchet.test": id }), 1);
+    assert.equal(await docker("volume", "inspect", name), null);
+  },
+);
+
+labelled("a daemon that dies mid-run is an UpstreamError", async (id) => {
+  // A socket proxy in front of the real daemon stands in for dockerd; closing
+  // it mid-run looks to the runtime exactly like the daemon going away.
+  await using dir = await tempDir();
+  const proxyPath = join(dir.dir, "docker.sock");
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(testDockerSocket());
+    sockets.push(client, upstream);
+    client.on("error", () => {});
+    upstream.on("error", () => {});
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(proxyPath, resolve));
+  const proxied = new DockerRuntime(
+    resolveEngine({ DOCKER_HOST: `unix://${proxyPath}` }),
+  );
+  setTimeout(() => {
+    server.close();
+    for (const socket of sockets) socket.destroy();
+  }, 1500);
+  await assert.rejects(
+    proxied.run(spec(id, "sleep 300"), {
+      timeoutMs: null,
+      outputCapBytes: MiB,
+    }),
+    (error: unknown) =>
+      error instanceof UpstreamError && error.exitCode === ExitCode.upstream &&
+      (error.hint ?? "").includes("resume"),
+  );
+});

@@ -1,0 +1,332 @@
+/**
+ * Trial images against the real daemon: building from a Dockerfile with a
+ * context, the default-image path (with a tiny busybox Dockerfile standing in
+ * for the slow embedded one), missing images, and the prepare step.
+ * Containers carry `ratchet.test=<uuid>`; every image built here is removed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
+import { tempDir } from "../_helpers/git_repo.ts";
+import { DockerRuntime } from "../../src/infra/container.ts";
+import { resolveEngine } from "../../src/infra/engine.ts";
+import {
+  defaultImageTag,
+  ensureTrialImage,
+  preparedImageTag,
+  prepareImage,
+} from "../../src/infra/image.ts";
+import type { ContainerSpec, Limits } from "../../src/infra/runtime.ts";
+import { EnvironmentError, ExitCode } from "../../src/errors.ts";
+
+const MiB = 1024 * 1024;
+const runtime = new DockerRuntime(
+  resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
+);
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const limits: Limits = {
+  cpus: 1,
+  memoryBytes: 256 * MiB,
+  pidsLimit: 256,
+  shmSizeBytes: 64 * MiB,
+  gpus: null,
+};
+
+function spec(testId: string, image: string, script: string): ContainerSpec {
+  return {
+    image,
+    cmd: ["sh", "-c", script],
+    workingDir: "/",
+    env: {},
+    user: "0:0",
+    mounts: [],
+    network: "none",
+    limits,
+    labels: { "ratchet.test": testId },
+  };
+}
+
+async function dockerOut(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("docker", {
+    args,
+    env: { DOCKER_HOST: `unix://${testDockerSocket()}` },
+  }).output();
+  assert.ok(out.success, text(out.stderr));
+  return text(out.stdout).trim();
+}
+
+async function imageLabels(image: string): Promise<Record<string, string>> {
+  const out = await new Deno.Command("docker", {
+    args: ["image", "inspect", "-f", "{{json .Config.Labels}}", image],
+    env: { DOCKER_HOST: `unix://${testDockerSocket()}` },
+  }).output();
+  assert.ok(out.success, text(out.stderr));
+  return JSON.parse(text(out.stdout)) ?? {};
+}
+
+/** A test with a label id and a list of images to remove afterwards. */
+function withCleanup(
+  name: string,
+  fn: (id: string, images: string[]) => Promise<void>,
+): void {
+  dockerTest(name, async () => {
+    const id = crypto.randomUUID();
+    const images: string[] = [];
+    try {
+      await fn(id, images);
+    } finally {
+      await runtime.removeContainers({ "ratchet.test": id });
+      for (const image of images) await runtime.removeImage(image);
+    }
+  });
+}
+
+withCleanup(
+  "ensureTrialImage() builds --dockerfile with its directory as context",
+  async (id, images) => {
+    await using dir = await tempDir();
+    const longDir = "d".repeat(60) + "/" + "e".repeat(60);
+    await Deno.mkdir(join(dir.dir, longDir), { recursive: true });
+    await Deno.mkdir(join(dir.dir, ".ratchet"));
+    await Deno.mkdir(join(dir.dir, "ignored-dir"));
+    await Deno.writeTextFile(join(dir.dir, "hello.txt"), "hello\n");
+    await Deno.writeTextFile(join(dir.dir, "secret.txt"), "secret\n");
+    await Deno.writeTextFile(
+      join(dir.dir, "ignored-dir", "keep.txt"),
+      "kept\n",
+    );
+    await Deno.writeTextFile(
+      join(dir.dir, "ignored-dir", "drop.txt"),
+      "drop\n",
+    );
+    await Deno.writeTextFile(join(dir.dir, longDir, "nested.txt"), "deep\n");
+    await Deno.writeTextFile(join(dir.dir, ".ratchet", "state.json"), "{}");
+    await Deno.writeTextFile(join(dir.dir, "run.sh"), "#!/bin/sh\necho ran\n");
+    await Deno.chmod(join(dir.dir, "run.sh"), 0o755);
+    await Deno.symlink("hello.txt", join(dir.dir, "link.txt"));
+    await Deno.writeTextFile(
+      join(dir.dir, ".dockerignore"),
+      "# comment\nsecret.txt\nignored-dir\n!ignored-dir/keep.txt\n",
+    );
+    const dockerfilePath = join(dir.dir, "trial.Dockerfile");
+    await Deno.writeTextFile(
+      dockerfilePath,
+      `FROM busybox:latest\nCOPY . /ctx/\nRUN echo build-marker-${id}\nVOLUME /anon\nENTRYPOINT ["/bin/false"]\n`,
+    );
+    const lines: string[] = [];
+    const image = await ensureTrialImage(runtime, {
+      image: null,
+      dockerfile: { path: dockerfilePath },
+      version: "0.0.0-test",
+      onProgress: (line) => lines.push(line),
+    });
+    images.push(image);
+    assert.match(image, /^ratchet-trial:custom-[0-9a-f]{12}$/);
+    assert.ok(
+      lines.some((line) => line.includes(`build-marker-${id}`)),
+      lines.join("\n"),
+    );
+    assert.equal((await imageLabels(image))["ratchet.image"], "custom");
+
+    // ENTRYPOINT ["/bin/false"] would fail this if the runtime did not clear it.
+    const result = await runtime.run(
+      spec(
+        id,
+        image,
+        "cd /ctx && find . | sort && cat hello.txt link.txt && ./run.sh",
+      ),
+      { timeoutMs: 30_000, outputCapBytes: MiB },
+    );
+    assert.equal(result.exitCode, 0, text(result.stderr));
+    const out = text(result.stdout);
+    const files = out.split("\n");
+    assert.ok(files.includes("./hello.txt"));
+    assert.ok(files.includes(`./${longDir}/nested.txt`), out);
+    assert.ok(files.includes("./ignored-dir/keep.txt"), out);
+    assert.ok(files.includes("./trial.Dockerfile"));
+    for (
+      const absent of [
+        "./secret.txt",
+        "./ignored-dir/drop.txt",
+        "./.ratchet",
+        "./.dockerignore",
+        "./.ratchet.Dockerfile",
+      ]
+    ) {
+      assert.ok(
+        !files.includes(absent),
+        `${absent} should not be in the context`,
+      );
+    }
+    assert.match(out, /hello\nhello\nran\n$/);
+
+    // The image's anonymous VOLUME goes away with the container.
+    const sandbox = await runtime.startSandbox(spec(id, image, "sleep 300"));
+    const volume = await dockerOut(
+      "inspect",
+      "-f",
+      "{{range .Mounts}}{{.Name}}{{end}}",
+      sandbox.id,
+    );
+    assert.match(volume, /^[0-9a-f]{64}$/);
+    await sandbox.close();
+    assert.equal(
+      await dockerOut("volume", "ls", "-q", "--filter", `name=${volume}`),
+      "",
+    );
+  },
+);
+
+withCleanup(
+  "ensureTrialImage() builds the default image once per tag",
+  async (_id, images) => {
+    const dockerfile =
+      `FROM busybox:latest\nRUN echo default-${crypto.randomUUID()} > /marker\n`;
+    const version = "0.0.0-test";
+    const tag = defaultImageTag(version, dockerfile);
+    images.push(tag);
+    const first: string[] = [];
+    const image = await ensureTrialImage(runtime, {
+      image: null,
+      dockerfile: null,
+      version,
+      defaultDockerfile: dockerfile,
+      onProgress: (line) => first.push(line),
+    });
+    assert.equal(image, tag);
+    assert.ok(
+      first.some((line) => /Step 2\/\d+ : RUN echo default-/.test(line)),
+      first.join("\n"),
+    );
+    assert.equal((await imageLabels(tag))["ratchet.version"], version);
+    const second: string[] = [];
+    assert.equal(
+      await ensureTrialImage(runtime, {
+        image: null,
+        dockerfile: null,
+        version,
+        defaultDockerfile: dockerfile,
+        onProgress: (line) => second.push(line),
+      }),
+      tag,
+    );
+    assert.deepEqual(second, []);
+  },
+);
+
+withCleanup(
+  "a failing build is an EnvironmentError with the end of the log",
+  async (id, images) => {
+    await using dir = await tempDir();
+    const path = join(dir.dir, "Dockerfile");
+    await Deno.writeTextFile(
+      path,
+      `FROM busybox:latest\nRUN echo failing-step-${id} && exit 3\n`,
+    );
+    const dockerfile = { path };
+    await assert.rejects(
+      ensureTrialImage(runtime, { image: null, dockerfile, version: "0" }),
+      (error: unknown) => {
+        assert.ok(error instanceof EnvironmentError);
+        assert.equal(error.exitCode, ExitCode.environment);
+        assert.match(error.message, new RegExp(`failing-step-${id}`));
+        assert.match(error.message, /Dockerfile/);
+        return true;
+      },
+    );
+    images.push(`ratchet-trial:never-${id}`);
+  },
+);
+
+withCleanup(
+  "ensureTrialImage() with a missing --image fails with exit 3 naming it",
+  async (id) => {
+    const image = `ratchet-test-missing-${id.slice(0, 8)}:none`;
+    await assert.rejects(
+      ensureTrialImage(runtime, { image, dockerfile: null, version: "0" }),
+      (error: unknown) =>
+        error instanceof EnvironmentError &&
+        error.exitCode === ExitCode.environment &&
+        error.message.includes(image),
+    );
+    assert.equal(
+      await ensureTrialImage(runtime, {
+        image: "busybox:latest",
+        dockerfile: null,
+        version: "0",
+      }),
+      "busybox:latest",
+    );
+  },
+);
+
+withCleanup(
+  "prepareImage() commits the prepared files once and reuses the image",
+  async (id, images) => {
+    const runId = `test-${id}`;
+    const tag = preparedImageTag(runId);
+    images.push(tag);
+    const options = {
+      baseImage: "busybox:latest",
+      runId,
+      // Network proves the prepare step gets a bridge even though trials do not.
+      command:
+        "ip route | grep -q default && mkdir -p /opt && echo prepared > /opt/prepared.txt && echo done",
+      workingDir: "/",
+      env: { HOME: "/root" },
+      user: "0:0",
+      mounts: [],
+      limits,
+      labels: { "ratchet.test": id, "ratchet.run": runId },
+      timeoutMs: 30_000,
+    };
+    assert.equal(await prepareImage(runtime, options), tag);
+    assert.equal((await imageLabels(tag))["ratchet.run"], runId);
+    const result = await runtime.run(spec(id, tag, "cat /opt/prepared.txt"), {
+      timeoutMs: 30_000,
+      outputCapBytes: MiB,
+    });
+    assert.equal(text(result.stdout), "prepared\n");
+
+    // Reused: a command that would fail is not run again.
+    const lines: string[] = [];
+    assert.equal(
+      await prepareImage(runtime, {
+        ...options,
+        command: "exit 9",
+        onProgress: (l) => lines.push(l),
+      }),
+      tag,
+    );
+    assert.match(lines.join("\n"), /Reusing/);
+  },
+);
+
+withCleanup(
+  "a failing prepare command is exit 3 with its output and commits nothing",
+  async (id, images) => {
+    const runId = `test-fail-${id}`;
+    images.push(preparedImageTag(runId));
+    await assert.rejects(
+      prepareImage(runtime, {
+        baseImage: "busybox:latest",
+        runId,
+        command: "echo fetching; echo no-such-package >&2; exit 4",
+        workingDir: "/",
+        env: {},
+        user: "0:0",
+        mounts: [],
+        limits,
+        labels: { "ratchet.test": id },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof EnvironmentError);
+        assert.match(error.message, /exited with code 4/);
+        assert.match(error.message, /fetching/);
+        assert.match(error.message, /no-such-package/);
+        return true;
+      },
+    );
+    assert.equal(await runtime.hasImage(preparedImageTag(runId)), false);
+  },
+);
