@@ -19,7 +19,7 @@ import {
   type Verdict,
 } from "../src/core/decide.ts";
 import { mulberry32, type Rng } from "../src/core/rng.ts";
-import { makeRecord, type IterationRecord } from "../src/core/state.ts";
+import { type IterationRecord, makeRecord } from "../src/core/state.ts";
 import { mean, tQuantile, variance } from "../src/core/stats.ts";
 import { incumbentOf } from "../src/core/stop.ts";
 
@@ -61,7 +61,8 @@ export const MODELS: readonly NoiseModel[] = [
   {
     // +0.03% of the base per trial: about +10% across a 30-iteration run.
     name: "normal 2% + slow drift",
-    draw: (rng, v, i) => v * (1 + 0.02 * rng.normal()) + BASE * DRIFT_PER_TRIAL * i,
+    draw: (rng, v, i) =>
+      v * (1 + 0.02 * rng.normal()) + BASE * DRIFT_PER_TRIAL * i,
   },
   {
     // One trial in 20 is a spike 50% above its commit's value.
@@ -74,7 +75,8 @@ export const MODELS: readonly NoiseModel[] = [
   {
     // Two machine states ±4% (CPU frequency, cache luck), 1% noise in each.
     name: "bimodal ±4%, CV 1% each",
-    draw: (rng, v) => v * ((rng.next() < 0.5 ? 0.96 : 1.04) + 0.01 * rng.normal()),
+    draw: (rng, v) =>
+      v * ((rng.next() < 0.5 ? 0.96 : 1.04) + 0.01 * rng.normal()),
   },
 ];
 
@@ -342,14 +344,34 @@ export function simulateRun(
 }
 
 /** Sizes of the published simulation. */
-export const SIM_SIZES = { comparisons: 1000, runs: 100, iterations: 30 };
+export const SIM_SIZES: SimSizes = {
+  comparisons: 1000,
+  nullComparisons: 4000,
+  runs: 100,
+  iterations: 30,
+};
+
+/** How much to simulate. */
+export interface SimSizes {
+  /** Comparisons per cell with a true gain (power). */
+  comparisons: number;
+  /**
+   * Comparisons per cell with no or a negative true effect: more, because
+   * the false-keep rate is the number held to ≤ 5% (standard error ≈ 0.35
+   * points at 4000).
+   */
+  nullComparisons: number;
+  runs: number;
+  iterations: number;
+}
 
 function pctCell(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
 function signedPct(x: number): string {
-  return `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+  // U+2212 minus, as in the prose; "+0.0%" for zero.
+  return `${x < 0 ? "\u2212" : "+"}${Math.abs(x * 100).toFixed(1)}%`;
 }
 
 /** Seed of one table cell, so each cell is reproducible on its own. */
@@ -360,72 +382,110 @@ function cellSeed(...parts: number[]): number {
 }
 
 /**
+ * A markdown table laid out the way `deno fmt` lays it out (cells padded to
+ * the column width), so the README stays format-clean after a write.
+ */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  rightAligned: (column: number) => boolean,
+): string {
+  const widths = header.map((h, i) =>
+    Math.max(3, h.length, ...rows.map((r) => (r[i] ?? "").length))
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${
+      cells.map((c, i) =>
+        rightAligned(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)
+      ).join(" | ")
+    } |`;
+  const rule = `| ${
+    widths.map((w, i) =>
+      rightAligned(i) ? "-".repeat(w - 1) + ":" : "-".repeat(w)
+    ).join(" | ")
+  } |`;
+  return [line(header), rule, ...rows.map(line)].join("\n");
+}
+
+/** Greedy word wrap at 80 columns, as `deno fmt` wraps markdown prose. */
+export function wrapProse(text: string, width = 80): string {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line === "") line = word;
+    else if (line.length + 1 + word.length <= width) line += " " + word;
+    else {
+      out.push(line);
+      line = word;
+    }
+  }
+  if (line !== "") out.push(line);
+  return out.join("\n");
+}
+
+/**
  * The markdown the README carries between the decision-bench markers:
- * deterministic for the fixed seed.
+ * deterministic for the fixed seed, already in `deno fmt` layout.
  */
 export function renderDecisionTable(
-  sizes: { comparisons: number; runs: number; iterations: number } = SIM_SIZES,
+  sizes: SimSizes = SIM_SIZES,
 ): string {
-  const lines: string[] = [];
   const c = BENCH_CONFIG;
-  lines.push(
-    `Simulated with seed ${SEED}: ${sizes.comparisons} comparisons per cell; ` +
-      `\`stat\` at its defaults (--trials ${c.trials} → ${
-        planStat(c).startPerSide
-      } to ${c.maxTrials} trials a side, confidence ${c.confidence}), ` +
-      `\`mean\` at --trials ${c.meanTrials} against the incumbent's average ` +
-      `recorded ${RECORD_AGE_TRIALS} trials earlier. "kept" is the share of ` +
-      `comparisons decided \`improved\`; at −5% and 0% every keep is false.`,
-  );
-  lines.push("");
-  const header = [
-    "noise",
-    "rule",
-    ...EFFECTS.map((e) => `kept at ${signedPct(e)}`),
-    "trials/iter at 0%",
-    "trials/iter at +10%",
-  ];
-  lines.push(`| ${header.join(" | ")} |`);
-  lines.push(`|${header.map((_, i) => i < 2 ? "---" : "--:").join("|")}|`);
+  const plan = planStat(c);
+  const parts: string[] = [];
+  parts.push(wrapProse(
+    `Simulated with seed ${SEED}, metric direction max, ` +
+      `${sizes.nullComparisons} comparisons per cell at \u22125% and +0%, ` +
+      `${sizes.comparisons} at the gains. \`stat\` runs at its defaults ` +
+      `(${plan.startPerSide} to ${plan.maxPerSide} trials a side, ` +
+      `confidence ${c.confidence}); \`mean\` runs ${c.meanTrials} candidate ` +
+      `trials against the incumbent's average recorded ` +
+      `${RECORD_AGE_TRIALS} trials earlier. "kept" is the share decided ` +
+      `\`improved\`: at \u22125% and +0% every keep is a false keep. ` +
+      `"trials" counts both sides.`,
+  ));
+  const rows: string[][] = [];
   MODELS.forEach((model, mi) => {
     for (const [ri, rule] of (["stat", "mean"] as const).entries()) {
       const cells: string[] = [];
       const trials = new Map<number, number>();
       EFFECTS.forEach((effect, ei) => {
         const rng = mulberry32(cellSeed(1, mi, ri, ei));
-        const s = simulateCell(rng, model, rule, effect, sizes.comparisons);
+        const n = effect <= 0 ? sizes.nullComparisons : sizes.comparisons;
+        const s = simulateCell(rng, model, rule, effect, n);
         cells.push(pctCell(s.keepRate));
         trials.set(effect, s.meanTrials);
       });
-      lines.push(
-        `| ${model.name} | ${rule} | ${cells.join(" | ")} | ${
-          trials.get(0)!.toFixed(1)
-        } | ${trials.get(0.1)!.toFixed(1)} |`,
-      );
+      rows.push([
+        model.name,
+        rule,
+        ...cells,
+        trials.get(0)!.toFixed(1),
+        trials.get(0.1)!.toFixed(1),
+      ]);
     }
   });
-  lines.push("");
-  lines.push(
-    `${sizes.runs} runs of ${sizes.iterations} proposals per row, true effects ` +
-      `drawn from ${
+  parts.push(markdownTable(
+    [
+      "noise",
+      "rule",
+      ...EFFECTS.map((e) => `kept at ${signedPct(e)}`),
+      "trials at +0%",
+      "trials at +10%",
+    ],
+    rows,
+    (i) => i >= 2,
+  ));
+  parts.push(wrapProse(
+    `${sizes.runs} runs of ${sizes.iterations} proposals per row, true ` +
+      `effects drawn from ${
         PROPOSAL_MIX.map((p) => `${signedPct(p.effect)} (${p.weight * 100}%)`)
           .join(", ")
-      }. "claimed" is what \`ratchet status\` reports (the incumbent's ` +
-      `latest measured mean against the baseline's); "covered" is how often ` +
-      `the claim's ${c.confidence * 100}% interval holds the true gain.`,
-  );
-  lines.push("");
-  const runHeader = [
-    "noise",
-    "rule",
-    "true gain",
-    "claimed gain",
-    "covered",
-    "false keeps/run",
-    "trials/run",
-  ];
-  lines.push(`| ${runHeader.join(" | ")} |`);
-  lines.push(`|${runHeader.map((_, i) => i < 2 ? "---" : "--:").join("|")}|`);
+      }. "claimed" is the gain that \`status\` reports (the incumbent's ` +
+      `latest measured mean against the baseline's mean); "covered" is how ` +
+      `often the claim's ${c.confidence * 100}% interval holds the true gain.`,
+  ));
+  const runRows: string[][] = [];
   MODELS.forEach((model, mi) => {
     for (const [ri, rule] of (["stat", "mean"] as const).entries()) {
       const rng = mulberry32(cellSeed(2, mi, ri));
@@ -446,14 +506,55 @@ export function renderDecisionTable(
         trials += res.trials;
       }
       const n = sizes.runs;
-      lines.push(
-        `| ${model.name} | ${rule} | ${signedPct(trueGain / n)} | ${
-          signedPct(claimed / n)
-        } | ${pctCell(covered / n)} | ${(falseKeeps / n).toFixed(2)} | ${
-          (trials / n).toFixed(0)
-        } |`,
-      );
+      runRows.push([
+        model.name,
+        rule,
+        signedPct(trueGain / n),
+        signedPct(claimed / n),
+        pctCell(covered / n),
+        (falseKeeps / n).toFixed(2),
+        (trials / n).toFixed(0),
+      ]);
     }
   });
-  return lines.join("\n");
+  parts.push(markdownTable(
+    [
+      "noise",
+      "rule",
+      "true gain",
+      "claimed gain",
+      "covered",
+      "false keeps/run",
+      "trials/run",
+    ],
+    runRows,
+    (i) => i >= 2,
+  ));
+  return parts.join("\n\n");
+}
+
+/** Start and end markers of the generated section in README.md. */
+export const README_MARKERS = {
+  start: "<!-- decision-bench:start -->",
+  end: "<!-- decision-bench:end -->",
+} as const;
+
+/** The text between the markers (trimmed), or null when they are missing. */
+export function readmeSection(readme: string): string | null {
+  const a = readme.indexOf(README_MARKERS.start);
+  const b = readme.indexOf(README_MARKERS.end);
+  if (a < 0 || b < 0 || b < a) return null;
+  return readme.slice(a + README_MARKERS.start.length, b).trim();
+}
+
+/** README with the section between the markers replaced; null without them. */
+export function replaceReadmeSection(
+  readme: string,
+  section: string,
+): string | null {
+  const a = readme.indexOf(README_MARKERS.start);
+  const b = readme.indexOf(README_MARKERS.end);
+  if (a < 0 || b < 0 || b < a) return null;
+  return readme.slice(0, a + README_MARKERS.start.length) + "\n\n" +
+    section + "\n\n" + readme.slice(b);
 }

@@ -9,6 +9,8 @@ import type { Config } from "../config/config.ts";
 
 interface CommandHelp {
   usage: string;
+  /** One line for the command list. */
+  short: string;
   summary: string;
   /** Extra flag lines: [flag, description]. */
   flags: [string, string][];
@@ -29,6 +31,7 @@ const COMMON_CONFIG_FLAGS: [string, string][] = [
 
 const HELP: Record<CommandName, CommandHelp> = {
   run: {
+    short: "start a run (archives the previous one) and loop",
     usage: "ratchet run [flags]",
     summary:
       "Start a run (archiving the previous one) and loop: propose a change, measure it, keep or revert.",
@@ -40,6 +43,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     ],
   },
   resume: {
+    short: "continue after Ctrl-C, a crash or a reboot; --iterations N extends",
     usage: "ratchet resume [--iterations N]",
     summary:
       "Continue the run after Ctrl-C, a crash, a reboot or an outage; --iterations N extends a finished run to N proposals.",
@@ -52,6 +56,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet resume", "ratchet resume --iterations 40"],
   },
   status: {
+    short: "where the current run stands",
     usage: "ratchet status [--json]",
     summary: "Where the current run stands.",
     flags: [["--json", "print one JSON object"]],
@@ -59,6 +64,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet status", "ratchet status --json | jq .best"],
   },
   log: {
+    short: "one row per iteration, with a chart of the trajectory",
     usage: "ratchet log [--json]",
     summary: "One row per iteration, with a terminal chart of the trajectory.",
     flags: [["--json", "print the records, one JSON object a line"]],
@@ -66,6 +72,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet log", "ratchet log --json | jq -c 'select(.kept)'"],
   },
   report: {
+    short: "self-contained HTML report (default .ratchet/report.html)",
     usage: "ratchet report [--out FILE]",
     summary:
       "Write a self-contained HTML report of the run (default .ratchet/report.html).",
@@ -74,6 +81,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet report", "ratchet report --out /tmp/run.html"],
   },
   apply: {
+    short: "squash the run's kept changes onto your current branch",
     usage: "ratchet apply",
     summary:
       "Squash the run's kept changes onto your current branch as one commit (clean tree required).",
@@ -82,6 +90,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet apply"],
   },
   measure: {
+    short: "trials of the checkout as it is; no model, no git needed",
     usage: "ratchet measure [flags]",
     summary:
       "Run trials of the checkout as it is and print the scores; no model and no git needed.",
@@ -96,6 +105,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     ],
   },
   calibrate: {
+    short: "noise report and recommended settings (K runs, default 10)",
     usage: "ratchet calibrate [flags]",
     summary:
       "Run the unchanged checkout K times (default 10): noise report and recommended --trials, --max-trials and --min-effect.",
@@ -111,6 +121,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     ],
   },
   init: {
+    short: "write a commented ratchet.jsonc guessed from the repo",
     usage: "ratchet init [--force]",
     summary:
       "Write a commented ratchet.jsonc guessed from the repository (never overwrites without --force).",
@@ -119,6 +130,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: ["ratchet init"],
   },
   instruct: {
+    short: "a note the running run's next proposal reads",
     usage: 'ratchet instruct "TEXT"',
     summary:
       "Leave a note that the running run's next proposal reads once (exit 3 when no run is going).",
@@ -130,8 +142,11 @@ const HELP: Record<CommandName, CommandHelp> = {
   },
 };
 
-function defaultText(def: OptionDef): string {
-  if (def.required) return "required";
+function defaultText(def: OptionDef, forRun: boolean): string {
+  if (def.required === "all" || (def.required === "run" && forRun)) {
+    return "required";
+  }
+  if (def.required === "run") return "";
   const value = (DEFAULTS as Record<string, unknown>)[def.key as keyof Config];
   if (value === null || value === undefined) return "";
   if (def.kind === "size" || def.kind === "nullable-size") {
@@ -154,10 +169,13 @@ function table(rows: [string, string][]): string {
   ).join("\n");
 }
 
-function optionRows(filter: (d: OptionDef) => boolean): [string, string][] {
+function optionRows(
+  filter: (d: OptionDef) => boolean,
+  forRun: boolean,
+): [string, string][] {
   return OPTIONS.filter(filter).map((def) => {
     const flag = `--${def.name}${def.arg ? ` ${def.arg}` : ""}`;
-    const dflt = defaultText(def);
+    const dflt = defaultText(def, forRun);
     return [flag, dflt ? `${def.help} (${dflt})` : def.help];
   });
 }
@@ -166,7 +184,7 @@ function optionRows(filter: (d: OptionDef) => boolean): [string, string][] {
 export function mainHelp(): string {
   const rows: [string, string][] = (Object.keys(HELP) as CommandName[]).map((
     name,
-  ) => [name, HELP[name].summary.split(/(?<=\.)\s/)[0]!]);
+  ) => [name, HELP[name].short]);
   return [
     "ratchet: turn any command that prints a number into an autonomous optimization loop.",
     "",
@@ -200,7 +218,10 @@ export function commandHelp(name: CommandName): string {
     parts.push(
       "Options (flags, or keys of ratchet.jsonc without the dashes):",
       table(
-        optionRows((d) => h.config === "all" || d.measure === true).filter((
+        optionRows(
+          (d) => h.config === "all" || d.measure === true,
+          h.config === "all",
+        ).filter((
           [flag],
         ) => !(h.config === "measure" && flag.startsWith("--trials"))),
       ),

@@ -52,6 +52,8 @@ export const FAULT_POINTS: readonly string[] = [
   "loop.committed",
   "loop.reverted",
   "loop.recorded",
+  // src/cli/commands/run.ts: before each trial's container starts.
+  "trial.before-start",
 ];
 
 /** A parsed `RATCHET_FAULT_POINT`: fire at the `hit`-th arrival at `point`. */

@@ -196,7 +196,13 @@ Deno.test("findMatches() agrees with matchesAny, stops at matched dirs, never fo
   try {
     await Deno.symlink(join(dir, "src"), join(dir, "linked"));
     await Deno.symlink("/etc", join(dir, "data/etc_test.py"));
-    const globs = ["tests/", "**/*_test.py", "data/*.csv", "score.py", "missing/**"];
+    const globs = [
+      "tests/",
+      "**/*_test.py",
+      "data/*.csv",
+      "score.py",
+      "missing/**",
+    ];
     const found = await findMatches(dir, globs);
     assert.deepEqual(found, [
       { path: "data/etc_test.py", kind: "symlink" },
@@ -219,7 +225,9 @@ Deno.test("findMatches() agrees with matchesAny, stops at matched dirs, never fo
         "score.py",
       ]
     ) {
-      const covered = found.some((e) => f === e.path || f.startsWith(e.path + "/"));
+      const covered = found.some((e) =>
+        f === e.path || f.startsWith(e.path + "/")
+      );
       assert.equal(covered, matchesAny(f, globs), f);
     }
     assert.deepEqual(await findMatches(dir, []), []);
@@ -249,7 +257,7 @@ Deno.test("prepareMountPoints() creates missing mount points and replaces plante
     assert.ok(info("new/dir").isDirectory);
     assert.equal(await Deno.readTextFile(join(dir, "real/file.txt")), "x");
     // The symlink's target was not touched.
-    assert.deepEqual([...Deno.readDirSync(outside)], []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(outside)), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(outside, { recursive: true });
@@ -264,7 +272,12 @@ Deno.test("extraMounts() resolves sources from the repo root and refuses missing
       { source: join(dir, "data/x.bin"), target: "rel/x.bin", readOnly: false },
     ]);
     assert.deepEqual(mounts, [
-      { type: "bind", source: join(await Deno.realPath(dir), "data"), target: "/data", readOnly: true },
+      {
+        type: "bind",
+        source: join(await Deno.realPath(dir), "data"),
+        target: "/data",
+        readOnly: true,
+      },
       {
         type: "bind",
         source: join(await Deno.realPath(dir), "data/x.bin"),
@@ -291,15 +304,25 @@ Deno.test("extraMounts() resolves sources from the repo root and refuses missing
 });
 
 Deno.test("cacheMounts() names one volume per run and path", () => {
-  const mounts = cacheMounts("20250101-120000-abcd", ["/root/.cache", "node_modules", "/root/.cache/"]);
+  const mounts = cacheMounts("20250101-120000-abcd", [
+    "/root/.cache",
+    "node_modules",
+    "/root/.cache/",
+  ]);
   assert.equal(mounts.length, 2);
-  assert.deepEqual(mounts.map((m) => m.target), ["/root/.cache", "/work/node_modules"]);
+  assert.deepEqual(mounts.map((m) => m.target), [
+    "/root/.cache",
+    "/work/node_modules",
+  ]);
   for (const m of mounts) {
     assert.equal(m.type, "volume");
     assert.equal(m.readOnly, false);
     assert.match(m.source, /^ratchet-cache-20250101-120000-abcd-[0-9a-f]{12}$/);
   }
-  assert.equal(mounts[0]!.source, cacheVolumeName("20250101-120000-abcd", "/root/.cache"));
+  assert.equal(
+    mounts[0]!.source,
+    cacheVolumeName("20250101-120000-abcd", "/root/.cache"),
+  );
   assert.notEqual(cacheVolumeName("other", "/root/.cache"), mounts[0]!.source);
   assert.throws(() => cacheMounts("r", ["/tmp/home"]), ConfigError);
 });
@@ -320,10 +343,17 @@ Deno.test("snapshotHarness() copies the harness matches, keeping symlinks", asyn
   const dest = await Deno.makeTempDir();
   try {
     await Deno.symlink("../score.py", join(dir, "tests/link.py"));
-    const copied = await snapshotHarness(dir, ["tests", "score.py"], join(dest, "h"));
+    const copied = await snapshotHarness(
+      dir,
+      ["tests", "score.py"],
+      join(dest, "h"),
+    );
     assert.deepEqual(copied.map((e) => e.path), ["score.py", "tests"]);
     assert.equal(await Deno.readTextFile(join(dest, "h/tests/sub/b.py")), "b");
-    assert.equal(await Deno.readLink(join(dest, "h/tests/link.py")), "../score.py");
+    assert.equal(
+      await Deno.readLink(join(dest, "h/tests/link.py")),
+      "../score.py",
+    );
     assert.equal(await Deno.stat(join(dest, "h/src")).catch(() => null), null);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -49,7 +49,7 @@ export async function runCli(args: string[], options: CliOptions): Promise<CliRe
   let stdout = "";
   let killed = false;
   const kill = options.kill;
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   if (kill?.afterMs !== undefined) {
     timer = setTimeout(() => {
       killed = true;

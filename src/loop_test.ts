@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { runIteration, type RunState } from "./loop.ts";
+import { makeRecord } from "./core/state.ts";
+import { policyOf } from "./run.ts";
+import { testConfig } from "../tests/_helpers/config.ts";
+import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
+import type { Config } from "./config/config.ts";
+
+function state(
+  overrides: Partial<Config> = {},
+  deterministic = false,
+): RunState {
+  const config = testConfig({ direction: "max", ...overrides });
+  const baseline = makeRecord({
+    run_id: "r",
+    iter: 0,
+    decision: "baseline",
+    trial_scores: [10, 10, 10, 10, 10],
+    sha: "sha-0",
+    timestamp: "t",
+  });
+  return {
+    runId: "r",
+    config,
+    policy: policyOf(config),
+    deterministic,
+    unit: null,
+    baseline: { mean: 10, ci: null, scores: [10] },
+    incumbent: {
+      iter: 0,
+      sha: "sha-0",
+      tree: "tree-0",
+      mean: 10,
+      ci: null,
+      scores: [10],
+    },
+    records: [baseline],
+    costUsd: 0,
+    crashTail: null,
+  };
+}
+
+Deno.test("runIteration() keeps a better candidate as a commit under exact comparison", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side) => side === "candidate" ? 20 : 10,
+  });
+  const s = state({}, true);
+  const out = await runIteration(f.ports, s, 1);
+  assert.equal(out.kind, "recorded");
+  assert.equal(f.records[0]!.decision, "improved");
+  assert.equal(f.records[0]!.sha, "sha-1");
+  assert.equal(f.commits.length, 1);
+  assert.match(f.commits[0]!.message, /Decision: improved/);
+  assert.equal(s.incumbent.sha, "sha-1");
+  assert.deepEqual(f.resets, []);
+  assert.deepEqual(f.trialsRun.map((t) => t.side), ["incumbent", "candidate"]);
+});
+
+Deno.test("runIteration() reverts a regression and records the re-measured incumbent", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side) => side === "candidate" ? 5 : 10,
+  });
+  const s = state({}, true);
+  await runIteration(f.ports, s, 1);
+  assert.equal(f.records[0]!.decision, "regressed");
+  assert.equal(f.records[0]!.kept, false);
+  assert.equal(f.records[0]!.sha, null);
+  assert.deepEqual(f.records[0]!.baseline_scores, [10]);
+  assert.deepEqual(f.resets, ["sha-0"]);
+  assert.equal(f.commits.length, 0);
+});
+
+Deno.test("runIteration() interleaves incumbent and candidate trials under stat", async () => {
+  const noise = [0.1, -0.2, 0.15, -0.05, 0.2, -0.1, 0.05, 0.0, -0.15, 0.1];
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side, n) =>
+      (side === "candidate" ? 15 : 10) + noise[(n - 1) % noise.length]!,
+  });
+  await runIteration(f.ports, state({ trials: 3, maxTrials: 10 }), 1);
+  const sides = f.trialsRun.map((t) => t.side);
+  for (let i = 0; i < sides.length; i++) {
+    assert.equal(sides[i], i % 2 === 0 ? "incumbent" : "candidate");
+  }
+  const r = f.records[0]!;
+  assert.equal(r.decision, "improved");
+  assert.ok(r.p_value !== null && r.p_value < 0.05);
+  assert.ok(r.effect !== null && r.effect > 0.4);
+  assert.equal(r.baseline_scores.length, r.trial_scores.length);
+});
+
+Deno.test("runIteration() rejects a change to a harness path without measuring it", async () => {
+  const f = fakeLoop({
+    proposals: [{
+      changes: [{
+        path: "tests/test_a.py",
+        status: "M",
+        newMode: "100644",
+        symlinkTarget: null,
+      }],
+    }],
+    trial: () => 1,
+  });
+  await runIteration(f.ports, state({ harness: ["tests/**"] }), 1);
+  assert.equal(f.records[0]!.decision, "rejected");
+  assert.equal(f.records[0]!.reason, "protected_path");
+  assert.equal(f.trialsRun.length, 0);
+  assert.deepEqual(f.resets, ["sha-0"]);
+});
+
+Deno.test("runIteration() rejects a candidate whose check command fails", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: () => 1,
+    check: () => ({ passed: false, detail: "tests failed" }),
+  });
+  await runIteration(f.ports, state({ checkCommand: "make test" }), 1);
+  assert.equal(f.records[0]!.decision, "rejected");
+  assert.equal(f.records[0]!.reason, "check_failed");
+  assert.equal(f.trialsRun.length, 0);
+});
+
+Deno.test("runIteration() records an unchanged tree as no_change empty_diff", async () => {
+  const f = fakeLoop({ proposals: [{ tree: "tree-0" }], trial: () => 1 });
+  await runIteration(f.ports, state(), 1);
+  assert.equal(f.records[0]!.decision, "no_change");
+  assert.equal(f.records[0]!.reason, "empty_diff");
+});
+
+Deno.test("runIteration() records proposals without submit or over the tool cap", async () => {
+  const f = fakeLoop({
+    proposals: [{ summary: { kind: "no_submit" } }, {
+      summary: { kind: "tool_cap" },
+    }],
+    trial: () => 1,
+  });
+  const s = state();
+  await runIteration(f.ports, s, 1);
+  await runIteration(f.ports, s, 2);
+  assert.deepEqual(f.records.map((r) => r.reason), ["no_submit", "tool_cap"]);
+  assert.ok(
+    f.records.every((r) => r.decision === "no_change" && r.cost_usd === 0.01),
+  );
+});
+
+Deno.test("runIteration() ends a crashed candidate at once and feeds its output to the next proposal", async () => {
+  const f = fakeLoop({
+    proposals: [{}, { summary: { kind: "no_submit" } }],
+    trial: (side) =>
+      side === "candidate"
+        ? { outcome: "crashed", output: "Traceback: boom" }
+        : 10,
+  });
+  const s = state({ trials: 3 });
+  await runIteration(f.ports, s, 1);
+  assert.equal(f.records[0]!.decision, "crashed");
+  assert.equal(f.records[0]!.reason, "crashed_trials");
+  assert.deepEqual(f.records[0]!.trial_outcomes, ["crashed"]);
+  assert.equal(f.trialsRun.length, 2);
+  await runIteration(f.ports, s, 2);
+  assert.equal(f.proposals[1]!.crashTail, "Traceback: boom");
+});
+
+Deno.test("runIteration() writes the phase to current.json before each step", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side) => side === "candidate" ? 20 : 10,
+  });
+  await runIteration(f.ports, state({ checkCommand: "true" }, true), 1);
+  assert.deepEqual(
+    f.currents.map((c) => c.phase),
+    ["proposing", "checking", "measuring", "deciding"],
+  );
+});
+
+Deno.test("runIteration() stops without a record when the cost cap ends the proposal", async () => {
+  const f = fakeLoop({
+    proposals: [{ summary: { kind: "cost_cap" } }],
+    trial: () => 1,
+  });
+  const out = await runIteration(f.ports, state(), 1);
+  assert.equal(out.kind, "cost_cap");
+  assert.equal(f.records.length, 0);
+});

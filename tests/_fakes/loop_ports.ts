@@ -1,0 +1,161 @@
+/**
+ * In-memory fakes of the loop's ports, for fast tests of the iteration
+ * logic. Every path they cover is also covered end to end with real git,
+ * Docker and the SDK in tests/e2e/.
+ */
+import type { FileChange } from "../../src/core/integrity.ts";
+import type { RunEvent } from "../../src/core/events.ts";
+import type {
+  CurrentIteration,
+  IterationRecord,
+} from "../../src/core/state.ts";
+import type {
+  LoopPorts,
+  ProposalInput,
+  ProposalSummary,
+  TrialSummary,
+} from "../../src/loop_ports.ts";
+
+/** What a fake proposal does to the fake worktree. */
+export interface FakeProposal {
+  summary?: Partial<ProposalSummary>;
+  /** The candidate tree the proposal leaves (default: a new tree). */
+  tree?: string;
+  changes?: FileChange[];
+}
+
+/** A scripted trial: a score, or an outcome. */
+export type FakeTrial = number | {
+  outcome: TrialSummary["outcome"];
+  output?: string;
+};
+
+/** Fakes plus what they observed. */
+export interface FakeLoop {
+  ports: LoopPorts;
+  events: RunEvent[];
+  records: IterationRecord[];
+  proposals: ProposalInput[];
+  trialsRun: { side: string; tree: string; trial: number }[];
+  commits: { tree: string; parent: string; message: string }[];
+  resets: string[];
+  currents: CurrentIteration[];
+}
+
+/**
+ * Build fake ports. `scores(side, k)` gives each trial's result; proposals
+ * are consumed in order.
+ */
+export function fakeLoop(options: {
+  proposals: FakeProposal[];
+  trial: (side: "incumbent" | "candidate", n: number) => FakeTrial;
+  check?: (tree: string) => { passed: boolean; detail: string } | null;
+  signal?: AbortSignal;
+}): FakeLoop {
+  const f: FakeLoop = {
+    events: [],
+    records: [],
+    proposals: [],
+    trialsRun: [],
+    commits: [],
+    resets: [],
+    currents: [],
+    ports: undefined as unknown as LoopPorts,
+  };
+  let current: FakeProposal | undefined;
+  let treeNo = 0;
+  const counts = { incumbent: 0, candidate: 0 };
+  f.ports = {
+    git: {
+      candidateTree: () => Promise.resolve(current?.tree ?? `tree-${++treeNo}`),
+      treeOf: (c) => Promise.resolve(`tree-of-${c}`),
+      commit: (tree, parent, message) => {
+        f.commits.push({ tree, parent, message });
+        return Promise.resolve(`sha-${f.commits.length}`);
+      },
+      reset: (c) => {
+        f.resets.push(c);
+        return Promise.resolve();
+      },
+      diff: () =>
+        Promise.resolve({
+          patch: new TextEncoder().encode("diff"),
+          stat: { files: 1, insertions: 1, deletions: 1 },
+          changes: current?.changes ??
+            [{
+              path: "src/a.py",
+              status: "M",
+              newMode: "100644",
+              symlinkTarget: null,
+            }],
+        }),
+    },
+    trials: {
+      trial(input) {
+        f.trialsRun.push({
+          side: input.side,
+          tree: input.tree,
+          trial: input.trial,
+        });
+        const r = options.trial(input.side, ++counts[input.side]);
+        return Promise.resolve(
+          typeof r === "number"
+            ? {
+              outcome: "ok",
+              score: r,
+              unit: null,
+              wallSeconds: 0.1,
+              detail: "",
+              outputTail: "",
+            }
+            : {
+              outcome: r.outcome,
+              score: null,
+              unit: null,
+              wallSeconds: 0.1,
+              detail: `ended ${r.outcome}`,
+              outputTail: r.output ?? "",
+            },
+        );
+      },
+      check: (input) => Promise.resolve(options.check?.(input.tree) ?? null),
+    },
+    proposer: {
+      propose(input) {
+        f.proposals.push(structuredClone(input));
+        current = options.proposals.shift();
+        if (current === undefined) {
+          throw new Error("fake proposer: script ran out");
+        }
+        return Promise.resolve({
+          kind: "submitted",
+          hypothesis: "h",
+          description: "d",
+          tokens: { input: 10, output: 5, cache_write: 0, cache_read: 0 },
+          costUsd: 0.01,
+          critic: null,
+          detail: "",
+          ...current.summary,
+        });
+      },
+    },
+    store: {
+      appendRecord: (r) => {
+        f.records.push(r);
+        return Promise.resolve();
+      },
+      writeCurrent: (c) => {
+        f.currents.push(structuredClone(c));
+        return Promise.resolve();
+      },
+      clearCurrent: () => Promise.resolve(),
+      saveDiff: () => Promise.resolve("diff-path"),
+      takeUnreadNotes: () => Promise.resolve([]),
+    },
+    events: (e) => f.events.push(e),
+    now: () => new Date("2026-01-01T00:00:00Z"),
+    fault: () => {},
+    signal: options.signal ?? new AbortController().signal,
+  };
+  return f;
+}
