@@ -8,6 +8,7 @@ import { runResume, runRun } from "./commands/run.ts";
 import { initCommand } from "./commands/init.ts";
 import { instructCommand } from "./commands/instruct.ts";
 import { applyCommand } from "./commands/apply.ts";
+import { calibrateCommand, measureCommand } from "./commands/measure.ts";
 
 /** Run `command`; returns the exit code. */
 export async function runCommand(
@@ -31,6 +32,10 @@ export async function runCommand(
       return await instructCommand(command, ctx);
     case "apply":
       return await applyCommand(ctx);
+    case "measure":
+      return await measureCommand(command, ctx);
+    case "calibrate":
+      return await calibrateCommand(command, ctx);
     default:
       await Promise.resolve();
       throw new UsageError(`"ratchet ${command.name}" is not built yet`, {

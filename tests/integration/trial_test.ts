@@ -356,7 +356,8 @@ const ATTACKS = [
   ["chmod file", "chmod 777 score.py"],
   ["chmod dir", "chmod 777 tests"],
   ["symlink over", "ln -sf /tmp/f score.py"],
-  ["symlink over nested", "ln -sfn /tmp eval/data"],
+  ["symlink over holder", "ln -sfT /tmp eval/data"],
+  ["rename over holder", "mkdir -p eval/fake && mv -T eval/fake eval/data"],
   ["new file in harness dir", "touch tests/new_test.py"],
   ["hard link", "ln score.py hard && echo forged > hard"],
   ["hard link nested", "ln eval/data/gold.txt g2 && echo forged > g2"],
@@ -384,7 +385,7 @@ trialTest("writes to read-only harness paths fail, whatever the command does", a
     runCommand: `${script}
 echo rewritten > eval/other.txt && echo sibling-writable
 cat score.py tests/h.py eval/data/gold.txt
-ls tests eval/data
+ls tests; ls eval/data
 cat /tmp/errors >&2
 echo 'score: 1'`,
   }, { harnessDir: snap });

@@ -1,0 +1,177 @@
+/**
+ * `ratchet measure` and `ratchet calibrate`: trials of the checkout as it
+ * is, with the same machinery as a run, but no model and no git.
+ */
+import { join } from "node:path";
+import { applyEdits, modify } from "jsonc-parser";
+import type { CommandContext } from "../context.ts";
+import type { ConfigFlags } from "../args.ts";
+import type { Config } from "../../config/config.ts";
+import { CONFIG_FILE_NAME, loadConfig } from "../../config/load.ts";
+import { analyzeNoise, type NoiseReport } from "../../core/noise.ts";
+import { BaselineError } from "../../errors.ts";
+import { DockerRuntime } from "../../infra/container.ts";
+import { resolveEngine } from "../../infra/engine.ts";
+import { runGitRaw } from "../../infra/git.ts";
+import { ensureTrialImage } from "../../infra/image.ts";
+import { measure, type MeasureRun } from "../../measure.ts";
+import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
+import { renderCalibration } from "../../ui/calibrate_view.ts";
+import { VERSION } from "../../version.ts";
+
+/** The checkout: the git work tree around cwd when there is one, else cwd. */
+async function checkoutOf(cwd: string): Promise<string> {
+  const out = await runGitRaw(cwd, ["rev-parse", "--show-toplevel"], {
+    okCodes: [0, 128],
+  }).catch(() => null);
+  const top = out && out.status === 0
+    ? new TextDecoder().decode(out.stdout).trim()
+    : "";
+  return top === "" ? cwd : top;
+}
+
+async function measureCheckout(
+  cmd: ConfigFlags & { trials: number; json: boolean },
+  ctx: CommandContext,
+  options: { progressOnJson: boolean },
+): Promise<{ run: MeasureRun; config: Config; root: string }> {
+  const root = await checkoutOf(ctx.cwd);
+  const { config } = await loadConfig({
+    cwd: ctx.cwd,
+    repoRoot: root,
+    configPath: cmd.configPath,
+    flags: cmd.flags,
+    trustConfig: cmd.trustConfig,
+    purpose: "measure",
+    envModel: ctx.env.RATCHET_MODEL,
+    readTextFile: (p) => Deno.readTextFile(p),
+  });
+  const runtime = new DockerRuntime(resolveEngine(ctx.env));
+  await runtime.info();
+  const image = await ensureTrialImage(runtime, {
+    image: config.image,
+    dockerfile: config.dockerfile === null
+      ? null
+      : { path: join(root, config.dockerfile) },
+    version: VERSION,
+    onProgress: (line) => {
+      if (!cmd.json) ctx.output.err(line);
+    },
+  });
+  const run = await measure(
+    { runtime, env: (name) => ctx.env[name], signal: ctx.signal, now: ctx.now },
+    {
+      config,
+      checkoutDir: root,
+      trials: cmd.trials,
+      image,
+      onTrial: (p) => {
+        if (!cmd.json || options.progressOnJson) {
+          ctx.output.err(
+            measureTrialLine(
+              p.k,
+              p.n,
+              {
+                score: p.result.score,
+                outcome: p.result.outcome,
+                exit_code: p.result.exitCode,
+                wall_s: p.result.wallSeconds,
+              },
+              p.result.unit,
+              p.result.detail,
+              { color: ctx.output.color },
+            ),
+          );
+        }
+      },
+    },
+  );
+  return { run, config, root };
+}
+
+/** `ratchet measure`: exit 5 when no trial yielded the metric. */
+export async function measureCommand(
+  cmd: ConfigFlags & { trials: number; json: boolean },
+  ctx: CommandContext,
+): Promise<number> {
+  const { run } = await measureCheckout(cmd, ctx, { progressOnJson: false });
+  if (cmd.json) ctx.output.out(JSON.stringify(run.result));
+  else ctx.output.out(renderMeasure(run, { color: ctx.output.color }));
+  if (run.result.n_ok === 0) {
+    throw new BaselineError(
+      `No trial yielded the metric: ${run.message ?? "see above"}`,
+      {
+        hint:
+          "Fix the command or the metric settings until measure prints scores.",
+      },
+    );
+  }
+  return 0;
+}
+
+/** Write the recommendations into ratchet.jsonc, keeping its comments. */
+async function writeRecommendations(
+  path: string,
+  report: NoiseReport,
+): Promise<void> {
+  let text = await Deno.readTextFile(path).catch(() => "{\n}\n");
+  const values: [string, number][] = [
+    ["trials", report.recommend.trials],
+    ["max-trials", report.recommend.maxTrials],
+    ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
+  ];
+  for (const [key, value] of values) {
+    text = applyEdits(
+      text,
+      modify(text, [key], value, {
+        formattingOptions: { insertSpaces: true, tabSize: 2 },
+      }),
+    );
+  }
+  await Deno.writeTextFile(path, text);
+}
+
+/** `ratchet calibrate`: the noise report and recommendations. */
+export async function calibrateCommand(
+  cmd: ConfigFlags & { trials: number; json: boolean; write: boolean },
+  ctx: CommandContext,
+): Promise<number> {
+  const { run, config, root } = await measureCheckout(cmd, ctx, {
+    progressOnJson: false,
+  });
+  const scores = run.result.trials.flatMap((t) =>
+    t.score === null ? [] : [t.score]
+  );
+  if (scores.length < 2) {
+    throw new BaselineError(
+      `Calibration needs at least 2 trials with the metric, got ${scores.length}: ${
+        run.message ?? "see above"
+      }`,
+      { hint: "Check the command with `ratchet measure` first." },
+    );
+  }
+  const walls = run.result.trials.flatMap((t) =>
+    t.wall_s === null ? [] : [t.wall_s]
+  );
+  const report = analyzeNoise(scores, {
+    confidence: config.confidence,
+    ...(walls.length > 0
+      ? { trialSeconds: walls.reduce((a, b) => a + b, 0) / walls.length }
+      : {}),
+  });
+  if (cmd.json) {
+    ctx.output.out(
+      JSON.stringify({ schema_version: 1, measure: run.result, noise: report }),
+    );
+  } else {
+    ctx.output.out(renderCalibration(run, report, { color: ctx.output.color }));
+  }
+  if (cmd.write) {
+    const path = cmd.configPath === null
+      ? join(root, CONFIG_FILE_NAME)
+      : join(ctx.cwd, cmd.configPath);
+    await writeRecommendations(path, report);
+    ctx.output.err(`Wrote trials, max-trials and min-effect into ${path}`);
+  }
+  return 0;
+}
