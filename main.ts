@@ -50,4 +50,4 @@ async function main(): Promise<number> {
   }
 }
 
-Deno.exit(await main());
+main().then((code) => Deno.exit(code));

@@ -28,7 +28,7 @@ Deno.test({
     const build = await Deno.makeTempDir({ prefix: "ratchet-bundle-" });
     const empty = await Deno.makeTempDir({ prefix: "ratchet-alone-" });
     try {
-      const bundled = join(build, "ratchet.js");
+      const bundled = join(build, "ratchet.cjs");
       const b = await run(Deno.cwd(), [
         "run",
         "-A",
@@ -36,12 +36,12 @@ Deno.test({
         bundled,
       ]);
       assert.equal(b.code, 0, b.stderr);
-      await Deno.copyFile(bundled, join(empty, "ratchet.js"));
+      await Deno.copyFile(bundled, join(empty, "ratchet.cjs"));
       const version = await run(empty, [
         "run",
         "-A",
         "--no-config",
-        "ratchet.js",
+        "ratchet.cjs",
         "--version",
       ]);
       assert.equal(version.code, 0, version.stderr);
@@ -50,13 +50,13 @@ Deno.test({
         "run",
         "-A",
         "--no-config",
-        "ratchet.js",
+        "ratchet.cjs",
         "--help",
       ]);
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /Usage: ratchet <command>/);
       const entries = [...Deno.readDirSync(empty)].map((e) => e.name);
-      assert.deepEqual(entries, ["ratchet.js"]);
+      assert.deepEqual(entries, ["ratchet.cjs"]);
     } finally {
       await Deno.remove(build, { recursive: true });
       await Deno.remove(empty, { recursive: true });

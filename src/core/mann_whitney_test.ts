@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { EXACT_MAX_N, mannWhitney } from "./mann_whitney.ts";
+import { EXACT_MAX_N, mannWhitney, subsetSumCounts } from "./mann_whitney.ts";
 import { mulberry32 } from "./rng.ts";
 
 function near(actual: number, expected: number, tol: number, what = "") {
@@ -79,7 +79,11 @@ Deno.test("mannWhitney() matches the Mann–Whitney (1947) table without ties", 
     near(r.pLess, p, 1e-15, `n=${n} U=${u}`);
   }
   // n = 5, U = 5 → 19/252 = 0.075 (table), reached by a different shape.
-  near(mannWhitney([1, 2, 3, 7.5, 8.5], [4, 5, 6, 7, 9]).pLess, 19 / 252, 1e-15);
+  near(
+    mannWhitney([1, 2, 3, 4.5, 7.5], [4, 5, 6, 7, 9]).pLess,
+    19 / 252,
+    1e-15,
+  );
 });
 
 Deno.test("mannWhitney() equals brute-force enumeration, with and without ties", () => {
@@ -111,7 +115,10 @@ Deno.test("mannWhitney() equals brute-force enumeration, with and without ties",
 Deno.test("mannWhitney() reports the smallest reachable p-value", () => {
   // 3 vs 3: 1/20 = 0.05, so no look below 0.05 can ever be significant.
   assert.equal(mannWhitney([1, 2, 3], [4, 5, 6]).minP, 0.05);
-  near(mannWhitney([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]).minP, 1 / 252, 1e-15);
+  near(mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).minP, 1 / 252, 1e-15);
+  // Paired ties: the lowest five mid-ranks 1.5 1.5 3.5 3.5 5.5 can be taken
+  // two ways (either 5), so the extreme is twice as likely.
+  near(mannWhitney([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]).minP, 2 / 252, 1e-15);
   // All values tied: nothing can be significant.
   const tied = mannWhitney([5, 5, 5], [5, 5, 5]);
   assert.deepEqual([tied.pGreater, tied.pLess, tied.minP], [1, 1, 1]);
@@ -125,13 +132,21 @@ Deno.test("mannWhitney() switches to the normal approximation above the exact li
   assert.equal(exactSide.exact, true);
   const big = mannWhitney(draw(0.4, 26), draw(0, 25));
   assert.equal(big.exact, false);
-  assert.ok(EXACT_MAX_N === 50);
-  // At the limit the approximation is close to the exact value.
-  const c = draw(0.5, 25);
+  assert.equal(EXACT_MAX_N, 50);
+  // The approximation against the exact count of the same 51 values.
+  const c = draw(0.5, 26);
   const i = draw(0, 25);
-  const exact = mannWhitney(c, i);
-  const approx = mannWhitney([...c, 99], [...i]);
-  near(approx.pGreater, exact.pGreater, 0.02);
+  const approx = mannWhitney(c, i);
+  const pooled = [...c, ...i].map((v, k) => [v, k] as const).sort((a, b) =>
+    a[0] - b[0]
+  );
+  const doubled = new Array<number>(pooled.length);
+  pooled.forEach(([, k], r) => doubled[k] = 2 * (r + 1));
+  const w = doubled.slice(0, 26).reduce((a, b) => a + b, 0);
+  const { counts, total } = subsetSumCounts(doubled, 26);
+  let ge = 0;
+  for (let s = w; s < counts.length; s++) ge += counts[s]!;
+  near(approx.pGreater, ge / total, 2e-3);
 });
 
 Deno.test("mannWhitney() rejects an empty side", () => {

@@ -134,19 +134,31 @@ export function groupSequentialBoundary(
     // Find the level b (on the S scale) with exactly `target` mass above it.
     let above = 0;
     let b = hi;
-    for (let i = cells - 1; i >= 0; i--) {
-      const m = mass[i]!;
-      if (above + m >= target) {
-        // Mass is taken as uniform within the cell.
-        const need = target - above;
-        const frac = m > 0 ? need / m : 0;
-        b = lo + (i + 1 - frac) * h;
-        mass[i] = m - need;
-        above = target;
-        for (let j = i + 1; j < cells; j++) mass[j] = 0;
-        break;
+    if (k === 0 && target > 0) {
+      // The first look is a plain normal tail: place it exactly and cut the
+      // cell it falls in at the exact mass.
+      b = -normalQuantile(target) * sd1;
+      const cell = Math.floor((b - lo) / h);
+      if (cell >= 0 && cell < cells) {
+        mass[cell] = normalCdf(b / sd1) - normalCdf((lo + cell * h) / sd1);
+        for (let j = cell + 1; j < cells; j++) mass[j] = 0;
       }
-      above += m;
+      above = target;
+    } else {
+      for (let i = cells - 1; i >= 0; i--) {
+        const m = mass[i]!;
+        if (above + m >= target) {
+          // Mass is taken as uniform within the cell.
+          const need = target - above;
+          const frac = m > 0 ? need / m : 0;
+          b = lo + (i + 1 - frac) * h;
+          mass[i] = m - need;
+          above = target;
+          for (let j = i + 1; j < cells; j++) mass[j] = 0;
+          break;
+        }
+        above += m;
+      }
     }
     let zk = b / Math.sqrt(t);
     if (zk > Z_CAP || target === 0) zk = Z_CAP;

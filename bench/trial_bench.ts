@@ -1,0 +1,253 @@
+/**
+ * `deno task bench:trial`: how much a trial through ratchet's runner costs
+ * compared with the docker CLI and the bare host, on this machine.
+ *
+ * Prints the median wall time per trial of a trivial command (`echo score: 1`)
+ * 1. through `runTrial` (tree copy, mounts, wrapper, container, capture,
+ *    metric, cleanup) on a copy of tests/fixtures/sample_repo;
+ * 2. through `docker run --rm --network none busybox`;
+ * 3. on the host (`sh -c`);
+ * then where the runner's time goes (tree copy + mount planning + cleanup;
+ * the engine's create/attach/start/wait/inspect/remove round trips timed on
+ * the raw API), and the peak RSS of a `measure` run in a fresh process.
+ *
+ * Goals: runner ≤ 0.6 × docker CLI and < 150 ms median; measure < 200 MB.
+ * Not a test: numbers depend on the machine and its load.
+ *
+ * Usage: deno task bench:trial [--n 15] [--image busybox:latest]
+ */
+import { request } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { testConfig } from "../tests/_helpers/config.ts";
+import { DockerRuntime } from "../src/infra/container.ts";
+import { resolveEngine } from "../src/infra/engine.ts";
+import { copyCheckout, materialize, tmpRootOf } from "../src/infra/materialize.ts";
+import { planTrialMounts } from "../src/infra/mounts.ts";
+import { runTrial } from "../src/trial.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    n: { type: "string", default: "15" },
+    image: { type: "string", default: "busybox:latest" },
+    "measure-child": { type: "string" },
+  },
+});
+const N = Math.max(3, Number(values.n));
+const IMAGE = values.image!;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const FIXTURE = join(ROOT, "tests", "fixtures", "sample_repo");
+const LABEL = { "ratchet.bench": crypto.randomUUID() };
+const socketPath = (() => {
+  const host = Deno.env.get("DOCKER_HOST");
+  return host?.startsWith("unix://") ? host.slice(7) : "/var/run/docker.sock";
+})();
+const runtime = new DockerRuntime(
+  resolveEngine({ DOCKER_HOST: `unix://${socketPath}` }),
+);
+
+function print(line = ""): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function timeIt(
+  n: number,
+  warmup: number,
+  fn: () => Promise<unknown>,
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+/** Peak RSS (VmHWM) of this process in MB, on Linux; null elsewhere. */
+async function peakRssMb(): Promise<number | null> {
+  const status = await Deno.readTextFile("/proc/self/status").catch(() => null);
+  const kb = status?.match(/^VmHWM:\s+(\d+) kB/m)?.[1];
+  return kb === undefined ? null : Number(kb) / 1024;
+}
+
+const config = testConfig({
+  runCommand: "echo score: 1",
+  cpus: 1,
+  memory: 256 * 1024 * 1024,
+  pidsLimit: 256,
+  shmSize: 16 * 1024 * 1024,
+  harness: ["tests", "bench.sh"],
+});
+
+// A child process that runs one `measure` and reports its own peak RSS.
+if (values["measure-child"] !== undefined) {
+  const { measure } = await import("../src/measure.ts");
+  const run = await measure({ runtime, env: () => undefined }, {
+    config: testConfig({ ...config, runCommand: "sh bench.sh" }),
+    checkoutDir: values["measure-child"],
+    trials: 5,
+    image: IMAGE,
+    labels: LABEL,
+  });
+  print(JSON.stringify({ n_ok: run.result.n_ok, peak_mb: await peakRssMb() }));
+  Deno.exit(0);
+}
+
+/** One raw Engine API call over the unix socket; resolves with the status. */
+function api(method: string, path: string, body?: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({
+      socketPath,
+      method,
+      path,
+      headers: data === undefined
+        ? {}
+        : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+    }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+/** create → start → wait → inspect → delete on the raw API, each phase timed. */
+async function rawApiPhases(): Promise<Record<string, number>> {
+  const name = `ratchet-bench-${crypto.randomUUID().slice(0, 8)}`;
+  const t: Record<string, number> = {};
+  let last = performance.now();
+  const lap = (k: string) => {
+    const now = performance.now();
+    t[k] = now - last;
+    last = now;
+  };
+  await api("POST", `/containers/create?name=${name}`, {
+    Image: IMAGE,
+    Cmd: ["sh", "-c", "echo score: 1"],
+    Labels: LABEL,
+    HostConfig: { NetworkMode: "none", CapDrop: ["ALL"], Init: true },
+  });
+  lap("create");
+  await api("POST", `/containers/${name}/start`);
+  lap("start");
+  await api("POST", `/containers/${name}/wait`);
+  lap("wait");
+  await api("GET", `/containers/${name}/json`);
+  lap("inspect");
+  await api("DELETE", `/containers/${name}?force=true`);
+  lap("remove");
+  return t;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
+try {
+  await copyCheckout(FIXTURE, dir);
+  const info = await runtime.info();
+  print(`ratchet trial bench — ${N} trials each, image ${IMAGE}, engine ${info.serverVersion} (${info.endpoint})`);
+  print(`load average: ${(await Deno.readTextFile("/proc/loadavg").catch(() => "?")).trim()}`);
+  print();
+
+  const runner = await timeIt(N, 2, async () => {
+    const r = await runTrial({ runtime, env: () => undefined }, {
+      runId: "bench",
+      iter: 0,
+      trial: 1,
+      side: "measure",
+      source: { kind: "dir", dir },
+      repoRoot: dir,
+      harnessDir: null,
+      config,
+      image: IMAGE,
+      repoOwner: `${Deno.uid()}:${Deno.gid()}`,
+      rootless: info.rootless,
+      labels: LABEL,
+    });
+    if (r.outcome !== "ok") throw new Error(`trial ${r.outcome}: ${r.detail}`);
+  });
+  const cli = await timeIt(N, 2, async () => {
+    const out = await new Deno.Command("docker", {
+      args: ["run", "--rm", "--network", "none", "--label", `ratchet.bench=${LABEL["ratchet.bench"]}`, IMAGE, "sh", "-c", "echo score: 1"],
+      env: { DOCKER_HOST: `unix://${socketPath}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  });
+  const host = await timeIt(N, 2, async () => {
+    await new Deno.Command("sh", { args: ["-c", "echo score: 1"], stdout: "piped" }).output();
+  });
+
+  const mRunner = median(runner);
+  const mCli = median(cli);
+  const mHost = median(host);
+  print(`runner (runTrial)     median ${fmt(mRunner)}   min ${fmt(Math.min(...runner))}   ×${(mRunner / mCli).toFixed(2)} of CLI   ×${(mRunner / mHost).toFixed(0)} of host`);
+  print(`docker run --rm CLI   median ${fmt(mCli)}   min ${fmt(Math.min(...cli))}`);
+  print(`host sh -c            median ${fmt(mHost)}   min ${fmt(Math.min(...host))}`);
+  print(`goal: runner ≤ 0.6 × CLI (${fmt(0.6 * mCli)}) and < 150 ms: ${mRunner <= 0.6 * mCli && mRunner < 150 ? "met" : "NOT met"}`);
+  print();
+
+  // Where the runner's time goes.
+  const prep = await timeIt(N, 1, async () => {
+    const m = await materialize({ kind: "dir", dir }, { tmpRoot: tmpRootOf(dir), label: "bench", owner: null });
+    await planTrialMounts({
+      treeDir: m.tree,
+      harnessDir: null,
+      harness: config.harness,
+      editable: [],
+      scratch: [],
+      reportPath: null,
+      owner: null,
+    });
+    await m.remove();
+  });
+  const bare = await timeIt(N, 1, () =>
+    runtime.run({
+      image: IMAGE,
+      cmd: ["sh", "-c", "echo score: 1"],
+      workingDir: "/",
+      env: {},
+      user: "0:0",
+      mounts: [],
+      network: "none",
+      limits: { cpus: 1, memoryBytes: 256 * 1024 * 1024, pidsLimit: 256, shmSizeBytes: 16 * 1024 * 1024, gpus: null },
+      labels: LABEL,
+    }, { timeoutMs: null, outputCapBytes: 1024 * 1024 }));
+  const phases: Record<string, number[]> = {};
+  for (let i = 0; i < N; i++) {
+    for (const [k, v] of Object.entries(await rawApiPhases())) (phases[k] ??= []).push(v);
+  }
+  print("breakdown (medians):");
+  print(`  tree copy + mount plan + removal       ${fmt(median(prep))}`);
+  print(`  DockerRuntime.run, no mounts           ${fmt(median(bare))}`);
+  print(`  runner − bare run − copy (mounts, wrapper, capture)  ${fmt(mRunner - median(bare) - median(prep))}`);
+  const rawTotal = Object.values(phases).reduce((a, v) => a + median(v), 0);
+  print(`  raw API floor ${fmt(rawTotal)}: ${Object.entries(phases).map(([k, v]) => `${k} ${fmt(median(v))}`).join(", ")}`);
+  print();
+
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(import.meta.url), "--image", IMAGE, "--measure-child", dir],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const measured = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1) ?? "{}");
+  print(`measure (5 trials of the sample project): peak RSS ${measured.peak_mb?.toFixed(1) ?? "?"} MB (goal < 200 MB), ${measured.n_ok}/5 ok`);
+} finally {
+  await runtime.removeContainers(LABEL).catch(() => {});
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
