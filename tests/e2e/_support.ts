@@ -63,7 +63,7 @@ export interface Rec {
   sha: string | null;
   reason: string | null;
   detail: string;
-  tokens: Record<string, number>;
+  tokens: { input: number; output: number; cache_write: number; cache_read: number };
   cost_usd: number;
   duration_s: number;
   diff_stat: { files: number; insertions: number; deletions: number };
@@ -451,17 +451,19 @@ export function giveUp(): FakeStep[] {
   return [turn(say("I see nothing to change.")), turn(say("Still nothing."))];
 }
 
-/** The user-visible text of a recorded request's messages (JSON). */
-export function requestText(
-  server: FakeAnthropic,
-  index: number,
-): string {
-  return server.requests[index]!.raw;
-}
-
-/** The first user message of a request (what the iteration was told). */
+/** The text of a recorded request's first user message (what the iteration was told). */
 export function firstUserText(server: FakeAnthropic, index: number): string {
   const body = server.requests[index]!.body!;
   const messages = body.messages as { role: string; content: unknown }[];
-  return JSON.stringify(messages[0]!.content);
+  const content = messages[0]!.content;
+  if (typeof content === "string") return content;
+  return (content as { type: string; text?: string }[])
+    .map((b) => b.text ?? "").join("\n");
+}
+
+/** Indexes of the requests that open a proposal (a single user message). */
+export function proposalStarts(server: FakeAnthropic): number[] {
+  return server.requests.flatMap((r, i) =>
+    (r.body?.messages as unknown[] | undefined)?.length === 1 ? [i] : []
+  );
 }
