@@ -54,8 +54,8 @@ export interface TrialPort {
     trial: number;
     tree: string;
     side: "incumbent" | "candidate";
-    /** The baseline's unit; a different unit is `no_metric`. */
-    expectedUnit: string | null;
+    /** The baseline's unit; a different unit is `no_metric`. Absent: not checked. */
+    expectedUnit?: string | null;
   }): Promise<TrialSummary>;
   /** Run --check-command on `tree`; null when no check is configured. */
   check(
@@ -111,7 +111,10 @@ export interface StorePort {
   writeCurrent(current: CurrentIteration): Promise<void>;
   clearCurrent(): Promise<void>;
   saveDiff(iter: number, patch: string | Uint8Array): Promise<string>;
-  takeUnreadNotes(): Promise<Note[]>;
+  /** Notes not marked read yet (not marked by this call). */
+  peekUnreadNotes(): Promise<Note[]>;
+  /** Mark notes read through this id, once the iteration that got them is recorded. */
+  markNotesRead(throughId: number): Promise<void>;
 }
 
 /** Everything an iteration needs. */

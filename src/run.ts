@@ -82,7 +82,8 @@ export async function measureBaseline(
       trial: k,
       tree: input.tree,
       side: "incumbent",
-      expectedUnit: unit === undefined ? null : unit,
+      // The first trial sets the unit the others must match.
+      ...(unit === undefined ? {} : { expectedUnit: unit }),
     });
     deps.events({
       event: "trial",

@@ -343,7 +343,9 @@ export function trialPort(s: TrialSettings): TrialPort {
         iter: input.iter,
         trial: input.trial,
         side: input.side,
-        expectedUnit: input.expectedUnit,
+        ...(input.expectedUnit === undefined
+          ? {}
+          : { expectedUnit: input.expectedUnit }),
       });
       return toTrialSummary(result);
     },
