@@ -23,7 +23,11 @@ import { parseArgs } from "node:util";
 import { testConfig } from "../tests/_helpers/config.ts";
 import { DockerRuntime } from "../src/infra/container.ts";
 import { resolveEngine } from "../src/infra/engine.ts";
-import { copyCheckout, materialize, tmpRootOf } from "../src/infra/materialize.ts";
+import {
+  copyCheckout,
+  materialize,
+  tmpRootOf,
+} from "../src/infra/materialize.ts";
 import { planTrialMounts } from "../src/infra/mounts.ts";
 import { runTrial } from "../src/trial.ts";
 
@@ -73,6 +77,30 @@ async function timeIt(
   return out;
 }
 
+/**
+ * Time several candidates round-robin (one of each per round, the order
+ * rotating), so load from other work on the machine hits them alike.
+ */
+async function timeInterleaved(
+  n: number,
+  warmup: number,
+  fns: Record<string, () => Promise<unknown>>,
+): Promise<Record<string, number[]>> {
+  const names = Object.keys(fns);
+  const out: Record<string, number[]> = Object.fromEntries(
+    names.map((k) => [k, []]),
+  );
+  for (let round = 0; round < warmup + n; round++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(round + j) % names.length]!;
+      const t = performance.now();
+      await fns[name]!();
+      if (round >= warmup) out[name]!.push(performance.now() - t);
+    }
+  }
+  return out;
+}
+
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 /** Peak RSS (VmHWM) of this process in MB, on Linux; null elsewhere. */
@@ -113,9 +141,10 @@ function api(method: string, path: string, body?: unknown): Promise<number> {
       socketPath,
       method,
       path,
-      headers: data === undefined
-        ? {}
-        : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data) },
+      headers: data === undefined ? {} : {
+        "Content-Type": "application/json",
+        "Content-Length": Buffer.byteLength(data),
+      },
     }, (res) => {
       res.resume();
       res.on("end", () => resolve(res.statusCode ?? 0));
@@ -126,8 +155,14 @@ function api(method: string, path: string, body?: unknown): Promise<number> {
   });
 }
 
-/** create → start → wait → inspect → delete on the raw API, each phase timed. */
-async function rawApiPhases(): Promise<Record<string, number>> {
+/**
+ * create → start → wait → inspect → delete on the raw API, each phase timed.
+ * `networkMode` lets the bench show what joining a long-lived holder's
+ * network namespace (`container:<id>`) would save over `none`.
+ */
+async function rawApiPhases(
+  networkMode = "none",
+): Promise<Record<string, number>> {
   const name = `ratchet-bench-${crypto.randomUUID().slice(0, 8)}`;
   const t: Record<string, number> = {};
   let last = performance.now();
@@ -140,7 +175,7 @@ async function rawApiPhases(): Promise<Record<string, number>> {
     Image: IMAGE,
     Cmd: ["sh", "-c", "echo score: 1"],
     Labels: LABEL,
-    HostConfig: { NetworkMode: "none", CapDrop: ["ALL"], Init: true },
+    HostConfig: { NetworkMode: networkMode, CapDrop: ["ALL"], Init: true },
   });
   lap("create");
   await api("POST", `/containers/${name}/start`);
@@ -158,11 +193,17 @@ const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
 try {
   await copyCheckout(FIXTURE, dir);
   const info = await runtime.info();
-  print(`ratchet trial bench — ${N} trials each, image ${IMAGE}, engine ${info.serverVersion} (${info.endpoint})`);
-  print(`load average: ${(await Deno.readTextFile("/proc/loadavg").catch(() => "?")).trim()}`);
+  print(
+    `ratchet trial bench — ${N} trials each, image ${IMAGE}, engine ${info.serverVersion} (${info.endpoint})`,
+  );
+  print(
+    `load average: ${
+      (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).trim()
+    }`,
+  );
   print();
 
-  const runner = await timeIt(N, 2, async () => {
+  const runTrialOnce = async () => {
     const r = await runTrial({ runtime, env: () => undefined }, {
       runId: "bench",
       iter: 0,
@@ -178,32 +219,94 @@ try {
       labels: LABEL,
     });
     if (r.outcome !== "ok") throw new Error(`trial ${r.outcome}: ${r.detail}`);
-  });
-  const cli = await timeIt(N, 2, async () => {
+  };
+  const runCli = async () => {
     const out = await new Deno.Command("docker", {
-      args: ["run", "--rm", "--network", "none", "--label", `ratchet.bench=${LABEL["ratchet.bench"]}`, IMAGE, "sh", "-c", "echo score: 1"],
+      args: [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--label",
+        `ratchet.bench=${LABEL["ratchet.bench"]}`,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo score: 1",
+      ],
       env: { DOCKER_HOST: `unix://${socketPath}` },
       stdout: "piped",
       stderr: "piped",
     }).output();
     if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  };
+  const runHost = async () => {
+    await new Deno.Command("sh", {
+      args: ["-c", "echo score: 1"],
+      stdout: "piped",
+    }).output();
+  };
+  const runBare = () =>
+    runtime.run({
+      image: IMAGE,
+      cmd: ["sh", "-c", "echo score: 1"],
+      workingDir: "/",
+      env: {},
+      user: "0:0",
+      mounts: [],
+      network: "none",
+      limits: {
+        cpus: 1,
+        memoryBytes: 256 * 1024 * 1024,
+        pidsLimit: 256,
+        shmSizeBytes: 16 * 1024 * 1024,
+        gpus: null,
+      },
+      labels: LABEL,
+    }, { timeoutMs: null, outputCapBytes: 1024 * 1024 });
+  const times = await timeInterleaved(N, 2, {
+    runner: runTrialOnce,
+    cli: runCli,
+    host: runHost,
+    bare: runBare,
   });
-  const host = await timeIt(N, 2, async () => {
-    await new Deno.Command("sh", { args: ["-c", "echo score: 1"], stdout: "piped" }).output();
-  });
+  const { runner, cli, host, bare } = times as Record<
+    "runner" | "cli" | "host" | "bare",
+    number[]
+  >;
 
   const mRunner = median(runner);
   const mCli = median(cli);
   const mHost = median(host);
-  print(`runner (runTrial)     median ${fmt(mRunner)}   min ${fmt(Math.min(...runner))}   ×${(mRunner / mCli).toFixed(2)} of CLI   ×${(mRunner / mHost).toFixed(0)} of host`);
-  print(`docker run --rm CLI   median ${fmt(mCli)}   min ${fmt(Math.min(...cli))}`);
-  print(`host sh -c            median ${fmt(mHost)}   min ${fmt(Math.min(...host))}`);
-  print(`goal: runner ≤ 0.6 × CLI (${fmt(0.6 * mCli)}) and < 150 ms: ${mRunner <= 0.6 * mCli && mRunner < 150 ? "met" : "NOT met"}`);
+  print(
+    `runner (runTrial)     median ${fmt(mRunner)}   min ${
+      fmt(Math.min(...runner))
+    }   ×${(mRunner / mCli).toFixed(2)} of CLI   ×${
+      (mRunner / mHost).toFixed(0)
+    } of host`,
+  );
+  print(
+    `docker run --rm CLI   median ${fmt(mCli)}   min ${fmt(Math.min(...cli))}`,
+  );
+  print(
+    `host sh -c            median ${fmt(mHost)}   min ${
+      fmt(Math.min(...host))
+    }`,
+  );
+  print(
+    `goal: runner ≤ 0.6 × CLI (${fmt(0.6 * mCli)}) and < 150 ms: ${
+      mRunner <= 0.6 * mCli && mRunner < 150 ? "met" : "NOT met"
+    }`,
+  );
   print();
 
   // Where the runner's time goes.
   const prep = await timeIt(N, 1, async () => {
-    const m = await materialize({ kind: "dir", dir }, { tmpRoot: tmpRootOf(dir), label: "bench", owner: null });
+    const m = await materialize({ kind: "dir", dir }, {
+      tmpRoot: tmpRootOf(dir),
+      label: "bench",
+      owner: null,
+    });
     await planTrialMounts({
       treeDir: m.tree,
       harnessDir: null,
@@ -215,38 +318,80 @@ try {
     });
     await m.remove();
   });
-  const bare = await timeIt(N, 1, () =>
-    runtime.run({
-      image: IMAGE,
-      cmd: ["sh", "-c", "echo score: 1"],
-      workingDir: "/",
-      env: {},
-      user: "0:0",
-      mounts: [],
-      network: "none",
-      limits: { cpus: 1, memoryBytes: 256 * 1024 * 1024, pidsLimit: 256, shmSizeBytes: 16 * 1024 * 1024, gpus: null },
-      labels: LABEL,
-    }, { timeoutMs: null, outputCapBytes: 1024 * 1024 }));
   const phases: Record<string, number[]> = {};
   for (let i = 0; i < N; i++) {
-    for (const [k, v] of Object.entries(await rawApiPhases())) (phases[k] ??= []).push(v);
+    for (const [k, v] of Object.entries(await rawApiPhases())) {
+      (phases[k] ??= []).push(v);
+    }
   }
   print("breakdown (medians):");
   print(`  tree copy + mount plan + removal       ${fmt(median(prep))}`);
   print(`  DockerRuntime.run, no mounts           ${fmt(median(bare))}`);
-  print(`  runner − bare run − copy (mounts, wrapper, capture)  ${fmt(mRunner - median(bare) - median(prep))}`);
+  print(
+    `  runner − bare run − copy (mounts, wrapper, capture)  ${
+      fmt(mRunner - median(bare) - median(prep))
+    }`,
+  );
   const rawTotal = Object.values(phases).reduce((a, v) => a + median(v), 0);
-  print(`  raw API floor ${fmt(rawTotal)}: ${Object.entries(phases).map(([k, v]) => `${k} ${fmt(median(v))}`).join(", ")}`);
+  print(
+    `  raw API floor ${fmt(rawTotal)}: ${
+      Object.entries(phases).map(([k, v]) => `${k} ${fmt(median(v))}`).join(
+        ", ",
+      )
+    }`,
+  );
+
+  // What-if: trials joining a sleeping holder's netns (loopback only, like
+  // "none") skip the per-container network sandbox and its setkey hook.
+  const holder = `ratchet-bench-holder-${crypto.randomUUID().slice(0, 8)}`;
+  await api("POST", `/containers/create?name=${holder}`, {
+    Image: IMAGE,
+    Cmd: ["sleep", "3600"],
+    Labels: LABEL,
+    HostConfig: { NetworkMode: "none", Init: true },
+  });
+  await api("POST", `/containers/${holder}/start`);
+  const joined: Record<string, number[]> = {};
+  for (let i = 0; i < N; i++) {
+    for (
+      const [k, v] of Object.entries(await rawApiPhases(`container:${holder}`))
+    ) {
+      (joined[k] ??= []).push(v);
+    }
+  }
+  await api("DELETE", `/containers/${holder}?force=true`);
+  const joinedTotal = Object.values(joined).reduce((a, v) => a + median(v), 0);
+  print(
+    `  raw API with NetworkMode container:<holder> ${fmt(joinedTotal)}: ${
+      Object.entries(joined).map(([k, v]) => `${k} ${fmt(median(v))}`).join(
+        ", ",
+      )
+    }`,
+  );
   print();
 
   const child = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", fileURLToPath(import.meta.url), "--image", IMAGE, "--measure-child", dir],
+    args: [
+      "run",
+      "-A",
+      fileURLToPath(import.meta.url),
+      "--image",
+      IMAGE,
+      "--measure-child",
+      dir,
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
   }).output();
-  const measured = JSON.parse(new TextDecoder().decode(child.stdout).trim().split("\n").at(-1) ?? "{}");
-  print(`measure (5 trials of the sample project): peak RSS ${measured.peak_mb?.toFixed(1) ?? "?"} MB (goal < 200 MB), ${measured.n_ok}/5 ok`);
+  const measured = JSON.parse(
+    new TextDecoder().decode(child.stdout).trim().split("\n").at(-1) ?? "{}",
+  );
+  print(
+    `measure (5 trials of the sample project): peak RSS ${
+      measured.peak_mb?.toFixed(1) ?? "?"
+    } MB (goal < 200 MB), ${measured.n_ok}/5 ok`,
+  );
 } finally {
   await runtime.removeContainers(LABEL).catch(() => {});
   await Deno.remove(dir, { recursive: true }).catch(() => {});

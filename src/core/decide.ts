@@ -13,13 +13,17 @@
  * How and why the sequential rule works is in docs/decisions.md.
  */
 import { mannWhitney } from "./mann_whitney.ts";
-import { planBoundary, predictivePower } from "./sequential.ts";
+import {
+  FUTILITY_PREDICTIVE_POWER,
+  planBoundary,
+  predictivePower,
+} from "./sequential.ts";
 import type { Decision, Reason } from "./state.ts";
 import {
   allEqual,
   mean,
   normalQuantile,
-  robustOutliers,
+  pairHasOutlier,
   tQuantile,
   welch,
 } from "./stats.ts";
@@ -48,7 +52,8 @@ export interface Verdict {
   n_candidate: number;
   /**
    * Which rule decided: `mean`, `exact`, `welch-t`, `mann-whitney-exact`,
-   * `mann-whitney-normal`, or `crashed`.
+   * `mann-whitney-normal`, `crashed`, or `none` (too few ok incumbent
+   * trials to compare).
    */
   rule: string;
 }
@@ -245,33 +250,19 @@ export interface StatParams extends StatPlan {
 }
 
 /**
- * Predictive power below which the sequential rule stops for futility: the
- * chance that the planned remaining trials end significant, averaged over
- * what the data so far say the effect could be, is under 10%. A common
- * threshold for stochastic curtailment; in the bench it halves the trials
- * spent on proposals that do nothing while costing a few points of power
- * on marginal gains (docs/decisions.md has the numbers).
- */
-export const FUTILITY_PREDICTIVE_POWER = 0.1;
-
-/**
- * Which test the data call for. The rank test when either side has a value
- * beyond median ± 3·1.4826·MAD of its own side (Hampel's rule: an outlier
- * or a heavy tail, where a t-test's mean and variance are dragged by one
- * trial), or when neither side varies (no t statistic exists); Welch's
- * t-test otherwise.
+ * Which test the data call for. The rank test when a trial lies beyond
+ * its side's median ± k·1.4826·MAD ({@linkcode pairHasOutlier}: Hampel's
+ * rule on both sides' residuals, k calibrated so normal data trip it 2% of
+ * the time): an outlier or a heavy tail, where one trial drags a t-test's
+ * mean and variance. Also when neither side varies (no t statistic
+ * exists). Welch's t-test otherwise.
  */
 export function chooseTest(
   candidate: readonly number[],
   incumbent: readonly number[],
 ): "welch-t" | "mann-whitney" {
   if (allEqual(candidate) && allEqual(incumbent)) return "mann-whitney";
-  if (
-    robustOutliers(candidate).length > 0 ||
-    robustOutliers(incumbent).length > 0
-  ) {
-    return "mann-whitney";
-  }
+  if (pairHasOutlier(candidate, incumbent)) return "mann-whitney";
   return "welch-t";
 }
 

@@ -3,18 +3,24 @@
  * scores scatter, whether they drift, and the `--trials`, `--max-trials`
  * and `--min-effect` that suit them.
  *
- * The recommendations come from the same model the `stat` rule tests with:
- * two samples of n trials with the observed coefficient of variation,
- * compared one-sided at the nominal level of the LAST look of the
- * group-sequential plan (3 to n trials a side), with Welch's degrees of
- * freedom for equal variances (2n − 2).
+ * The recommendations come from the same model the `stat` rule decides
+ * with: two samples with the observed coefficient of variation, measured
+ * from 3 up to n trials a side, tested at every look against the same
+ * group-sequential boundary and futility bound (see
+ * {@linkcode sequentialPower}).
  */
-import { planBoundary } from "./sequential.ts";
+import {
+  FUTILITY_PREDICTIVE_POWER,
+  futilityBound,
+  planBoundary,
+  sequentialCrossing,
+} from "./sequential.ts";
 import {
   allEqual,
   mad,
   mean,
   median,
+  normalCdf,
   robustOutliers,
   stdev,
   tCdf,
@@ -53,7 +59,10 @@ export interface NoiseReport {
   cv: number;
   /** Median absolute deviation (unscaled). */
   mad: number;
-  /** Indexes of values beyond median ± 3·1.4826·MAD (the rank-test trigger). */
+  /**
+   * Indexes of values beyond median ± k·1.4826·MAD, k the limit a normal
+   * sample of this size exceeds 1% of the time (`outlierLimit`).
+   */
   outliers: number[];
   drift: Drift;
   grade: NoiseGrade;
@@ -85,25 +94,79 @@ export const LOW_NOISE_CV = 0.01;
 export const UNSTABLE_CV = 0.1;
 
 /**
- * Smallest relative effect the `stat` rule detects with probability
- * `power` when both sides have `perSide` trials and coefficient of
- * variation `cv`: δ = (t_{1−α_K} + t_{power}) · cv · √(2/n) with α_K the
- * final look's nominal level and df = 2n − 2 (the normal-theory power of a
- * one-sided two-sample t-test, with the t quantiles for small n).
+ * Probability that the `stat` rule keeps a candidate whose true relative
+ * gain is `effect`, with `perSide` trials a side at most (from 3),
+ * coefficient of variation `cv`, and `minEffect` 0.
+ *
+ * The rule's own looks, boundaries and futility bound, on the scale of
+ * Welch's t: at look k (n_k trials a side, df 2n_k − 2) it keeps when
+ * t ≥ t_{1−α_k} and stops for futility when t falls below the t quantile of
+ * the futility bound's normal probability. t is treated as normal with mean
+ * effect/(cv·√(2/n_k)) (the usual noncentral-t approximation), and the
+ * crossing probabilities come from the exact grid recursion.
+ */
+export function sequentialPower(
+  effect: number,
+  cv: number,
+  perSide: number,
+  options: { confidence?: number; startPerSide?: number } = {},
+): number {
+  const confidence = options.confidence ?? 0.95;
+  const start = Math.max(3, options.startPerSide ?? 3);
+  const n = Math.max(perSide, start);
+  const boundary = planBoundary(confidence, start, n);
+  const zFinal = boundary.z[boundary.z.length - 1]!;
+  // Mean of the statistic at the last look: the effect in standard errors.
+  const drift = effect / (cv * Math.sqrt(2 / n));
+  const upper: number[] = [];
+  const lower: number[] = [];
+  boundary.times.forEach((t, k) => {
+    const df = 2 * (start + k) - 2;
+    const mu = drift * Math.sqrt(t);
+    // The t statistic with an estimated standard error spreads more than a
+    // z: near c its spread is about √(1 + c²/(2·df)) (Johnson & Welch's
+    // noncentral-t approximation). Each bound is moved so that the
+    // normal statistic crosses it exactly as often as t crosses the real one.
+    const moved = (c: number) =>
+      c === -Infinity ? c : mu + (c - mu) / Math.sqrt(1 + c * c / (2 * df));
+    upper.push(moved(tQuantile(1 - boundary.nominal[k]!, df)));
+    const f = futilityBound(t, zFinal, FUTILITY_PREDICTIVE_POWER);
+    lower.push(moved(f === -Infinity ? f : tQuantile(normalCdf(f), df)));
+  });
+  return sequentialCrossing(boundary.times, upper, lower, drift, 0.04).upper;
+}
+
+/**
+ * Smallest relative effect the `stat` rule keeps with probability `power`
+ * (default 0.8) at `perSide` trials a side at most and coefficient of
+ * variation `cv`: {@linkcode sequentialPower} solved for the effect.
  */
 export function detectableEffect(
   cv: number,
   perSide: number,
   options: { confidence?: number; power?: number } = {},
 ): number {
-  const confidence = options.confidence ?? 0.95;
   const power = options.power ?? 0.8;
   const n = Math.max(perSide, 3);
-  const boundary = planBoundary(confidence, 3, n);
-  const alpha = boundary.nominal[boundary.nominal.length - 1]!;
-  const df = 2 * n - 2;
-  return (tQuantile(1 - alpha, df) + tQuantile(power, df)) * cv *
-    Math.sqrt(2 / n);
+  const at = (effect: number) =>
+    sequentialPower(
+      effect,
+      cv,
+      n,
+      options.confidence === undefined
+        ? {}
+        : { confidence: options.confidence },
+    );
+  // Bisection on the effect in standard errors (power rises with it).
+  const unit = cv * Math.sqrt(2 / n);
+  let lo = 0;
+  let hi = 12;
+  for (let i = 0; i < 30; i++) {
+    const mid = (lo + hi) / 2;
+    if (at(mid * unit) < power) lo = mid;
+    else hi = mid;
+  }
+  return hi * unit;
 }
 
 function driftOf(values: readonly number[], confidence: number): Drift {
@@ -131,7 +194,9 @@ function driftOf(values: readonly number[], confidence: number): Drift {
   });
   const df = n - 2;
   const se = Math.sqrt(sse / df / sxx);
-  const p = se === 0 ? (slope === 0 ? 1 : 0) : 2 * tCdf(-Math.abs(slope / se), df);
+  const p = se === 0
+    ? (slope === 0 ? 1 : 0)
+    : 2 * tCdf(-Math.abs(slope / se), df);
   return {
     slope_per_trial: slope,
     relative_per_trial: m === 0 ? null : slope / Math.abs(m),
@@ -194,13 +259,19 @@ export function analyzeNoise(
     // A mean of 0 has no relative effects: keep the defaults' shape.
     recommend = { trials: 3, maxTrials: 10, minEffect: 0 };
   } else {
-    let maxTrials = cap;
-    for (let n = 3; n <= cap; n++) {
-      if (detectableEffect(cv, n, { confidence }) <= target) {
-        maxTrials = n;
-        break;
-      }
+    // The detectable effect shrinks as n grows: binary search for the
+    // fewest trials that reach the target (the cap when none does).
+    const reaches = (n: number) =>
+      detectableEffect(cv, n, { confidence }) <= target;
+    let lo = 3;
+    let hi = cap;
+    if (!reaches(cap)) lo = cap;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (reaches(mid)) hi = mid;
+      else lo = mid + 1;
     }
+    const maxTrials = lo;
     recommend = {
       trials: 3,
       maxTrials,

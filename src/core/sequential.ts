@@ -170,16 +170,87 @@ export function groupSequentialBoundary(
   return { times: [...times], z, nominal, spent: spentList };
 }
 
-/** Probability of moving by j cells for a N(0, sd²) step, cell-averaged. */
-function cellKernel(h: number, sd: number): Float64Array {
-  const half = Math.ceil((9 * sd) / h) + 1;
+/**
+ * Probability of moving by j cells for a N(shift, sd²) step, cell-averaged.
+ */
+function cellKernel(h: number, sd: number, shift = 0): Float64Array {
+  const half = Math.ceil((9 * sd + Math.abs(shift)) / h) + 1;
   const out = new Float64Array(2 * half + 1);
   for (let j = -half; j <= half; j++) {
     // A uniform position within the source cell moving to the target cell:
     // the exact average over the source cell uses the integrated normal CDF.
-    out[j + half] = cellAverage(j * h, h, sd);
+    out[j + half] = cellAverage(j * h - shift, h, sd);
   }
   return out;
+}
+
+/** Where a sequential test with drift ends. */
+export interface Crossing {
+  /** P(the statistic crosses an upper bound before any stop below). */
+  upper: number;
+  /** P(it falls below a lower bound first). */
+  lower: number;
+}
+
+/**
+ * Probabilities that Z_k = S(t_k)/√t_k, with S a Brownian motion of drift
+ * `drift` (so Z at t = 1 has mean `drift`), first crosses `upper[k]` or
+ * first falls below `lower[k]` at the looks `times` — the operating
+ * characteristic of a sequential test with efficacy and futility bounds.
+ * Same grid recursion as {@linkcode groupSequentialBoundary}.
+ */
+export function sequentialCrossing(
+  times: readonly number[],
+  upper: readonly number[],
+  lower: readonly number[],
+  drift: number,
+  /** Grid cell width; coarser is faster, 0.04 is within 1e-3 of finer. */
+  cell = 0.02,
+): Crossing {
+  const minStep = times.reduce(
+    (m, t, i) => Math.min(m, i === 0 ? t : t - times[i - 1]!),
+    Infinity,
+  );
+  const lo = -9 + Math.min(0, drift);
+  const hi = 9 + Math.max(0, drift);
+  const h = Math.min(cell, Math.sqrt(minStep) / 4);
+  const cells = Math.ceil((hi - lo) / h);
+  let mass: Float64Array = new Float64Array(cells);
+  const t1 = times[0]!;
+  const sd1 = Math.sqrt(t1);
+  for (let i = 0; i < cells; i++) {
+    mass[i] = normalCdf((lo + (i + 1) * h - drift * t1) / sd1) -
+      normalCdf((lo + i * h - drift * t1) / sd1);
+  }
+  let up = 0;
+  let down = 0;
+  let kernel: Float64Array | null = null;
+  let kernelDelta = NaN;
+  for (let k = 0; k < times.length; k++) {
+    const t = times[k]!;
+    if (k > 0) {
+      const delta = t - times[k - 1]!;
+      if (kernel === null || Math.abs(delta - kernelDelta) > 1e-12) {
+        kernel = cellKernel(h, Math.sqrt(delta), drift * delta);
+        kernelDelta = delta;
+      }
+      mass = convolve(mass, kernel);
+    }
+    const bUp = upper[k]! * Math.sqrt(t);
+    const bLow = lower[k]! * Math.sqrt(t);
+    for (let i = 0; i < cells; i++) {
+      const m = mass[i]!;
+      if (m === 0) continue;
+      const a = lo + i * h;
+      // The share of the cell beyond each bound, mass uniform in the cell.
+      const fracUp = Math.min(1, Math.max(0, (a + h - bUp) / h));
+      const fracLow = Math.min(1 - fracUp, Math.max(0, (bLow - a) / h));
+      up += m * fracUp;
+      down += m * fracLow;
+      mass[i] = m * (1 - fracUp - fracLow);
+    }
+  }
+  return { upper: up, lower: down };
 }
 
 /**
@@ -249,6 +320,29 @@ export function planBoundary(
     cache.set(key, b);
   }
   return b;
+}
+
+/**
+ * Predictive power below which the sequential rule stops for futility: the
+ * chance that the planned remaining trials end significant, averaged over
+ * what the data so far say the effect could be, is under 10%. A common
+ * threshold for stochastic curtailment; in the bench it halves the trials
+ * spent on proposals that do nothing while costing a few points of power
+ * on marginal gains (docs/decisions.md has the numbers).
+ */
+export const FUTILITY_PREDICTIVE_POWER = 0.1;
+
+/**
+ * The futility bound on Z at information `t`: predictive power is below
+ * `gamma` exactly when Z < zFinal·√t + Φ⁻¹(gamma)·√(1 − t).
+ */
+export function futilityBound(
+  t: number,
+  zFinal: number,
+  gamma: number,
+): number {
+  if (t >= 1) return -Infinity;
+  return zFinal * Math.sqrt(t) + normalQuantile(gamma) * Math.sqrt(1 - t);
 }
 
 /**

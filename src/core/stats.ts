@@ -59,14 +59,148 @@ export function allEqual(values: readonly number[]): boolean {
 }
 
 /**
- * Indexes of the values farther than `k` robust standard deviations
- * (`k · 1.4826 · MAD`) from the median: Hampel's identifier. The median and
- * MAD are not dragged by the outliers they look for, unlike mean ± k·sd.
- * When the MAD is 0 (more than half the values identical) any value that
- * differs from the median is flagged: the sample is then a spike of ties plus
- * stragglers, which is exactly the shape a mean-based test handles badly.
+ * 99th percentiles, under normality, of the largest |x − median| /
+ * (1.4826 · MAD) in a sample of n: [n, limit]. Simulated once with the
+ * seeded generator of rng.ts (seed 20250101; 2·10⁵ samples per n up to 100,
+ * 5·10⁴ up to 300, 2·10⁴ beyond) and written down here; stats_test.ts
+ * re-checks the 1% rate with fresh draws. A fixed multiple such as 3 would
+ * flag about one normal sample in five at every n, because the MAD of a
+ * small sample is itself noisy: most "outliers" it found would be chance.
  */
-export function robustOutliers(values: readonly number[], k = 3): number[] {
+const OUTLIER_LIMITS: readonly (readonly [number, number])[] = [
+  [3, 112.67],
+  [4, 16.18],
+  [5, 18.56],
+  [6, 10.16],
+  [7, 10.69],
+  [8, 7.95],
+  [9, 8.23],
+  [10, 6.95],
+  [11, 6.99],
+  [12, 6.23],
+  [14, 5.84],
+  [16, 5.62],
+  [18, 5.38],
+  [20, 5.23],
+  [25, 5.04],
+  [30, 4.77],
+  [40, 4.61],
+  [50, 4.48],
+  [60, 4.40],
+  [80, 4.34],
+  [100, 4.29],
+  [150, 4.31],
+  [200, 4.28],
+  [300, 4.31],
+  [500, 4.38],
+  [1000, 4.48],
+  [2000, 4.62],
+];
+
+/** Linear interpolation in a [n, value] table, flat beyond its ends. */
+function interpolate(
+  table: readonly (readonly [number, number])[],
+  n: number,
+): number {
+  const first = table[0]!;
+  if (n <= first[0]) return first[1];
+  for (let i = 1; i < table.length; i++) {
+    const [n1, k1] = table[i]!;
+    if (n <= n1) {
+      const [n0, k0] = table[i - 1]!;
+      return k0 + (k1 - k0) * (n - n0) / (n1 - n0);
+    }
+  }
+  return table[table.length - 1]![1];
+}
+
+/**
+ * How many robust standard deviations (1.4826 · MAD) from the median a
+ * value of a sample of `n` must lie to count as an outlier: the limit that
+ * normal samples of that size exceed 1% of the time (linear between the
+ * tabulated sizes; the last limit beyond 2000).
+ */
+export function outlierLimit(n: number): number {
+  return interpolate(OUTLIER_LIMITS, n);
+}
+
+/**
+ * 98th percentiles, under normality, of the largest |x − own median| over
+ * two samples of n each, in units of 1.4826 × the MAD of all 2n such
+ * residuals: [n, limit]. Simulated like {@linkcode OUTLIER_LIMITS} (same
+ * seed and counts).
+ */
+const PAIR_OUTLIER_LIMITS: readonly (readonly [number, number])[] = [
+  [3, 19.51],
+  [4, 10.42],
+  [5, 8.36],
+  [6, 7.13],
+  [7, 6.32],
+  [8, 5.87],
+  [9, 5.56],
+  [10, 5.33],
+  [11, 5.11],
+  [12, 4.99],
+  [14, 4.78],
+  [16, 4.64],
+  [18, 4.55],
+  [20, 4.47],
+  [25, 4.32],
+  [30, 4.26],
+  [40, 4.18],
+  [50, 4.14],
+  [60, 4.12],
+  [80, 4.11],
+  [100, 4.13],
+  [150, 4.15],
+  [200, 4.19],
+  [300, 4.23],
+  [500, 4.33],
+  [1000, 4.45],
+];
+
+/** The limit of {@linkcode pairHasOutlier} for n trials a side. */
+export function pairOutlierLimit(nPerSide: number): number {
+  return interpolate(PAIR_OUTLIER_LIMITS, nPerSide);
+}
+
+/**
+ * True when a trial of either sample lies farther from its own sample's
+ * median than {@linkcode pairOutlierLimit} robust standard deviations, the
+ * spread being the MAD of both samples' residuals together. Pooling the
+ * residuals keeps the spread estimate usable at 3 trials a side, where a
+ * single sample's MAD is little more than its smallest gap; the limit is
+ * set so that two normal samples trip it 2% of the time. With a pooled MAD
+ * of 0 (ties) any residual counts.
+ */
+export function pairHasOutlier(
+  a: readonly number[],
+  b: readonly number[],
+): boolean {
+  const residuals: number[] = [];
+  for (const side of [a, b]) {
+    const m = median(side);
+    for (const v of side) residuals.push(Math.abs(v - m));
+  }
+  const limit = pairOutlierLimit(Math.floor(residuals.length / 2)) *
+    MAD_TO_SD * median(residuals);
+  return residuals.some((r) => r > limit);
+}
+
+/**
+ * Indexes of the values farther than `k` robust standard deviations
+ * (`k · 1.4826 · MAD`) from the median: Hampel's identifier, with `k`
+ * calibrated to the sample size by default ({@linkcode outlierLimit}). The
+ * median and MAD are not dragged by the outliers they look for, unlike
+ * mean ± k·sd. When the MAD is 0 (more than half the values identical) any
+ * value that differs from the median is flagged: the sample is then a
+ * spike of ties plus stragglers, which is exactly the shape a mean-based
+ * test handles badly.
+ */
+export function robustOutliers(
+  values: readonly number[],
+  k = outlierLimit(values.length),
+): number[] {
   const m = median(values);
   const limit = k * MAD_TO_SD * mad(values);
   const out: number[] = [];
@@ -243,22 +377,24 @@ export function welch(
   if (vc === 0 && vi === 0) return null;
   // stdlib computes "less" as tCDF(t), which keeps full relative precision
   // for small p-values; "greater" is 1 − tCDF(t), which would not. So the
-  // small side is always obtained as a "less" test, swapping the samples.
-  const less = ttest2([...candidate], [...incumbent], { alternative: "less" });
-  let pLess = less.pValue;
-  let pGreater = 1 - pLess;
-  if (less.statistic > 0) {
-    pGreater = ttest2([...incumbent], [...candidate], { alternative: "less" })
-      .pValue;
-    pLess = 1 - pGreater;
-  }
+  // small side is always obtained as a "less" test, with the samples in the
+  // order that puts the smaller mean first; the other side is 1 − p.
+  const candidateLower = mean(candidate) <= mean(incumbent);
+  const r = candidateLower
+    ? ttest2(candidate as number[], incumbent as number[], {
+      alternative: "less",
+    })
+    : ttest2(incumbent as number[], candidate as number[], {
+      alternative: "less",
+    });
   const se = Math.sqrt(vc / candidate.length + vi / incumbent.length);
+  const diff = candidateLower ? r.xmean - r.ymean : r.ymean - r.xmean;
   return {
-    diff: less.xmean - less.ymean,
+    diff,
     se,
-    df: less.df,
-    pGreater,
-    pLess,
+    df: r.df,
+    pGreater: candidateLower ? 1 - r.pValue : r.pValue,
+    pLess: candidateLower ? r.pValue : 1 - r.pValue,
   };
 }
 

@@ -7,6 +7,7 @@ import {
   median,
   normalCdf,
   normalQuantile,
+  outlierLimit,
   robustOutliers,
   stdev,
   tCdf,
@@ -14,6 +15,7 @@ import {
   variance,
   welch,
 } from "./stats.ts";
+import { mulberry32 } from "./rng.ts";
 
 function near(actual: number, expected: number, tol: number, what = "") {
   assert.ok(
@@ -58,14 +60,36 @@ Deno.test("mean(), variance(), stdev(), median() and mad() match hand values", (
   assert.ok(Number.isNaN(mean([])));
 });
 
-Deno.test("robustOutliers() flags values beyond median ± 3·1.4826·MAD", () => {
-  // median 10, MAD 1 → limit 4.4478: 14.4 stays, 14.5 and 5 go.
-  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 14.4]), []);
-  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 14.5]), [6]);
-  assert.deepEqual(robustOutliers([5, 10, 11, 10, 9, 11, 9]), [0]);
+Deno.test("robustOutliers() flags values beyond median ± k·1.4826·MAD", () => {
+  // median 10, MAD 1 → with k = 3 the limit is 4.4478: 14.4 stays, 14.5 and
+  // 5 go.
+  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 14.4], 3), []);
+  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 14.5], 3), [6]);
+  assert.deepEqual(robustOutliers([5, 10, 11, 10, 9, 11, 9], 3), [0]);
+  // The default limit for 7 values is 10.69 robust sds: 25 is out, 20 in.
+  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 20]), []);
+  assert.deepEqual(robustOutliers([9, 10, 11, 10, 9, 11, 25.9]), [6]);
   // MAD 0: every value off the median is flagged.
   assert.deepEqual(robustOutliers([3, 3, 3, 3, 4]), [4]);
   assert.deepEqual(robustOutliers([3, 3, 3]), []);
+});
+
+Deno.test("outlierLimit() flags 1% of normal samples at every size", () => {
+  // Fresh draws (another seed than the table's): 20 000 samples per size,
+  // standard error 0.07 points; allow 0.3.
+  const rng = mulberry32(77);
+  for (const n of [5, 10, 30]) {
+    let flagged = 0;
+    const runs = 20000;
+    for (let r = 0; r < runs; r++) {
+      const xs = Array.from({ length: n }, () => rng.normal());
+      if (robustOutliers(xs).length > 0) flagged++;
+    }
+    near(flagged / runs, 0.01, 0.003, `n=${n}`);
+  }
+  assert.equal(outlierLimit(2), 112.67);
+  near(outlierLimit(13), (6.23 + 5.84) / 2, 1e-12);
+  assert.equal(outlierLimit(5000), 4.62);
 });
 
 Deno.test("normalCdf() matches published values in the body and the tails", () => {
