@@ -55,12 +55,17 @@ export interface RunState {
   costUsd: number;
   /** Tail of the last crashed trial's output, for the next proposal. */
   crashTail: string | null;
+  /** Last `ratchet instruct` note given to the proposal in flight; marked read once it is recorded. */
+  notesThrough?: number | null;
 }
 
 /** How an iteration ended. */
 export type IterationOutcome =
   | { kind: "recorded"; record: IterationRecord }
-  /** The cost cap stopped the proposal before a call; nothing recorded. */
+  /**
+   * The cost cap stopped the proposal before a call: nothing recorded when it
+   * had spent nothing, else a `no_change` record carrying what it spent.
+   */
   | { kind: "cost_cap"; costUsd: number };
 
 function isoNow(ports: LoopPorts): string {
@@ -104,15 +109,23 @@ export async function runIteration(
     cost_usd: 0,
   };
   await setPhase(ports, current, "proposing");
-  const notes = await ports.store.takeUnreadNotes();
+  // Marked read in finish() once this iteration is recorded: a crash before
+  // that hands the notes to the resumed iteration instead of losing them.
+  const notes = await ports.store.peekUnreadNotes();
+  state.notesThrough = notes.at(-1)?.id ?? null;
   const last = state.records.at(-1) ?? null;
   const proposal = await ports.proposer.propose({
     iter,
-    baseline: { mean: state.baseline.mean, ci: state.baseline.ci },
+    baseline: {
+      mean: state.baseline.mean,
+      ci: state.baseline.ci,
+      n: state.baseline.scores.length,
+    },
     incumbent: {
       iter: state.incumbent.iter,
       mean: state.incumbent.mean,
       ci: state.incumbent.ci,
+      n: state.incumbent.scores.length,
     },
     log: state.records.filter((r) => r.iter > 0).map((r) => ({
       iter: r.iter,
@@ -128,7 +141,7 @@ export async function runIteration(
     spentUsd: state.costUsd,
   }, ports.signal);
   state.costUsd += proposal.costUsd;
-  if (proposal.kind === "cost_cap") {
+  if (proposal.kind === "cost_cap" && proposal.costUsd === 0) {
     await ports.git.reset(state.incumbent.sha);
     await ports.store.clearCurrent();
     return { kind: "cost_cap", costUsd: state.costUsd };
@@ -160,12 +173,18 @@ export async function runIteration(
     const detail = proposal.kind === "tool_cap"
       ? `the proposal hit --max-tool-calls ${state.config.maxToolCalls}`
       : proposal.detail || "the model stopped without calling submit_change";
-    return await finish(
+    const recorded = await finish(
       ports,
       state,
       base({ decision: "no_change", kept: false, reason, detail }),
       null,
     );
+    // A proposal the cap cut short after it had spent is recorded (its
+    // tokens and cost count toward the run and a resumed run's budget),
+    // and the run still stops for cost.
+    return proposal.kind === "cost_cap"
+      ? { kind: "cost_cap", costUsd: state.costUsd }
+      : recorded;
   }
 
   const tree = await ports.git.candidateTree();
@@ -308,6 +327,10 @@ async function finish(
     : null;
   await ports.store.appendRecord(record);
   ports.fault("loop.recorded");
+  if (state.notesThrough !== undefined && state.notesThrough !== null) {
+    await ports.store.markNotesRead(state.notesThrough);
+    state.notesThrough = null;
+  }
   state.records.push(record);
   await ports.store.clearCurrent();
   ports.events({ event: "iteration", record });

@@ -76,8 +76,15 @@ export interface LogEntry {
 /** What the proposer is told this iteration. */
 export interface ProposalInput {
   iter: number;
-  baseline: { mean: number; ci: [number, number] | null };
-  incumbent: { iter: number; mean: number; ci: [number, number] | null };
+  /** Mean, interval and trial count of the baseline. */
+  baseline: { mean: number; ci: [number, number] | null; n: number };
+  /** The incumbent's latest measured mean, interval and trial count. */
+  incumbent: {
+    iter: number;
+    mean: number;
+    ci: [number, number] | null;
+    n: number;
+  };
   log: LogEntry[];
   notes: string[];
   /** After a crash: the tail of the crashed trial's output. */

@@ -175,12 +175,31 @@ Deno.test("runIteration() writes the phase to current.json before each step", as
   );
 });
 
-Deno.test("runIteration() stops without a record when the cost cap ends the proposal", async () => {
+Deno.test("runIteration() stops without a record when the cost cap ends the proposal before any call", async () => {
   const f = fakeLoop({
-    proposals: [{ summary: { kind: "cost_cap" } }],
+    proposals: [{ summary: { kind: "cost_cap", costUsd: 0 } }],
     trial: () => 1,
   });
   const out = await runIteration(f.ports, state(), 1);
   assert.equal(out.kind, "cost_cap");
   assert.equal(f.records.length, 0);
+});
+
+Deno.test("runIteration() records what a proposal spent before the cost cap stopped it", async () => {
+  const f = fakeLoop({
+    proposals: [{
+      summary: { kind: "cost_cap", costUsd: 4.8, detail: "cap reached" },
+    }],
+    trial: () => 1,
+  });
+  const s = state();
+  const out = await runIteration(f.ports, s, 1);
+  assert.equal(out.kind, "cost_cap");
+  assert.equal(f.records.length, 1);
+  assert.equal(f.records[0]!.decision, "no_change");
+  assert.equal(f.records[0]!.reason, "no_submit");
+  assert.equal(f.records[0]!.cost_usd, 4.8);
+  assert.equal(f.records[0]!.detail, "cap reached");
+  assert.equal(s.costUsd, 4.8);
+  assert.equal(f.trialsRun.length, 0);
 });

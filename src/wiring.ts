@@ -193,8 +193,12 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
         protection: p.policy,
         iteration: input.iter,
         iterations: p.config.iterations,
-        baseline: scoreSummary(0, input.baseline, 0),
-        incumbent: scoreSummary(input.incumbent.iter, input.incumbent, 0),
+        baseline: scoreSummary(0, input.baseline, input.baseline.n),
+        incumbent: scoreSummary(
+          input.incumbent.iter,
+          input.incumbent,
+          input.incumbent.n,
+        ),
         researchLog: input.log.map((e) => ({
           iter: e.iter,
           hypothesis: e.hypothesis,

@@ -12,7 +12,7 @@ import type { CliResult } from "../_helpers/cli.ts";
 import { runCli } from "../_helpers/cli.ts";
 import { testDockerSocket } from "../_helpers/docker.ts";
 import type { FakeAnthropic, FakeStep } from "../_helpers/fake_anthropic.ts";
-import { GIT_TEST_ENV, tempRepo, type TempRepo } from "../_helpers/git_repo.ts";
+import { GIT_TEST_ENV, type TempRepo, tempRepo } from "../_helpers/git_repo.ts";
 
 export const IMAGE = "busybox:latest";
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -63,7 +63,12 @@ export interface Rec {
   sha: string | null;
   reason: string | null;
   detail: string;
-  tokens: { input: number; output: number; cache_write: number; cache_read: number };
+  tokens: {
+    input: number;
+    output: number;
+    cache_write: number;
+    cache_read: number;
+  };
   cost_usd: number;
   duration_s: number;
   diff_stat: { files: number; insertions: number; deletions: number };
@@ -294,7 +299,11 @@ export function assertRecordsWellFormed(records: Rec[], runId: string): void {
       `record ${i} keys`,
     );
     assert.equal(r.schema_version, 1);
-    assert.equal(r.iter, i, `iters must be dense from 0: ${records.map((x) => x.iter)}`);
+    assert.equal(
+      r.iter,
+      i,
+      `iters must be dense from 0: ${records.map((x) => x.iter)}`,
+    );
     assert.equal(r.run_id, runId);
     assert.equal(r.trial_outcomes.length, r.trial_scores.length);
     assert.match(r.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -353,7 +362,9 @@ function dockerApi(method: string, path: string): Promise<unknown> {
         res.on("data", (c) => (body += c));
         res.on("end", () => {
           if ((res.statusCode ?? 500) >= 400 && res.statusCode !== 404) {
-            reject(new Error(`docker ${method} ${path}: ${res.statusCode} ${body}`));
+            reject(
+              new Error(`docker ${method} ${path}: ${res.statusCode} ${body}`),
+            );
           } else {
             resolve(body === "" ? null : JSON.parse(body));
           }
@@ -399,7 +410,8 @@ export async function removeRunContainers(dir: string): Promise<void> {
 // ---------------------------------------------------------------------------
 // Scripted model turns
 
-type Block = Extract<FakeStep, { content: unknown }>["content"] extends
+/** One content block of a scripted model turn. */
+export type Block = Extract<FakeStep, { content: unknown }>["content"] extends
   (infer B)[] | undefined ? B : never;
 
 /** One model turn made of `blocks`. */
@@ -414,7 +426,11 @@ export function slowTurn(delayMs: number, ...blocks: Block[]): FakeStep {
 
 export const say = (text: string): Block => ({ type: "text", text });
 
-export const replace = (path: string, oldStr: string, newStr: string): Block => ({
+export const replace = (
+  path: string,
+  oldStr: string,
+  newStr: string,
+): Block => ({
   type: "tool_use",
   name: "str_replace_based_edit_tool",
   input: { command: "str_replace", path, old_str: oldStr, new_str: newStr },
@@ -439,7 +455,11 @@ export const submit = (hypothesis: string, description: string): Block => ({
 });
 
 /** An iteration that sets value.txt from `from` to `to` and submits, in one turn. */
-export function setValue(from: number, to: number, why = `value ${to}`): FakeStep {
+export function setValue(
+  from: number,
+  to: number,
+  why = `value ${to}`,
+): FakeStep {
   return turn(
     replace("/work/value.txt", String(from), String(to)),
     submit(`Setting the value to ${to} raises the score.`, why),

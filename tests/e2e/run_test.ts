@@ -18,10 +18,11 @@ import {
   ratchet,
   readRecords,
   readRun,
+  type Rec,
   removeRunContainers,
   replace,
-  reportsOf,
   reportSide,
+  reportsOf,
   runArgs,
   runContainers,
   scoringRepo,
@@ -40,6 +41,24 @@ dockerTest(
     await repo.write({ "README.md": "a repo to optimise\nwork in progress\n" });
     await repo.write({ "staged.txt": "staged\n" });
     await repo.git("add", "staged.txt");
+    // Hooks that must never run, and signing that would fail.
+    const hookLog = join(repo.dir, "hooks-ran.txt");
+    for (
+      const hook of [
+        "pre-commit",
+        "commit-msg",
+        "post-commit",
+        "post-checkout",
+        "post-merge",
+        "post-rewrite",
+      ]
+    ) {
+      const path = join(repo.dir, ".git/hooks", hook);
+      await Deno.writeTextFile(path, `#!/bin/sh\necho ${hook} >> ${hookLog}\n`);
+      await Deno.chmod(path, 0o755);
+    }
+    await repo.git("config", "commit.gpgsign", "true");
+    await repo.git("config", "gpg.program", "false");
     const userHead = await repo.git("rev-parse", "HEAD");
     const userStatus = await repo.git("status", "--porcelain");
     const userDiff = await repo.git("diff");
@@ -164,7 +183,11 @@ dockerTest(
       assert.equal(up!.hypothesis, "Setting the value to 20 raises the score.");
       assert.equal(up!.description, "value 20");
       assert.ok(up!.cost_usd > 0 && up!.tokens.input > 0);
-      assert.deepEqual(up!.diff_stat, { files: 1, insertions: 1, deletions: 1 });
+      assert.deepEqual(up!.diff_stat, {
+        files: 1,
+        insertions: 1,
+        deletions: 1,
+      });
       assert.equal(down!.sha, null);
       assert.equal(down!.effect, -0.25);
       assert.deepEqual(crash!.trial_outcomes, ["crashed"]);
@@ -217,12 +240,40 @@ dockerTest(
       assert.ok(
         firstUserText(server, 2).includes("# The last change was not kept"),
       );
+      // The scores the model is told, with their trial counts.
+      assert.match(
+        firstUserText(server, 0),
+        /Baseline: iteration 0: mean 10\b[^\n]*, 5 trials\n/,
+      );
+      // The research log reaches later proposals.
+      const last = firstUserText(server, 10);
+      assert.match(
+        last,
+        /Incumbent \(the code you see\): iteration 1: mean 20\b[^\n]*, 1 trial\n/,
+      );
+      assert.match(last, /iter 2 \| regressed \| score 15/);
+      assert.match(last, /iter 3 \| crashed/);
+      assert.match(last, /iter 6 \| rejected/);
+      // The stable prefix (system prompt, tools) is byte-identical across
+      // iterations, and marked for caching.
+      const prefix = (i: number) =>
+        JSON.stringify([
+          server.requests[i]!.body!.system,
+          server.requests[i]!.body!.tools,
+        ]);
+      for (let i = 1; i < server.requests.length; i++) {
+        assert.equal(prefix(i), prefix(0), `request ${i}'s prefix`);
+      }
+      assert.match(prefix(0), /"cache_control"/);
       // The write to the harness failed in the sandbox (read-only mount).
       const results = (server.requests[4]!.body!.messages as {
         content: { type: string; content: unknown; is_error?: boolean }[];
       }[]).at(-1)!.content.filter((b) => b.type === "tool_result");
       assert.equal(results.length, 2);
-      assert.match(JSON.stringify(results[0]!.content), /Read-only file system/);
+      assert.match(
+        JSON.stringify(results[0]!.content),
+        /Read-only file system/,
+      );
 
       // Git: the run branch holds exactly the kept commits, by ratchet.
       await assertBranchMatchesKept(repo, records, run.branch);
@@ -234,7 +285,10 @@ dockerTest(
           "--format=%an <%ae>|%cn <%ce>",
           k.sha!,
         );
-        assert.equal(who, "ratchet <ratchet@localhost>|ratchet <ratchet@localhost>");
+        assert.equal(
+          who,
+          "ratchet <ratchet@localhost>|ratchet <ratchet@localhost>",
+        );
         const message = await repo.git("log", "-1", "--format=%B", k.sha!);
         assert.ok(message.includes(k.description), message);
         assert.ok(message.includes(k.hypothesis), message);
@@ -246,7 +300,10 @@ dockerTest(
         await repo.git("show", `${run.branch}:value.txt`),
         "30",
       );
-      assert.equal(await repo.git("show", `${run.branch}:prog.sh`), "cat value.txt");
+      assert.equal(
+        await repo.git("show", `${run.branch}:prog.sh`),
+        "cat value.txt",
+      );
 
       // The user's checkout, branch and index are untouched.
       assert.equal(await repo.git("rev-parse", "HEAD"), userHead);
@@ -254,7 +311,10 @@ dockerTest(
       assert.equal(await repo.git("status", "--porcelain"), userStatus);
       assert.equal(await repo.git("diff"), userDiff);
       assert.equal(await repo.git("diff", "--cached"), userCached);
-      assert.equal(await Deno.readTextFile(join(repo.dir, "value.txt")), "10\n");
+      assert.equal(
+        await Deno.readTextFile(join(repo.dir, "value.txt")),
+        "10\n",
+      );
       assert.match(
         await Deno.readTextFile(join(repo.dir, ".git/info/exclude")),
         /^\.ratchet\/$/m,
@@ -262,7 +322,9 @@ dockerTest(
       // The worktree is gone, the branch kept; no container left.
       assert.equal(await exists(join(repo.dir, ".ratchet/worktree")), false);
       assert.equal(
-        (await repo.git("worktree", "list", "--porcelain")).match(/^worktree /gm)
+        (await repo.git("worktree", "list", "--porcelain")).match(
+          /^worktree /gm,
+        )
           ?.length,
         1,
       );
@@ -273,15 +335,18 @@ dockerTest(
       assert.equal(dirty.code, 3, dirty.stderr);
       assert.match(dirty.stderr, /uncommitted changes/);
       assert.equal(await repo.git("rev-parse", "HEAD"), userHead);
+      // (a hard reset also drops the staged new file)
       await repo.git("reset", "-q", "--hard");
-      await Deno.remove(join(repo.dir, "staged.txt"));
       const applied = await ratchet(["apply"], repo.dir, null);
       assert.equal(applied.code, 0, applied.stderr);
       assert.match(applied.stderr, /Applied 2 kept change\(s\)/);
       assert.equal(await repo.git("rev-parse", "HEAD~1"), userHead);
       assert.equal(await repo.git("branch", "--show-current"), "main");
       const summary = await repo.git("log", "-1", "--format=%B");
-      assert.match(summary, /^ratchet: score 10 → 30 \(\+200\.0%\) in 2 change\(s\)/);
+      assert.match(
+        summary,
+        /^ratchet: score 10 → 30 \(\+200\.0%\) in 2 change\(s\)/,
+      );
       assert.match(summary, /- iter 1: value 20/);
       assert.match(summary, /- iter 9: value 30/);
       assert.ok(summary.includes(`Ratchet-Run: ${runId}`));
@@ -289,8 +354,171 @@ dockerTest(
         await repo.git("diff", "--name-only", "HEAD~1", "HEAD"),
         "value.txt",
       );
-      assert.equal(await Deno.readTextFile(join(repo.dir, "value.txt")), "30\n");
+      assert.equal(
+        await Deno.readTextFile(join(repo.dir, "value.txt")),
+        "30\n",
+      );
       assert.equal(await repo.git("status", "--porcelain"), "");
+      assert.equal(await exists(hookLog), false, "no git hook ran");
+    } finally {
+      await removeRunContainers(repo.dir);
+    }
+  },
+);
+
+dockerTest(
+  "ratchet run from a detached HEAD stops for threshold (also at iteration 0), patience, crashes and cost (before a call and within a proposal) with exit 0; exits 3 on a rejected or missing API key, no Docker or no image, and 5 when the baseline has no metric",
+  async () => {
+    await using repo = await scoringRepo();
+    const mean = ["--decision", "mean", "--trials", "1"];
+    const crashTurn = turn(
+      replace("/work/prog.sh", "cat value.txt", "exit 9"),
+      submit("Exit early.", "exit 9"),
+    );
+    const cases: {
+      name: string;
+      flags: string[];
+      steps: Parameters<typeof startFakeAnthropic>[0];
+      decisions: string[];
+      reason: string;
+      check?: (records: Rec[]) => void;
+    }[] = [
+      {
+        name: "threshold at iteration 0",
+        flags: ["--threshold", "5"],
+        steps: [],
+        decisions: ["baseline"],
+        reason: "threshold",
+      },
+      {
+        name: "threshold",
+        flags: ["--threshold", "20"],
+        steps: [setValue(10, 25)],
+        decisions: ["baseline", "improved"],
+        reason: "threshold",
+      },
+      {
+        name: "patience",
+        flags: ["--patience", "2"],
+        steps: [setValue(10, 5), ...giveUp()],
+        decisions: ["baseline", "regressed", "no_change"],
+        reason: "patience",
+      },
+      {
+        name: "crashes",
+        flags: ["--max-consecutive-crashes", "2"],
+        steps: [crashTurn, crashTurn],
+        decisions: ["baseline", "crashed", "crashed"],
+        reason: "crashes",
+      },
+      {
+        name: "cost before the first call",
+        flags: ["--max-cost-usd", "0.0001"],
+        steps: [],
+        decisions: ["baseline"],
+        reason: "cost",
+      },
+      {
+        // The first call of iteration 1 bills $4.80; the next could pass $5.
+        name: "cost within a proposal",
+        flags: ["--max-cost-usd", "5"],
+        steps: [{
+          content: [replace("/work/value.txt", "10", "20")],
+          usage: { input_tokens: 1_600_000 },
+        }],
+        decisions: ["baseline", "no_change"],
+        reason: "cost",
+        check(records) {
+          const r = records[1]!;
+          assert.equal(r.reason, "no_submit");
+          assert.match(r.detail, /--max-cost-usd/);
+          assert.ok(r.cost_usd > 4.5 && r.cost_usd < 5, `${r.cost_usd}`);
+          assert.equal(r.tokens.input, 1_600_000);
+          assert.deepEqual(r.trial_scores, []);
+        },
+      },
+    ];
+    // A detached HEAD is fine, and stays detached.
+    await repo.git("checkout", "-q", "--detach");
+    const head = await repo.git("rev-parse", "HEAD");
+    try {
+      for (const c of cases) {
+        await using server = await startFakeAnthropic(c.steps);
+        const r = await ratchet(
+          runArgs(5, ...mean, ...c.flags),
+          repo.dir,
+          server,
+        );
+        assert.deepEqual(server.violations, [], c.name);
+        assert.equal(r.code, 0, `${c.name}: ${r.stderr}`);
+        assert.equal(server.remaining(), 0, c.name);
+        const run = await readRun(repo.dir);
+        assert.equal(run.stop_reason, c.reason, c.name);
+        assert.equal(run.state, "finished", c.name);
+        assert.match(r.stderr, new RegExp(`finished: ${c.reason}\\.`), c.name);
+        const records = await readRecords(repo.dir);
+        assertRecordsWellFormed(records, run.run_id);
+        assert.deepEqual(records.map((x) => x.decision), c.decisions, c.name);
+        c.check?.(records);
+        await assertBranchMatchesKept(repo, records, run.branch);
+        assert.deepEqual(await runContainers(run.run_id), [], c.name);
+        assert.equal(await exists(join(repo.dir, ".ratchet/worktree")), false);
+      }
+      assert.equal(await repo.git("rev-parse", "HEAD"), head);
+      assert.equal(await repo.git("branch", "--show-current"), "");
+      // Every earlier run was archived by the next one.
+      const archived = [];
+      for await (const e of Deno.readDir(join(repo.dir, ".ratchet/runs"))) {
+        archived.push(e.name);
+      }
+      assert.equal(archived.length, cases.length - 1);
+
+      await using rejecting = await startFakeAnthropic([{
+        type: "error",
+        status: 401,
+        error_type: "authentication_error",
+        message: "invalid x-api-key",
+      }]);
+      const r = await ratchet(runArgs(3, ...mean), repo.dir, rejecting);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /API key rejected/);
+      assert.match(r.stderr, /ANTHROPIC_API_KEY/);
+      assert.equal(rejecting.requests.length, 1, "a 401 is not retried");
+      const run = await readRun(repo.dir);
+      assert.deepEqual(await runContainers(run.run_id), []);
+
+      // Not ready to start: exit 3 before any API call.
+      const noKey = await ratchet(runArgs(3, ...mean), repo.dir, null, {
+        env: { ANTHROPIC_API_KEY: "" },
+      });
+      assert.equal(noKey.code, 3, noKey.stderr);
+      assert.match(noKey.stderr, /ANTHROPIC_API_KEY is not set/);
+      const noDocker = await ratchet(runArgs(3, ...mean), repo.dir, null, {
+        env: { DOCKER_HOST: `unix://${repo.dir}/no-such.sock` },
+      });
+      assert.equal(noDocker.code, 3, noDocker.stderr);
+      const noImage = await ratchet(
+        [...runArgs(3, ...mean), "--image", "ratchet-e2e/no-such-image:0"],
+        repo.dir,
+        null,
+      );
+      assert.equal(noImage.code, 3, noImage.stderr);
+      assert.match(noImage.stderr, /no-such-image/);
+
+      // A baseline without the metric stops before any API call (exit 5).
+      await using silent = await startFakeAnthropic([]);
+      const noMetric = await ratchet(
+        runArgs(3, ...mean, "--metric-name", "latency"),
+        repo.dir,
+        silent,
+      );
+      assert.equal(noMetric.code, 5, noMetric.stderr);
+      assert.match(noMetric.stderr, /baseline could not be measured/);
+      assert.equal(silent.requests.length, 0);
+      assert.deepEqual(
+        await runContainers((await readRun(repo.dir)).run_id),
+        [],
+      );
     } finally {
       await removeRunContainers(repo.dir);
     }

@@ -22,11 +22,18 @@ import {
   RatchetError,
   UpstreamError,
 } from "../../errors.ts";
-import { AnthropicClient } from "../../agent/anthropic.ts";
+import {
+  AnthropicClient,
+  clientTuningFromEnv,
+} from "../../agent/anthropic.ts";
 import { priceFor } from "../../agent/pricing.ts";
 import { DockerRuntime } from "../../infra/container.ts";
 import { resolveEngine } from "../../infra/engine.ts";
-import { createFaultHook } from "../../infra/fault.ts";
+import {
+  createFaultHook,
+  type FaultHook,
+  noFault,
+} from "../../infra/fault.ts";
 import {
   createWorktree,
   ensureExcluded,
@@ -201,6 +208,7 @@ function buildPorts(
     const model = new AnthropicClient({
       apiKey: key,
       baseURL: s.ctx.env.ANTHROPIC_BASE_URL ?? null,
+      ...clientTuningFromEnv(s.ctx.env),
     });
     const trials = trialPort({
       runtime: s.runtime,
@@ -307,8 +315,10 @@ async function finish(
   s: Session,
   end: LoopEnd,
   worktree: string,
+  fault: FaultHook = noFault,
 ): Promise<number> {
   s.run = await recordStop(s.store, s.run, end.reason, s.ctx.now());
+  fault("run.stop-recorded");
   await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(() =>
     0
   );
@@ -417,9 +427,12 @@ export async function runRun(
       );
     }
     await removeWorktree(root, store.paths.worktree).catch(() => {});
+    // An archive interrupted after config.json moved still has to finish
+    // (its intent file says where), or the next archive would collide.
     const hasPrevious = previous !== null ||
       await Deno.stat(store.paths.config).then(() => true, () => false) ||
-      await Deno.stat(store.paths.results).then(() => true, () => false);
+      await Deno.stat(store.paths.results).then(() => true, () => false) ||
+      await Deno.stat(store.paths.archiveIntent).then(() => true, () => false);
     const archived = hasPrevious ? await store.archive(ctx.now()) : null;
     if (archived) {
       events({
@@ -454,12 +467,15 @@ export async function runRun(
       version: VERSION,
       onProgress: (line) => events({ event: "progress", message: line }),
     });
+    const fault = createFaultHook(ctx.faultSpec);
     await createWorktree(root, store.paths.worktree, branch, startSha);
+    fault("run.worktree-created");
     await snapshotHarness(
       store.paths.worktree,
       config.harness,
       store.paths.harness,
     );
+    fault("run.harness-snapshotted");
     await store.writeRun(run);
     events({
       event: "run_started",
@@ -520,6 +536,7 @@ async function loopSession(
       s.run.unit = b.unit;
       await s.store.writeRun(s.run);
       await s.store.appendRecord(b.record);
+      ports.fault("run.baseline-recorded");
       records.push(b.record);
       s.events({ event: "iteration", record: b.record });
       const start = s.config.decision === "mean"
@@ -564,7 +581,7 @@ async function loopSession(
       throw error;
     }
   }
-  return await finish(s, end, worktree);
+  return await finish(s, end, worktree, ports.fault);
 }
 
 /** `ratchet resume [--iterations N]`. */
@@ -598,6 +615,12 @@ export async function runResume(
           run.stop_reason ?? "done"
         }). Pass --iterations N to extend it, or take the result with: ratchet apply`,
       );
+      // A run killed while finishing (its stop already written) can have
+      // left its worktree and containers behind: finish that cleanup now.
+      await removeWorktree(root, store.paths.worktree).catch(() => {});
+      await new DockerRuntime(resolveEngine(ctx.env))
+        .removeContainers({ "ratchet.run": run.run_id })
+        .catch(() => 0);
       return 0;
     }
     run.config = toFileForm(config);
