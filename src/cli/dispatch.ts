@@ -3,11 +3,12 @@ import type { Command } from "./args.ts";
 import type { CommandContext } from "./context.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { VERSION } from "../version.ts";
-import { UsageError } from "../errors.ts";
 import { runResume, runRun } from "./commands/run.ts";
 import { initCommand } from "./commands/init.ts";
 import { instructCommand } from "./commands/instruct.ts";
 import { applyCommand } from "./commands/apply.ts";
+import { logCommand, statusCommand } from "./commands/status.ts";
+import { reportCommand } from "./commands/report.ts";
 import { calibrateCommand, measureCommand } from "./commands/measure.ts";
 
 /** Run `command`; returns the exit code. */
@@ -32,14 +33,15 @@ export async function runCommand(
       return await instructCommand(command, ctx);
     case "apply":
       return await applyCommand(ctx);
+    case "status":
+      return await statusCommand(command, ctx);
+    case "log":
+      return await logCommand(command, ctx);
+    case "report":
+      return await reportCommand(command, ctx);
     case "measure":
       return await measureCommand(command, ctx);
     case "calibrate":
       return await calibrateCommand(command, ctx);
-    default:
-      await Promise.resolve();
-      throw new UsageError(`"ratchet ${command.name}" is not built yet`, {
-        hint: "See the README for the commands available in this version.",
-      });
   }
 }

@@ -50,7 +50,9 @@ export function renderCalibration(
     `  grade: ${GRADE_TEXT[report.grade]}`,
     "",
     s.bold("Recommended settings"),
-    `  --trials ${report.recommend.trials}  --max-trials ${report.recommend.maxTrials}  --min-effect ${Number(report.recommend.minEffect.toPrecision(2))}`,
+    `  --trials ${report.recommend.trials}  --max-trials ${report.recommend.maxTrials}  --min-effect ${
+      Number(report.recommend.minEffect.toPrecision(2))
+    }`,
   ];
   if (report.estimated_trial_seconds_per_iteration !== undefined) {
     lines.push(

@@ -22,18 +22,11 @@ import {
   RatchetError,
   UpstreamError,
 } from "../../errors.ts";
-import {
-  AnthropicClient,
-  clientTuningFromEnv,
-} from "../../agent/anthropic.ts";
+import { AnthropicClient, clientTuningFromEnv } from "../../agent/anthropic.ts";
 import { priceFor } from "../../agent/pricing.ts";
 import { DockerRuntime } from "../../infra/container.ts";
 import { resolveEngine } from "../../infra/engine.ts";
-import {
-  createFaultHook,
-  type FaultHook,
-  noFault,
-} from "../../infra/fault.ts";
+import { createFaultHook, type FaultHook, noFault } from "../../infra/fault.ts";
 import {
   createWorktree,
   ensureExcluded,
