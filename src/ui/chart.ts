@@ -49,10 +49,9 @@ export function renderChart(
     rejected: s.red,
   };
   const labelWidth = 10;
-  const cols = Math.max(
-    10,
-    Math.min(records.length, options.width - labelWidth - 2),
-  );
+  const available = Math.max(10, options.width - labelWidth - 2);
+  // Spread short runs out (up to 4 columns an iteration); squeeze long ones.
+  const cols = Math.min(available, Math.max(10, records.length * 4));
   const height = Math.max(3, options.height);
   const inc = incumbentLine(records);
   const values = [...records.map((r) => r.avg), ...inc].filter((
@@ -71,12 +70,14 @@ export function renderChart(
     { length: height },
     () => Array.from({ length: cols }, () => " "),
   );
-  const colOf = (i: number) =>
-    records.length <= cols ? i : Math.floor((i * cols) / records.length);
-  // Incumbent line first, marks on top of it.
+  const last = Math.max(1, records.length - 1);
+  const colOf = (i: number) => Math.round((i * (cols - 1)) / last);
+  // Incumbent line first (held until the next record), marks on top of it.
   records.forEach((_, i) => {
     const v = inc[i];
-    if (v !== null && v !== undefined) grid[rowOf(v)]![colOf(i)] = s.blue("─");
+    if (v === null || v === undefined) return;
+    const end = i === records.length - 1 ? colOf(i) : colOf(i + 1) - 1;
+    for (let c = colOf(i); c <= end; c++) grid[rowOf(v)]![c] = s.blue("─");
   });
   const rank: Record<MarkKind, number> = {
     kept: 3,
@@ -99,10 +100,11 @@ export function renderChart(
     return `${label.padStart(labelWidth - 1)} │${row.join("")}`;
   });
   lines.push(`${" ".repeat(labelWidth - 1)} └${"─".repeat(cols)}`);
+  const lastLabel = String(records.at(-1)!.iter);
   lines.push(
-    `${" ".repeat(labelWidth + 1)}iter 0${" ".repeat(Math.max(1, cols - 12))}${
-      records.at(-1)!.iter
-    }`,
+    `${" ".repeat(labelWidth + 1)}iter 0${
+      " ".repeat(Math.max(1, cols - 6 - lastLabel.length))
+    }${lastLabel}`,
   );
   lines.push(
     `${" ".repeat(labelWidth + 1)}${color.kept("● kept")}  ${
