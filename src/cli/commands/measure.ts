@@ -19,8 +19,16 @@ import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
 import { renderCalibration } from "../../ui/calibrate_view.ts";
 import { VERSION } from "../../version.ts";
 
-/** The checkout: the git work tree around cwd when there is one, else cwd. */
+/**
+ * The checkout: cwd when it holds a ratchet.jsonc (a project inside another
+ * repository), else the git work tree around cwd, else cwd.
+ */
 async function checkoutOf(cwd: string): Promise<string> {
+  if (
+    await Deno.stat(join(cwd, CONFIG_FILE_NAME)).then(() => true, () => false)
+  ) {
+    return cwd;
+  }
   const out = await runGitRaw(cwd, ["rev-parse", "--show-toplevel"], {
     okCodes: [0, 128],
   }).catch(() => null);
