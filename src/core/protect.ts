@@ -73,7 +73,9 @@ export function protectedReason(
   }
   if (policy.reportPath !== null) {
     const report = normalizeRelPath(policy.reportPath);
-    if (rel === report) return `${path} is the report file, which ratchet reads`;
+    if (rel === report) {
+      return `${path} is the report file, which ratchet reads`;
+    }
   }
   if (matchesAny(rel, policy.harness)) {
     return `${path} is part of the evaluation harness (--harness)`;

@@ -128,7 +128,9 @@ export function addTokens(a: Tokens, b: Tokens): Tokens {
 }
 
 /** Mean of the non-null values, or null when there are none. */
-export function meanOfScores(scores: readonly (number | null)[]): number | null {
+export function meanOfScores(
+  scores: readonly (number | null)[],
+): number | null {
   const ok = scores.filter((s): s is number => s !== null);
   return ok.length === 0 ? null : ok.reduce((a, b) => a + b, 0) / ok.length;
 }
@@ -138,8 +140,9 @@ export function meanOfScores(scores: readonly (number | null)[]): number | null 
  * their neutral values so every record has every key.
  */
 export function makeRecord(
-  fields: Pick<IterationRecord, "run_id" | "iter" | "decision" | "timestamp"> &
-    Partial<IterationRecord>,
+  fields:
+    & Pick<IterationRecord, "run_id" | "iter" | "decision" | "timestamp">
+    & Partial<IterationRecord>,
 ): IterationRecord {
   const trial_scores = fields.trial_scores ?? [];
   return {

@@ -16,7 +16,11 @@ export interface CliOptions {
   cwd: string;
   env?: Record<string, string>;
   /** Kill the process with this signal after `afterMs`. */
-  kill?: { signal: Deno.Signal; afterMs?: number; when?: (stderr: string) => boolean };
+  kill?: {
+    signal: Deno.Signal;
+    afterMs?: number;
+    when?: (stderr: string) => boolean;
+  };
   /** Run a different entry (the bundle). */
   entry?: string;
 }
@@ -25,7 +29,10 @@ export interface CliOptions {
  * Run `ratchet <args>` in `cwd` with NO_COLOR, a clean environment (PATH,
  * HOME, git identity, DOCKER_HOST if set) plus `env`.
  */
-export async function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: CliOptions,
+): Promise<CliResult> {
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
@@ -70,7 +77,9 @@ export async function runCli(args: string[], options: CliOptions): Promise<CliRe
     }
   })();
   const readOut = (async () => {
-    for await (const chunk of child.stdout) stdout += dec.decode(chunk, { stream: true });
+    for await (const chunk of child.stdout) {
+      stdout += dec.decode(chunk, { stream: true });
+    }
   })();
   const status = await child.status;
   await Promise.all([readErr, readOut]);
