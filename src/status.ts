@@ -2,25 +2,30 @@
  * What `ratchet status` reports (spec section 8 `status --json`), read from
  * `.ratchet/` without touching the run: safe while a run is going.
  */
-import type { Store } from "./infra/store.ts";
+import type { RunFile, Store } from "./infra/store.ts";
 import { readLock } from "./infra/lock.ts";
-import { meanCi } from "./core/stats.ts";
+import { mean, meanCi } from "./core/stats.ts";
 import { incumbentOf } from "./core/stop.ts";
 import type { IterationRecord, Phase, StopReason } from "./core/state.ts";
 import { SCHEMA_VERSION } from "./core/state.ts";
 import { EnvironmentError } from "./errors.ts";
 
-/** `status --json`. */
+/** `status --json` (spec section 8): every key always present. */
 export interface StatusJson {
   schema_version: number;
   run_id: string;
   state: "running" | "interrupted" | "finished";
+  /** The live run's PID; null unless `running`. */
   pid: number | null;
+  /** The run's branch, `ratchet/<run_id>`. */
   branch: string;
   worktree: string;
+  /** The iteration in progress, else the last recorded; null before any. */
   iter: number | null;
   phase: Phase | null;
+  /** Iteration 0's mean and interval; nulls until it is recorded. */
   baseline: { mean: number | null; ci: [number, number] | null };
+  /** The incumbent (see `incumbentOf`); null until a record is kept. */
   best: {
     iter: number;
     sha: string | null;
@@ -32,13 +37,49 @@ export interface StatusJson {
   stop_reason: StopReason | null;
 }
 
+/**
+ * The run in `store`, or EnvironmentError (exit 3) saying there is none and
+ * how to start one: what `status`, `log` and `report` need first.
+ */
+export async function requireRun(store: Store): Promise<RunFile> {
+  const run = await store.readRun();
+  if (run === null) {
+    throw new EnvironmentError(
+      `There is no ratchet run here: ${store.paths.config} does not exist`,
+      { hint: "Start one with `ratchet run` (see `ratchet run --help`)." },
+    );
+  }
+  return run;
+}
+
 /** The confidence the run uses, from its file-form config. */
 export function confidenceOf(config: Record<string, unknown>): number {
   const c = config["confidence"];
   return typeof c === "number" && c > 0 && c < 1 ? c : 0.95;
 }
 
-/** Summarize records into the status fields that depend on them. */
+/** The metric's direction from the run's file-form config, when it says. */
+export function directionOf(
+  config: Record<string, unknown>,
+): "max" | "min" | undefined {
+  const d = config["direction"];
+  return d === "max" || d === "min" ? d : undefined;
+}
+
+/**
+ * Money as recorded, without the binary noise a long sum picks up
+ * (0.1 + 0.2 → 0.30000000000000004): a micro-dollar is far below any price.
+ */
+function roundUsd(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/**
+ * The status fields that depend only on the records: the baseline (mean of
+ * iteration 0's trial scores and its interval at `confidence`), the best
+ * (the incumbent as {@linkcode incumbentOf} reports it), the count of kept
+ * changes after the baseline, and the total cost. One pass over the records.
+ */
 export function summarizeRecords(
   records: readonly IterationRecord[],
   confidence: number,
@@ -48,30 +89,38 @@ export function summarizeRecords(
     ? base.trial_scores.filter((s): s is number => s !== null)
     : [];
   const inc = incumbentOf(records, { confidence });
+  let kept = 0;
+  let cost = 0;
+  for (const r of records) {
+    if (r.iter > 0 && r.kept) kept++;
+    cost += r.cost_usd;
+  }
   return {
     baseline: {
-      mean: base?.avg ?? null,
-      ci: baseScores.length >= 2 ? meanCi(baseScores, confidence) : null,
+      mean: baseScores.length > 0 ? mean(baseScores) : base?.avg ?? null,
+      ci: meanCi(baseScores, confidence),
     },
     best: inc === null
       ? null
       : { iter: inc.iter, sha: inc.sha, mean: inc.mean, ci: inc.ci },
-    kept: records.filter((r) => r.iter > 0 && r.kept).length,
-    cost_usd: records.reduce((a, r) => a + r.cost_usd, 0),
+    kept,
+    cost_usd: roundUsd(cost),
   };
 }
 
-/** Read the status of the run in `store`; EnvironmentError when there is none. */
+/**
+ * Read the status of the run in `store` (spec section 8 `status --json`),
+ * read-only and safe while the run writes. `state` is `finished` when
+ * config.json says so, `running` when the lock names a live process, else
+ * `interrupted`. `iter` and `phase` come from current.json while an
+ * iteration is in progress, else from the last record (phase null, or
+ * `finished`). Throws EnvironmentError (exit 3) when there is no run.
+ */
 export async function readStatus(
   store: Store,
   options: { isAlive?: (pid: number) => boolean } = {},
 ): Promise<StatusJson> {
-  const run = await store.readRun();
-  if (run === null) {
-    throw new EnvironmentError("There is no run in this repository", {
-      hint: "Start one with `ratchet run`.",
-    });
-  }
+  const run = await requireRun(store);
   const [records, current, lock] = await Promise.all([
     store.readRecords(),
     store.readCurrent(),
@@ -87,6 +136,11 @@ export async function readStatus(
     ? "running"
     : "interrupted";
   const last = records.at(-1);
+  // A current.json of another run (left by a crash before archiving) says
+  // nothing about this one; a finished run has no iteration in progress.
+  const inProgress = state !== "finished" && current?.run_id === run.run_id
+    ? current
+    : null;
   return {
     schema_version: SCHEMA_VERSION,
     run_id: run.run_id,
@@ -94,8 +148,8 @@ export async function readStatus(
     pid: live ? lock.pid : null,
     branch: run.branch,
     worktree: store.paths.worktree,
-    iter: current?.iter ?? last?.iter ?? null,
-    phase: current?.phase ?? (state === "finished" ? "finished" : null),
+    iter: inProgress?.iter ?? last?.iter ?? null,
+    phase: inProgress?.phase ?? (state === "finished" ? "finished" : null),
     ...summarizeRecords(records, confidenceOf(run.config)),
     stop_reason: run.stop_reason,
   };

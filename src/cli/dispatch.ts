@@ -7,7 +7,8 @@ import { runResume, runRun } from "./commands/run.ts";
 import { initCommand } from "./commands/init.ts";
 import { instructCommand } from "./commands/instruct.ts";
 import { applyCommand } from "./commands/apply.ts";
-import { logCommand, statusCommand } from "./commands/status.ts";
+import { statusCommand } from "./commands/status.ts";
+import { logCommand } from "./commands/log.ts";
 import { reportCommand } from "./commands/report.ts";
 import { calibrateCommand, measureCommand } from "./commands/measure.ts";
 

@@ -1,66 +1,167 @@
 /** `ratchet log`: one row per iteration, then the trajectory chart. */
 import type { IterationRecord } from "../core/state.ts";
 import { meanCi } from "../core/stats.ts";
-import { renderChart } from "./chart.ts";
-import { fmtCi, fmtNum, fmtPct, fmtUsd } from "./format.ts";
-import { styles } from "./output.ts";
+import { decimalsFor, fmtFixed, markKind, renderChart } from "./chart.ts";
+import { fmtNum, fmtPct, fmtUsd } from "./format.ts";
+import { type Style, styles } from "./output.ts";
 
-/** The score cell: mean, with the interval of its trials when there are two or more. */
-export function scoreCell(r: IterationRecord, confidence: number): string {
-  if (r.avg === null) return "—";
-  const ok = r.trial_scores.filter((s): s is number => s !== null);
-  const ci = ok.length >= 2 ? meanCi(ok, confidence) : null;
-  return `${fmtNum(r.avg)}${ci ? ` ${fmtCi(ci)}` : ""}`;
+/** Options of {@linkcode renderLog}. */
+export interface LogOptions {
+  color: boolean;
+  /** Terminal width; the hypothesis column takes what the others leave. */
+  width: number;
+  /** The run's confidence, for the score intervals (default 0.95). */
+  confidence?: number;
+  /** The metric's direction, shown on the chart. */
+  direction?: "max" | "min";
 }
 
-/** Render the table and the chart. */
+/**
+ * Model-written text made safe for a one-line cell: control characters
+ * (which could move the cursor or recolour the terminal) and line breaks
+ * become spaces.
+ */
+export function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+}
+
+/** Cut `text` to `width` code points, marking the cut with an ellipsis. */
+export function truncate(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  return width <= 0 ? "" : chars.slice(0, width - 1).join("") + "…";
+}
+
+/** A p-value with three decimals, or `<0.001`. */
+export function fmtP(p: number | null): string {
+  if (p === null || !Number.isFinite(p)) return "—";
+  return p < 0.001 ? "<0.001" : p.toFixed(3);
+}
+
+/**
+ * A mean and its interval, both rounded to what the interval's half-width
+ * supports: `9.63 [9.48, 9.79]`; the mean alone (as fmtNum) without one.
+ */
+export function fmtEstimate(
+  mean: number | null | undefined,
+  ci: readonly [number, number] | null | undefined,
+): string {
+  if (mean === null || mean === undefined || !Number.isFinite(mean)) {
+    return "—";
+  }
+  if (!ci) return fmtNum(mean);
+  const d = decimalsFor((ci[1] - ci[0]) / 2);
+  return `${fmtFixed(mean, d)} [${fmtFixed(ci[0], d)}, ${fmtFixed(ci[1], d)}]`;
+}
+
+/** The interval of a record's own trial scores (two or more), or null. */
+export function trialCi(
+  r: IterationRecord,
+  confidence: number,
+): [number, number] | null {
+  const ok = r.trial_scores.filter((s): s is number => s !== null);
+  return meanCi(ok, confidence);
+}
+
+/**
+ * The score cell: the candidate's mean and, with two or more trial scores,
+ * ± the half-width of its interval at `confidence`, rounded alike.
+ */
+export function scoreCell(r: IterationRecord, confidence: number): string {
+  if (r.avg === null) return "—";
+  const ci = trialCi(r, confidence);
+  if (ci === null) return fmtNum(r.avg);
+  const half = (ci[1] - ci[0]) / 2;
+  const d = decimalsFor(half);
+  return d === null
+    ? `${fmtNum(r.avg)} ± 0`
+    : `${fmtFixed(r.avg, d)} ± ${fmtFixed(half, d)}`;
+}
+
+const GLYPH = { kept: "●", reverted: "·", crashed: "x", rejected: "!" };
+
+function decisionPaint(s: Style, r: IterationRecord): (t: string) => string {
+  switch (markKind(r)) {
+    case "kept":
+      return s.green;
+    case "crashed":
+      return s.magenta;
+    case "rejected":
+      return s.red;
+    case "reverted":
+      return r.decision === "regressed" ? s.yellow : (t) => t;
+  }
+}
+
+/** What the hypothesis column says for a record. */
+function hypothesisCell(r: IterationRecord): string {
+  const text = oneLine(r.hypothesis);
+  if (r.iter === 0 && text === "") return "(baseline)";
+  if (text === "") return r.reason ? `(${r.reason})` : "";
+  return text;
+}
+
+/**
+ * The table (iter, decision, score, p, effect, cost, hypothesis cut to the
+ * width), a summary line, and the chart of the trajectory.
+ */
 export function renderLog(
   records: readonly IterationRecord[],
-  options: { color: boolean; width: number; confidence?: number },
+  options: LogOptions,
 ): string {
-  if (records.length === 0) return "No iterations recorded yet.";
+  if (records.length === 0) {
+    return "No iterations recorded yet: the baseline is still being measured.";
+  }
   const s = styles(options.color);
   const confidence = options.confidence ?? 0.95;
-  const header = [
-    "iter",
-    "decision",
-    "score",
-    "p",
-    "effect",
-    "cost",
-    "hypothesis",
-  ];
+  const header = ["iter", "decision", "score", "p", "effect", "cost"];
   const rows = records.map((r) => [
     String(r.iter),
-    r.decision,
+    `${GLYPH[markKind(r)]} ${r.decision}`,
     scoreCell(r, confidence),
-    r.p_value === null ? "—" : r.p_value.toPrecision(2),
+    fmtP(r.p_value),
     fmtPct(r.effect),
     r.cost_usd > 0 ? fmtUsd(r.cost_usd) : "—",
-    r.hypothesis.replaceAll("\n", " ") ||
-    (r.reason ? `(${r.reason})` : ""),
   ]);
-  const widths = header.slice(0, 6).map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]!.length))
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => Array.from(row[i]!).length))
   );
-  const used = widths.reduce((a, b) => a + b + 2, 0);
-  const hypWidth = Math.max(10, options.width - used);
-  const fmtRow = (row: string[]) =>
-    row.slice(0, 6).map((c, i) =>
-      i <= 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)
-    )
-      .join("  ") +
-    "  " +
-    (row[6]!.length > hypWidth
-      ? row[6]!.slice(0, hypWidth - 1) + "…"
-      : row[6]!);
-  const lines = [s.bold(fmtRow(header)), ...rows.map(fmtRow)];
+  const used = widths.reduce((a, w) => a + w + 2, 0);
+  const hypWidth = Math.max(12, options.width - used);
+  // Numbers align right; iter and decision read better flush left.
+  const cell = (text: string, i: number) =>
+    i <= 1 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!);
+  const lines = [
+    s.bold(
+      [...header.map(cell), "hypothesis"].join("  "),
+    ),
+  ];
+  records.forEach((r, n) => {
+    const row = rows[n]!;
+    const paint = decisionPaint(s, r);
+    const cells = row.map((text, i) =>
+      i === 1 ? paint(cell(text, i)) : cell(text, i)
+    );
+    const hyp = truncate(hypothesisCell(r), hypWidth);
+    lines.push([...cells, hyp].join("  ").trimEnd());
+  });
+  const kept = records.filter((r) => r.iter > 0 && r.kept).length;
+  const cost = records.reduce((a, r) => a + r.cost_usd, 0);
   lines.push(
+    "",
+    s.dim(
+      `iterations ${records[0]!.iter}–${
+        records.at(-1)!.iter
+      } · ${kept} change(s) kept · ${fmtUsd(cost)}`,
+    ),
     "",
     renderChart(records, {
       width: options.width,
       height: 10,
       color: options.color,
+      confidence,
+      ...(options.direction ? { direction: options.direction } : {}),
     }),
   );
   return lines.join("\n");

@@ -1,16 +1,30 @@
 /**
- * `ratchet report`: one self-contained HTML file (inline CSS and SVG, no
- * network) with the trajectory chart, the iteration table, the diff of each
- * kept change, tokens and cost, configuration and environment. Everything
- * the model wrote is escaped.
+ * `ratchet report`: one self-contained HTML file (inline CSS, inline SVG, one
+ * small inline script; no fonts, images or requests) with the trajectory
+ * chart, one table row per iteration, the diff of each kept change, tokens
+ * and cost, the configuration and the environment.
+ *
+ * Everything from records, config and diffs is escaped: hypotheses and
+ * descriptions are a model's words and diffs are code. A Content Security
+ * Policy forbids every fetch and allows only the report's own script (by its
+ * hash), so even a mistake in escaping could not run injected script or
+ * phone home.
  */
-import type { IterationRecord } from "../core/state.ts";
+import { createHash } from "node:crypto";
+import type { IterationRecord, Tokens } from "../core/state.ts";
 import { addTokens, emptyTokens } from "../core/state.ts";
-import { meanCi } from "../core/stats.ts";
-import { incumbentOf } from "../core/stop.ts";
+import type { Incumbent } from "../core/stop.ts";
 import type { RunFile } from "../infra/store.ts";
-import { markKind } from "./chart.ts";
-import { fmtCi, fmtNum, fmtPct, fmtUsd } from "./format.ts";
+import {
+  decimalsFor,
+  fmtFixed,
+  incumbentSeries,
+  MARK_KINDS,
+  type MarkKind,
+  markKind,
+} from "./chart.ts";
+import { fmtCi, fmtDuration, fmtNum, fmtPct, fmtUsd } from "./format.ts";
+import { fmtP, trialCi } from "./log_view.ts";
 
 /** What the report shows. */
 export interface ReportInput {
@@ -18,268 +32,575 @@ export interface ReportInput {
   records: IterationRecord[];
   /** Patches of kept changes, by iteration. */
   diffs: Map<number, string>;
+  /** ratchet version, Deno version, OS, Docker engine when known… */
   environment: Record<string, string>;
   generatedAt: string;
 }
 
-/** Escape text for HTML content and attributes. */
+/** Escape text for HTML content and attribute values. */
 export function esc(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(
-    ">",
-    "&gt;",
-  ).replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
 
-const W = 900;
-const H = 320;
-const PAD = { left: 70, right: 20, top: 20, bottom: 40 };
+/** Round for SVG coordinates: enough precision, much smaller files. */
+function n1(x: number): string {
+  return String(Math.round(x * 10) / 10);
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step =
+    [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) =>
+      (hi - lo) / s <= count
+    ) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    // Clean up the binary noise of repeated addition (0.30000000000000004).
+    ticks.push(Number(v.toPrecision(12)));
+  }
+  return ticks;
+}
+
+const W = 1000;
+const PLOT = { left: 76, right: 988, top: 34, bottom: 300 };
+const LANE_Y = 322;
+const AXIS_Y = 338;
+const H = 382;
+
+const COLORS: Record<MarkKind, string> = {
+  kept: "#15803d",
+  reverted: "#94a3b8",
+  crashed: "#a21caf",
+  rejected: "#dc2626",
+};
+
+/** The shape of one mark: a circle, a cross for crashes, a diamond for rejections. */
+function markSvg(
+  kind: MarkKind,
+  iter: number,
+  x: number,
+  y: number,
+  scale: number,
+  title: string,
+): string {
+  const attrs = `class="mark ${kind}" data-iter="${iter}"`;
+  const t = `<title>${esc(title)}</title>`;
+  if (kind === "crashed") {
+    const d = 4.5 * scale;
+    return `<path ${attrs} d="M${n1(x - d)} ${n1(y - d)}L${n1(x + d)} ${
+      n1(y + d)
+    }M${n1(x - d)} ${n1(y + d)}L${n1(x + d)} ${n1(y - d)}">${t}</path>`;
+  }
+  if (kind === "rejected") {
+    const d = 5.5 * scale;
+    return `<path ${attrs} d="M${n1(x)} ${n1(y - d)}L${n1(x + d)} ${n1(y)}L${
+      n1(x)
+    } ${n1(y + d)}L${n1(x - d)} ${n1(y)}Z">${t}</path>`;
+  }
+  const r = (kind === "kept" ? 6 : 4.5) * scale;
+  return `<circle ${attrs} cx="${n1(x)}" cy="${n1(y)}" r="${
+    n1(r)
+  }">${t}</circle>`;
+}
+
+/** A record's one-line summary for a mark's tooltip. */
+function markTitle(r: IterationRecord): string {
+  const chars = Array.from(r.hypothesis);
+  const hyp = chars.length > 140
+    ? chars.slice(0, 139).join("") + "…"
+    : r.hypothesis;
+  return [
+    `iter ${r.iter}: ${r.decision}`,
+    r.avg === null ? "no score" : `score ${fmtNum(r.avg)}`,
+    r.reason ?? "",
+    hyp,
+  ].filter((p) => p !== "").join(" · ");
+}
 
 /**
- * The incumbent's band after each record: its mean and the interval of the
- * trials that support it (the kept record's own, or the latest re-measure).
+ * The chart: incumbent line (a step: it changes at the iteration that kept
+ * or re-measured it) over its interval band, one mark per record at its
+ * score, records without a score in a lane on the x axis.
  */
-function incumbentSeries(
-  records: readonly IterationRecord[],
-  confidence: number,
-): ({ mean: number; ci: [number, number] | null } | null)[] {
-  return records.map((_, i) => {
-    const inc = incumbentOf(records.slice(0, i + 1), { confidence });
-    return inc === null ? null : { mean: inc.mean, ci: inc.ci };
-  });
-}
-
 function chartSvg(
   records: readonly IterationRecord[],
-  confidence: number,
+  inc: readonly (Incumbent | null)[],
+  direction: "max" | "min" | undefined,
 ): string {
-  const inc = incumbentSeries(records, confidence);
-  const values: number[] = [];
-  for (const r of records) if (r.avg !== null) values.push(r.avg);
+  let lo = Infinity;
+  let hi = -Infinity;
+  const see = (v: number) => {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  };
+  for (const r of records) if (r.avg !== null) see(r.avg);
   for (const v of inc) {
-    if (v) {
-      values.push(v.mean);
-      if (v.ci) values.push(v.ci[0], v.ci[1]);
+    if (v === null) continue;
+    see(v.mean);
+    if (v.ci) {
+      see(v.ci[0]);
+      see(v.ci[1]);
     }
   }
-  let lo = values.length ? Math.min(...values) : 0;
-  let hi = values.length ? Math.max(...values) : 1;
+  if (lo === Infinity) {
+    lo = 0;
+    hi = 1;
+  }
   if (lo === hi) {
     lo -= Math.abs(lo) * 0.05 || 1;
     hi += Math.abs(hi) * 0.05 || 1;
   }
-  const span = hi - lo;
-  lo -= span * 0.05;
-  hi += span * 0.05;
-  const n = Math.max(1, records.length - 1);
-  const x = (i: number) => PAD.left + (i / n) * (W - PAD.left - PAD.right);
+  const margin = (hi - lo) * 0.06;
+  lo -= margin;
+  hi += margin;
+  const first = records[0]?.iter ?? 0;
+  const last = records.at(-1)?.iter ?? 0;
+  const span = Math.max(1, last - first);
+  const x = (iter: number) =>
+    records.length === 1
+      ? (PLOT.left + PLOT.right) / 2
+      : PLOT.left + ((iter - first) / span) * (PLOT.right - PLOT.left - 12) +
+        6;
   const y = (v: number) =>
-    PAD.top + ((hi - v) / (hi - lo)) * (H - PAD.top - PAD.bottom);
-  const bottom = H - PAD.bottom;
-  const parts: string[] = [];
-  // Interval band of the incumbent.
-  const upper: string[] = [];
-  const lower: string[] = [];
-  inc.forEach((v, i) => {
-    if (v?.ci) {
-      upper.push(`${x(i).toFixed(1)},${y(v.ci[1]).toFixed(1)}`);
-      lower.unshift(`${x(i).toFixed(1)},${y(v.ci[0]).toFixed(1)}`);
-    }
-  });
-  if (upper.length > 1) {
-    parts.push(
-      `<polygon class="band" points="${[...upper, ...lower].join(" ")}"/>`,
+    PLOT.top + ((hi - v) / (hi - lo)) * (PLOT.bottom - PLOT.top);
+  const out: string[] = [];
+
+  // Grid and axes.
+  for (const t of niceTicks(lo, hi, 6)) {
+    out.push(
+      `<line class="grid" x1="${PLOT.left}" y1="${
+        n1(y(t))
+      }" x2="${PLOT.right}" y2="${n1(y(t))}"/><text class="label" x="${
+        PLOT.left - 8
+      }" y="${n1(y(t) + 4)}" text-anchor="end">${esc(fmtNum(t))}</text>`,
     );
   }
-  const line = inc.map((v, i) =>
-    v ? `${x(i).toFixed(1)},${y(v.mean).toFixed(1)}` : null
-  )
-    .filter((p): p is string => p !== null);
-  if (line.length > 0) {
-    parts.push(`<polyline class="incumbent" points="${line.join(" ")}"/>`);
+  out.push(
+    `<line class="axis" x1="${PLOT.left}" y1="${AXIS_Y}" x2="${PLOT.right}" y2="${AXIS_Y}"/>`,
+    `<line class="lane" x1="${PLOT.left}" y1="${LANE_Y}" x2="${PLOT.right}" y2="${LANE_Y}"/>`,
+    `<text class="label" x="${PLOT.left - 8}" y="${
+      LANE_Y + 4
+    }" text-anchor="end">no score</text>`,
+  );
+  const xTicks = niceTicks(first, last, 10).filter((t) => Number.isInteger(t));
+  for (const t of xTicks) {
+    out.push(
+      `<line class="axis" x1="${n1(x(t))}" y1="${AXIS_Y}" x2="${
+        n1(x(t))
+      }" y2="${AXIS_Y + 5}"/><text class="label" x="${n1(x(t))}" y="${
+        AXIS_Y + 19
+      }" text-anchor="middle">${t}</text>`,
+    );
   }
-  // Axes and labels.
-  parts.push(
-    `<line class="axis" x1="${PAD.left}" y1="${bottom}" x2="${
-      W - PAD.right
-    }" y2="${bottom}"/>`,
-    `<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${bottom}"/>`,
-    `<text class="label" x="${PAD.left - 6}" y="${
-      y(hi) + 4
-    }" text-anchor="end">${esc(fmtNum(hi))}</text>`,
-    `<text class="label" x="${PAD.left - 6}" y="${y(lo)}" text-anchor="end">${
-      esc(fmtNum(lo))
-    }</text>`,
-    `<text class="label" x="${x(0)}" y="${
-      bottom + 18
-    }" text-anchor="middle">0</text>`,
-    `<text class="label" x="${x(records.length - 1)}" y="${
-      bottom + 18
-    }" text-anchor="middle">${records.at(-1)?.iter ?? 0}</text>`,
-    `<text class="label" x="${W / 2}" y="${
-      bottom + 34
+  out.push(
+    `<text class="label" x="${(PLOT.left + PLOT.right) / 2}" y="${
+      H - 6
     }" text-anchor="middle">iteration</text>`,
   );
-  // One mark per record; records without a score sit on the axis.
-  records.forEach((r, i) => {
-    const kind = markKind(r);
-    const cy = r.avg === null ? bottom : y(r.avg);
-    const title = `iter ${r.iter}: ${r.decision}${
-      r.avg === null ? "" : ` ${fmtNum(r.avg)}`
-    }`;
-    parts.push(
-      `<circle class="mark ${kind}" data-iter="${r.iter}" cx="${
-        x(i).toFixed(1)
-      }" cy="${cy.toFixed(1)}" r="${kind === "kept" ? 6 : 4.5}"><title>${
-        esc(title)
-      }</title></circle>`,
+  if (direction) {
+    out.push(
+      `<text class="label dir" x="${PLOT.left + 4}" y="${PLOT.top - 14}">${
+        direction === "max" ? "↑ higher is better" : "↓ lower is better"
+      }</text>`,
     );
+  }
+
+  // Incumbent: constant stretches between the records that change it.
+  const segments: { x0: number; x1: number; v: Incumbent }[] = [];
+  records.forEach((r, i) => {
+    const v = inc[i];
+    if (!v) return;
+    const x1 = i + 1 < records.length ? x(records[i + 1]!.iter) : x(r.iter);
+    const prev = segments.at(-1);
+    if (
+      prev && prev.v.mean === v.mean && prev.v.ci?.[0] === v.ci?.[0] &&
+      prev.v.ci?.[1] === v.ci?.[1] && prev.x1 === x(r.iter)
+    ) {
+      prev.x1 = x1;
+    } else segments.push({ x0: x(r.iter), x1, v });
   });
-  return `<svg id="chart" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="score by iteration">${
-    parts.join("")
+  for (const s of segments) {
+    if (!s.v.ci) continue;
+    const top = y(s.v.ci[1]);
+    out.push(
+      `<rect class="band" x="${n1(s.x0)}" y="${n1(top)}" width="${
+        n1(Math.max(s.x1 - s.x0, 1))
+      }" height="${n1(Math.max(y(s.v.ci[0]) - top, 0.5))}"/>`,
+    );
+  }
+  if (segments.length > 0) {
+    let d = "";
+    segments.forEach((s, i) => {
+      const prev = segments[i - 1];
+      d += prev && prev.x1 === s.x0
+        ? `V${n1(y(s.v.mean))}H${n1(s.x1)}`
+        : `M${n1(s.x0)} ${n1(y(s.v.mean))}H${n1(s.x1)}`;
+    });
+    out.push(`<path class="incumbent" d="${d}"/>`);
+  }
+
+  // Marks: scale down when there are many; kept ones last so they sit on top.
+  const scale = Math.max(0.35, Math.min(1, 600 / records.length));
+  const order = [...MARK_KINDS].reverse();
+  for (const kind of order) {
+    for (const r of records) {
+      if (markKind(r) !== kind) continue;
+      out.push(markSvg(
+        kind,
+        r.iter,
+        x(r.iter),
+        r.avg === null ? LANE_Y : y(r.avg),
+        scale,
+        markTitle(r),
+      ));
+    }
+  }
+  return `<svg id="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="score by iteration">${
+    out.join("")
   }</svg>`;
+}
+
+/**
+ * A card's value and subtitle for a mean with its interval, rounded to what
+ * the interval supports: ["9.63", "[9.48, 9.79] at iter 8"].
+ */
+function estimateParts(
+  mean: number | null,
+  ci: [number, number] | null,
+  suffix: string,
+): [string, string] {
+  if (mean === null) return ["—", suffix];
+  const d = ci ? decimalsFor((ci[1] - ci[0]) / 2) : null;
+  return [
+    fmtFixed(mean, d),
+    ci ? `[${fmtFixed(ci[0], d)}, ${fmtFixed(ci[1], d)}] ${suffix}` : suffix,
+  ];
+}
+
+function tokenTotal(t: Tokens): number {
+  return t.input + t.output + t.cache_write + t.cache_read;
+}
+
+function criticHtml(r: IterationRecord): string {
+  const c = r.critic;
+  if (c === null) return "";
+  const items = c.proposals.map((p, i) =>
+    `<li${i === (c.choice === "A" ? 0 : 1) ? ' class="chosen"' : ""}><b>${
+      esc(p.title)
+    }</b>: ${esc(p.hypothesis)}<div class="sub">${esc(p.plan)}</div></li>`
+  ).join("");
+  return `<details class="critic"><summary>critic chose ${
+    esc(c.choice)
+  }</summary><ol type="A">${items}</ol><div class="sub">${
+    esc(c.rationale)
+  }</div></details>`;
 }
 
 function row(r: IterationRecord, confidence: number): string {
   const ok = r.trial_scores.filter((s): s is number => s !== null);
-  const ci = ok.length >= 2 ? meanCi(ok, confidence) : null;
-  const t = r.tokens;
-  return `<tr data-iter="${r.iter}" class="${
+  const ci = trialCi(r, confidence);
+  const d = ci ? decimalsFor((ci[1] - ci[0]) / 2) : null;
+  const trials = r.trial_scores.length === 0
+    ? "—"
+    : `${ok.length}/${r.trial_scores.length}`;
+  const cells = [
+    `<td class="num">${r.iter}</td>`,
+    `<td><span class="badge ${esc(r.decision)}">${esc(r.decision)}</span></td>`,
+    `<td class="num">${r.avg === null ? "—" : esc(fmtFixed(r.avg, d))}</td>`,
+    `<td class="num">${
+      ci ? esc(`[${fmtFixed(ci[0], d)}, ${fmtFixed(ci[1], d)}]`) : "—"
+    }</td>`,
+    `<td class="num">${esc(trials)}</td>`,
+    `<td class="num">${esc(fmtP(r.p_value))}</td>`,
+    `<td class="num">${esc(fmtPct(r.effect))}${
+      r.ci ? `<div class="sub">${esc(fmtCi(r.ci, true))}</div>` : ""
+    }</td>`,
+    `<td>${r.reason ? `<code>${esc(r.reason)}</code>` : ""}${
+      r.detail ? `<div class="detail">${esc(r.detail)}</div>` : ""
+    }</td>`,
+    `<td class="num">${tokenTotal(r.tokens).toLocaleString("en-US")}</td>`,
+    `<td class="num">${esc(fmtUsd(r.cost_usd))}</td>`,
+    `<td class="num">${esc(fmtDuration(r.duration_s))}</td>`,
+    `<td class="text">${esc(r.hypothesis)}</td>`,
+    `<td class="text">${esc(r.description)}${criticHtml(r)}</td>`,
+  ];
+  return `<tr id="iter-${r.iter}" data-iter="${r.iter}" class="${
     markKind(r)
-  }"><td>${r.iter}</td><td><span class="badge ${esc(r.decision)}">${
-    esc(r.decision)
-  }</span></td><td class="num">${esc(fmtNum(r.avg))}</td><td class="num">${
-    esc(fmtCi(ci))
-  }</td><td class="num">${
-    r.p_value === null ? "—" : esc(r.p_value.toPrecision(2))
-  }</td><td class="num">${esc(fmtPct(r.effect))}</td><td>${
-    esc(r.reason ?? "")
-  }${
-    r.detail ? `<div class="detail">${esc(r.detail)}</div>` : ""
-  }</td><td class="num">${
-    t.input + t.output + t.cache_write + t.cache_read
-  }</td><td class="num">${esc(fmtUsd(r.cost_usd))}</td><td>${
-    esc(r.hypothesis)
-  }</td><td>${esc(r.description)}</td></tr>`;
+  }">${cells.join("")}</tr>`;
 }
 
+/** A patch with its lines classed for colour (added, removed, hunk, header). */
+function diffHtml(patch: string): string {
+  return patch.replace(/\n$/, "").split("\n").map((line) => {
+    const cls = /^(diff |index |--- |\+\+\+ )/.test(line)
+      ? "meta"
+      : line.startsWith("@@")
+      ? "hunk"
+      : line.startsWith("+")
+      ? "add"
+      : line.startsWith("-")
+      ? "del"
+      : "";
+    return cls ? `<span class="${cls}">${esc(line)}</span>` : esc(line);
+  }).join("\n");
+}
+
+function dl(entries: [string, unknown][]): string {
+  return `<dl>${
+    entries.map(([k, v]) =>
+      `<dt>${esc(k)}</dt><dd>${
+        esc(typeof v === "string" ? v : JSON.stringify(v) ?? String(v))
+      }</dd>`
+    ).join("")
+  }</dl>`;
+}
+
+/**
+ * Inline behaviour: clicking a mark highlights its table row, and the page
+ * records what it rendered (marks of each kind, table rows) on <body> so a
+ * browser test can read the counts the DOM really holds.
+ */
+const SCRIPT = `(() => {
+  const counts = {};
+  for (const k of ${JSON.stringify(MARK_KINDS)}) {
+    counts[k] = document.querySelectorAll("#chart .mark." + k).length;
+  }
+  document.body.dataset.marks = JSON.stringify(counts);
+  document.body.dataset.rows = String(
+    document.querySelectorAll("#iterations tbody tr[data-iter]").length,
+  );
+  document.getElementById("chart").addEventListener("click", (e) => {
+    const mark = e.target.closest(".mark");
+    const row = mark && document.getElementById("iter-" + mark.dataset.iter);
+    if (!row) return;
+    for (const r of document.querySelectorAll("tr.hl")) r.classList.remove("hl");
+    row.classList.add("hl");
+    row.scrollIntoView({ block: "center", behavior: "smooth" });
+  });
+})();`;
+
+const SCRIPT_HASH = createHash("sha256").update(SCRIPT).digest("base64");
+
+const CSP = [
+  "default-src 'none'",
+  "style-src 'unsafe-inline'",
+  `script-src 'sha256-${SCRIPT_HASH}'`,
+  "img-src data:",
+].join("; ");
+
 const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1200px;color:#1d2430;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
-.sub{color:#5b6675}.cards{display:flex;gap:12px;flex-wrap:wrap;margin:16px 0}
-.card{border:1px solid #dde3ea;border-radius:8px;padding:10px 14px;min-width:150px}.card b{display:block;font-size:18px}
-svg .band{fill:#3b82f6;opacity:.15}svg .incumbent{fill:none;stroke:#2563eb;stroke-width:2}
-svg .axis{stroke:#8a94a3}svg .label{font-size:12px;fill:#5b6675}
-svg .mark.kept{fill:#16a34a}svg .mark.reverted{fill:#9ca3af}svg .mark.crashed{fill:#a21caf}svg .mark.rejected{fill:#dc2626}
-.legend span{margin-right:14px}.dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e7ebf0;padding:5px 6px;text-align:left;vertical-align:top}
-th{background:#f5f7fa;position:sticky;top:0}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.detail{color:#5b6675;font-size:12px;max-width:380px;overflow-wrap:anywhere}
-.badge{border-radius:4px;padding:1px 6px;font-size:12px;background:#eef1f5}.badge.improved,.badge.baseline{background:#dcfce7}
-.badge.regressed,.badge.rejected{background:#fee2e2}.badge.crashed{background:#fae8ff}.badge.inconclusive{background:#fef9c3}
-pre{background:#f7f8fa;border:1px solid #e1e5ea;border-radius:6px;padding:10px;overflow:auto;font-size:12px;max-height:480px}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}dt{color:#5b6675}dd{margin:0;font-family:ui-monospace,monospace;overflow-wrap:anywhere}
+:root{--fg:#1e293b;--muted:#64748b;--line:#e2e8f0;--soft:#f8fafc}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1320px;color:var(--fg);padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:32px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+h3{font-size:14px;margin:18px 0 6px}
+.sub{color:var(--muted);font-size:12px}code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px;margin:18px 0}
+.card{border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:#fff}
+.card .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:20px;font-weight:600;margin:2px 0}.good{color:#15803d}.bad{color:#b91c1c}
+#chart{width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
+#chart .grid{stroke:#eef2f6}#chart .axis{stroke:#94a3b8}#chart .lane{stroke:#e2e8f0;stroke-dasharray:3 4}
+#chart .label{font-size:12px;fill:var(--muted)}#chart .dir{font-weight:600}
+#chart .band{fill:#3b82f6;opacity:.14}#chart .incumbent{fill:none;stroke:#2563eb;stroke-width:2}
+#chart .mark{cursor:pointer}#chart .mark.kept{fill:${COLORS.kept};stroke:#fff;stroke-width:1.5}
+#chart .mark.reverted{fill:${COLORS.reverted}}#chart .mark.rejected{fill:${COLORS.rejected}}
+#chart .mark.crashed{fill:none;stroke:${COLORS.crashed};stroke-width:2.5;stroke-linecap:round}
+.legend{display:flex;flex-wrap:wrap;gap:6px 18px;margin:8px 2px;font-size:13px}
+.legend svg{vertical-align:-2px;margin-right:5px}
+.table-wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid var(--line);padding:6px 7px;text-align:left;vertical-align:top}
+th{background:var(--soft);position:sticky;top:0;font-weight:600;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.text{min-width:180px;max-width:340px;overflow-wrap:anywhere}
+tr.kept td:first-child{box-shadow:inset 3px 0 ${COLORS.kept}}tr.crashed td:first-child{box-shadow:inset 3px 0 ${COLORS.crashed}}
+tr.rejected td:first-child{box-shadow:inset 3px 0 ${COLORS.rejected}}
+tr.hl td,tr:target td{background:#fef9c3}
+.detail{color:var(--muted);font-size:12px;max-width:300px;overflow-wrap:anywhere}
+.badge{border-radius:4px;padding:1px 7px;font-size:12px;background:#f1f5f9;white-space:nowrap}
+.badge.improved,.badge.baseline{background:#dcfce7;color:#14532d}.badge.regressed{background:#ffedd5;color:#7c2d12}
+.badge.rejected{background:#fee2e2;color:#7f1d1d}.badge.crashed{background:#fae8ff;color:#701a75}
+.badge.inconclusive{background:#fef9c3;color:#713f12}
+details.critic{margin-top:4px;font-size:12px}details.critic ol{margin:4px 0;padding-left:20px}li.chosen{font-weight:600}
+pre{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:10px 12px;overflow:auto;font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace;max-height:520px}
+pre .add{color:#166534;background:#f0fdf4;display:inline-block;width:100%}pre .del{color:#991b1b;background:#fef2f2;display:inline-block;width:100%}
+pre .hunk{color:#6d28d9}pre .meta{color:var(--muted);font-weight:600}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 18px;margin:0}dt{color:var(--muted)}
+dd{margin:0;font:12px/1.6 ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
+.totals td,.totals th{text-align:right}.totals{width:auto}
+footer{margin-top:36px;color:var(--muted);font-size:12px}
 `;
 
-/** Render the whole report. */
+function legendSwatch(kind: MarkKind): string {
+  const inner = kind === "crashed"
+    ? `<path d="M2 2L10 10M2 10L10 2" stroke="${COLORS.crashed}" stroke-width="2.5" stroke-linecap="round"/>`
+    : kind === "rejected"
+    ? `<path d="M6 0L12 6L6 12L0 6Z" fill="${COLORS.rejected}"/>`
+    : `<circle cx="6" cy="6" r="${kind === "kept" ? 5.5 : 4.5}" fill="${
+      COLORS[kind]
+    }"/>`;
+  return `<svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true">${inner}</svg>`;
+}
+
+/** Render the whole report as one HTML document. */
 export function renderReport(input: ReportInput): string {
   const { run, records } = input;
   const confidence = typeof run.config.confidence === "number"
     ? run.config.confidence
     : 0.95;
-  const inc = incumbentOf(records, { confidence });
-  const baseline = records[0]?.avg ?? null;
-  const tokens = records.reduce(
-    (a, r) => addTokens(a, r.tokens),
-    emptyTokens(),
-  );
-  const cost = records.reduce((a, r) => a + r.cost_usd, 0);
-  const kept = records.filter((r) => r.iter > 0 && r.kept);
-  const gain = inc && baseline !== null && baseline !== 0
-    ? fmtPct((inc.mean - baseline) / Math.abs(baseline))
-    : "—";
-  const counts = new Map<string, number>();
+  const direction = run.config.direction === "max" ||
+      run.config.direction === "min"
+    ? run.config.direction
+    : undefined;
+  const series = incumbentSeries(records, { confidence });
+  const best = series.at(-1) ?? null;
+  const base = records[0];
+  const baseCi = base ? trialCi(base, confidence) : null;
+  const baseline = base?.avg ?? null;
+  let tokens = emptyTokens();
+  let cost = 0;
+  let seconds = 0;
+  const counts: Record<MarkKind, number> = {
+    kept: 0,
+    reverted: 0,
+    crashed: 0,
+    rejected: 0,
+  };
   for (const r of records) {
-    counts.set(markKind(r), (counts.get(markKind(r)) ?? 0) + 1);
+    tokens = addTokens(tokens, r.tokens);
+    cost += r.cost_usd;
+    seconds += r.duration_s;
+    counts[markKind(r)]++;
   }
-  const dl = (entries: [string, unknown][]) =>
-    `<dl>${
-      entries.map(([k, v]) =>
-        `<dt>${esc(k)}</dt><dd>${
-          esc(typeof v === "string" ? v : JSON.stringify(v))
-        }</dd>`
-      ).join("")
-    }</dl>`;
+  const kept = records.filter((r) => r.iter > 0 && r.kept);
+  const gain = best && baseline !== null && baseline !== 0 && best.iter > 0
+    ? (best.mean - baseline) / Math.abs(baseline)
+    : null;
+  const gainClass = gain === null || direction === undefined
+    ? ""
+    : (direction === "max" ? gain > 0 : gain < 0)
+    ? "good"
+    : "bad";
+  const metric = String(run.config["metric-name"] ?? "score");
+
+  const card = (k: string, v: string, sub: string, cls = "") =>
+    `<div class="card"><div class="k">${esc(k)}</div><div class="v ${cls}">${
+      esc(v)
+    }</div><div class="sub">${esc(sub)}</div></div>`;
+
   const diffs = kept.map((r) => {
     const patch = input.diffs.get(r.iter);
-    return `<h3>iter ${r.iter}: ${
-      esc(r.description.split("\n")[0] ?? "")
-    }</h3>${
+    const st = r.diff_stat;
+    return `<h3>iter ${r.iter}: ${esc(r.description.split("\n")[0] ?? "")}</h3>
+<div class="sub">${esc(fmtPct(r.effect))} · ${
+      r.sha ? `<code>${esc(r.sha.slice(0, 12))}</code> · ` : ""
+    }${st.files} file(s), +${st.insertions} −${st.deletions}</div>
+${
       patch === undefined
-        ? "<p class=sub>(diff not found)</p>"
-        : `<pre>${esc(patch)}</pre>`
+        ? `<p class="sub">(no diff found in .ratchet/diffs/)</p>`
+        : `<pre>${diffHtml(patch)}</pre>`
     }`;
-  }).join("");
+  }).join("\n");
+
+  const stateText = run.state === "finished"
+    ? `finished${run.stop_reason ? ` (${run.stop_reason})` : ""}`
+    : run.stop_reason
+    ? `stopped (${run.stop_reason}), resumable`
+    : "running";
+
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(CSP)}">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>ratchet report ${esc(run.run_id)}</title><style>${CSS}</style></head>
 <body data-records="${records.length}">
 <h1>ratchet run ${esc(run.run_id)}</h1>
-<div class="sub">${esc(String(run.config["metric-name"] ?? ""))} (${
-    esc(String(run.config.direction ?? ""))
-  }) · branch ${esc(run.branch)} · ${esc(run.state)}${
-    run.stop_reason ? ` (${esc(run.stop_reason)})` : ""
-  } · generated ${esc(input.generatedAt)}</div>
-<div class="cards">
-<div class="card">baseline<b>${esc(fmtNum(baseline))}</b></div>
-<div class="card">best<b>${esc(fmtNum(inc?.mean))}</b>${
-    inc?.ci ? esc(fmtCi(inc.ci)) : ""
+<div class="sub">${esc(metric)}${
+    direction ? ` (${direction === "max" ? "higher" : "lower"} is better)` : ""
+  } · branch <code>${esc(run.branch)}</code> · ${esc(stateText)} · generated ${
+    esc(input.generatedAt)
   }</div>
-<div class="card">gain<b>${esc(gain)}</b></div>
-<div class="card">iterations<b>${records.length}</b>${kept.length} kept</div>
-<div class="card">cost<b>${esc(fmtUsd(cost))}</b>${
-    tokens.input + tokens.output
-  } tokens</div>
+<div class="cards">
+${
+    card(
+      "baseline",
+      ...estimateParts(baseline, baseCi, "at iter 0"),
+    )
+  }
+${
+    card(
+      "best",
+      ...(best
+        ? estimateParts(best.mean, best.ci, `at iter ${best.iter}`)
+        : ["—", "no kept change"] as [string, string]),
+    )
+  }
+${card("gain", fmtPct(gain), "best vs baseline", gainClass)}
+${
+    card(
+      "iterations",
+      String(records.length),
+      `${kept.length} change(s) kept · ${counts.crashed} crashed · ${counts.rejected} rejected`,
+    )
+  }
+${
+    card(
+      "cost",
+      fmtUsd(cost),
+      `${tokenTotal(tokens).toLocaleString("en-US")} tokens`,
+    )
+  }
+${card("time", fmtDuration(seconds), "sum of iterations")}
 </div>
 <h2>Trajectory</h2>
-${chartSvg(records, confidence)}
-<div class="legend"><span><i class="dot" style="background:#16a34a"></i>kept (${
-    counts.get("kept") ?? 0
-  })</span><span><i class="dot" style="background:#9ca3af"></i>reverted (${
-    counts.get("reverted") ?? 0
-  })</span><span><i class="dot" style="background:#a21caf"></i>crashed (${
-    counts.get("crashed") ?? 0
-  })</span><span><i class="dot" style="background:#dc2626"></i>rejected (${
-    counts.get("rejected") ?? 0
-  })</span><span>— incumbent with its ${
-    Math.round(confidence * 100)
-  }% interval</span></div>
+${chartSvg(records, series, direction)}
+<div class="legend">${
+    MARK_KINDS.map((k) => `<span>${legendSwatch(k)}${k} (${counts[k]})</span>`)
+      .join("")
+  }<span><svg width="22" height="12" aria-hidden="true"><rect x="0" y="2" width="22" height="8" fill="#3b82f6" opacity=".14"/><path d="M0 6H22" stroke="#2563eb" stroke-width="2"/></svg>incumbent (latest measured mean) with its ${
+    esc(String(Math.round(confidence * 1000) / 10))
+  }% interval</span><span class="sub">iterations without a score sit on the “no score” lane; click a mark for its row</span></div>
 <h2>Iterations</h2>
-<table id="iterations"><thead><tr><th>iter</th><th>decision</th><th>score</th><th>interval</th><th>p</th><th>effect</th><th>reason</th><th>tokens</th><th>cost</th><th>hypothesis</th><th>description</th></tr></thead>
-<tbody>${records.map((r) => row(r, confidence)).join("\n")}</tbody></table>
+<div class="table-wrap"><table id="iterations"><thead><tr><th>iter</th><th>decision</th><th>score</th><th>interval</th><th>trials ok</th><th>p</th><th>effect</th><th>reason / detail</th><th>tokens</th><th>cost</th><th>time</th><th>hypothesis</th><th>description</th></tr></thead>
+<tbody>
+${records.map((r) => row(r, confidence)).join("\n")}
+</tbody></table></div>
 <h2>Kept changes</h2>
-${diffs || "<p class=sub>No change was kept.</p>"}
+${diffs || `<p class="sub">No change was kept.</p>`}
 <h2>Tokens and cost</h2>
-${
-    dl([
-      ["input", String(tokens.input)],
-      ["output", String(tokens.output)],
-      ["cache write", String(tokens.cache_write)],
-      ["cache read", String(tokens.cache_read)],
-      ["cost", fmtUsd(cost)],
-    ])
-  }
+<table class="totals"><thead><tr><th>input</th><th>output</th><th>cache write</th><th>cache read</th><th>total tokens</th><th>cost</th></tr></thead>
+<tbody><tr>${
+    [
+      tokens.input,
+      tokens.output,
+      tokens.cache_write,
+      tokens.cache_read,
+      tokenTotal(tokens),
+    ].map((v) => `<td>${v.toLocaleString("en-US")}</td>`).join("")
+  }<td>${esc(fmtUsd(cost))}</td></tr></tbody></table>
 <h2>Configuration</h2>
 ${dl(Object.entries(run.config))}
 <h2>Environment</h2>
 ${
     dl([
-      ["run_id", run.run_id],
-      ["start", run.start_sha],
-      ["created", run.created_at],
-      ["trial image", run.trial_image ?? "—"],
       ...Object.entries(input.environment),
+      ["trial image", run.trial_image ?? "—"],
+      ["deterministic metric", run.deterministic ?? "—"],
+      ["unit", run.unit ?? "—"],
+      ["start commit", run.start_sha],
+      ["started", run.created_at],
+      ["finished", run.finished_at ?? "—"],
     ])
   }
+<footer>Generated by ratchet at ${
+    esc(input.generatedAt)
+  }. This file is self-contained: no network, no external files.</footer>
+<script>${SCRIPT}</script>
 </body></html>
 `;
 }

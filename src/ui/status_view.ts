@@ -1,45 +1,107 @@
 /** `ratchet status` as text. */
+import type { StopReason } from "../core/state.ts";
 import type { StatusJson } from "../status.ts";
-import { fmtCi, fmtNum, fmtPct, fmtUsd } from "./format.ts";
+import { fmtPct, fmtUsd } from "./format.ts";
+import { fmtEstimate } from "./log_view.ts";
 import { styles } from "./output.ts";
 
-/** Render the status for a terminal. */
+/** What each stop reason means, in words. */
+const STOP_TEXT: Record<StopReason, string> = {
+  iterations: "the iteration cap was reached",
+  threshold: "the threshold was reached",
+  patience: "no improvement for --patience iterations",
+  crashes: "too many consecutive crashes",
+  cost: "the cost cap was reached",
+  interrupted: "interrupted",
+  upstream: "the API or Docker failed",
+};
+
+/** Options of {@linkcode renderStatus}. */
+export interface StatusViewOptions {
+  color: boolean;
+  /** The metric's direction, to say whether the gain is an improvement. */
+  direction?: "max" | "min";
+}
+
+/**
+ * Render the status for a terminal: run, state (with what to do next), the
+ * iteration and phase, baseline and best with the gain, kept changes, cost,
+ * why the run stopped and, once finished with kept changes, how to take the
+ * result.
+ */
 export function renderStatus(
-  s: StatusJson,
-  options: { color: boolean },
+  st: StatusJson,
+  options: StatusViewOptions,
 ): string {
-  const st = styles(options.color);
-  const stateText = s.state === "running"
-    ? st.green(`running (pid ${s.pid})`)
-    : s.state === "interrupted"
-    ? st.yellow("interrupted: continue with `ratchet resume`")
-    : `finished${s.stop_reason ? ` (${s.stop_reason})` : ""}`;
-  const gain = s.best && s.baseline.mean !== null && s.baseline.mean !== 0
-    ? ` (${
-      fmtPct((s.best.mean - s.baseline.mean) / Math.abs(s.baseline.mean))
-    } vs baseline)`
-    : "";
+  const s = styles(options.color);
+  const row = (key: string, value: string) =>
+    `${s.bold(key.padEnd(10))} ${value}`.trimEnd();
+  const state = st.state === "running"
+    ? s.green(`running (pid ${st.pid})`)
+    : st.state === "interrupted"
+    ? s.yellow("interrupted: continue with `ratchet resume`")
+    : "finished";
+
+  let best = "—";
+  if (st.best !== null) {
+    best = `${fmtEstimate(st.best.mean, st.best.ci)} at iter ${st.best.iter}`;
+    const base = st.baseline.mean;
+    if (base !== null && base !== 0 && st.best.iter > 0) {
+      const gain = (st.best.mean - base) / Math.abs(base);
+      const better = options.direction === undefined
+        ? ""
+        : (options.direction === "max" ? gain > 0 : gain < 0)
+        ? ", better"
+        : ", not better";
+      best += `: ${
+        (options.direction === undefined || better === ", better"
+          ? s.green
+          : s.yellow)(fmtPct(gain))
+      } vs baseline${better}`;
+    }
+  }
+
   const lines = [
-    `${st.bold("run")}       ${s.run_id}`,
-    `${st.bold("state")}     ${stateText}`,
-    `${st.bold("branch")}    ${s.branch}`,
-    `${st.bold("iteration")} ${s.iter ?? "—"}${s.phase ? ` (${s.phase})` : ""}`,
-    `${st.bold("baseline")}  ${fmtNum(s.baseline.mean)} ${fmtCi(s.baseline.ci)}`
-      .trimEnd(),
-    `${st.bold("best")}      ${
-      s.best
-        ? `${fmtNum(s.best.mean)} ${
-          fmtCi(s.best.ci)
-        } at iter ${s.best.iter}${gain}`
-        : "—"
-    }`,
-    `${st.bold("kept")}      ${s.kept} change(s)`,
-    `${st.bold("cost")}      ${fmtUsd(s.cost_usd)}`,
+    row("run", st.run_id),
+    row("state", state),
+    row("branch", st.branch),
+    row(
+      "iteration",
+      st.iter === null
+        ? "— (baseline not recorded yet)"
+        : `${st.iter}${st.phase ? ` (${st.phase})` : ""}`,
+    ),
+    row(
+      "baseline",
+      fmtEstimate(st.baseline.mean, st.baseline.ci),
+    ),
+    row("best", best),
+    row("kept", `${st.kept} change(s)`),
+    row("cost", fmtUsd(st.cost_usd)),
   ];
-  if (s.state === "finished" && s.kept > 0) {
+  if (st.stop_reason !== null && st.state !== "running") {
+    lines.push(
+      row("stopped", `${st.stop_reason}: ${STOP_TEXT[st.stop_reason]}`),
+    );
+  }
+  if (st.state === "running") {
     lines.push(
       "",
-      `Take the result with: ratchet apply   (or: git merge --squash ${s.branch})`,
+      s.dim(
+        'Follow it with `ratchet log`; steer the next proposal with `ratchet instruct "…"`.',
+      ),
+    );
+  } else if (st.state === "finished") {
+    lines.push(
+      "",
+      st.kept > 0
+        ? [
+          "Take the result onto your current branch (clean tree needed):",
+          "  ratchet apply",
+          `  or: git merge --squash ${st.branch}`,
+          "See it all with `ratchet report`.",
+        ].join("\n")
+        : "No change was kept; `ratchet report` shows what was tried.",
     );
   }
   return lines.join("\n");

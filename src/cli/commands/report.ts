@@ -1,49 +1,123 @@
-/** `ratchet report [--out F]`: write the HTML report atomically. */
-import { join, resolve } from "node:path";
+/**
+ * `ratchet report [--out F]`: write the self-contained HTML report
+ * atomically and print its path. Read-only on `.ratchet/`, so it works while
+ * a run is going.
+ */
+import { dirname, join, resolve } from "node:path";
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
 import { Store } from "../../infra/store.ts";
 import { writeFileAtomic } from "../../infra/atomic.ts";
+import { createFaultHook } from "../../infra/fault.ts";
+import { resolveEngine } from "../../infra/engine.ts";
+import { DockerRuntime } from "../../infra/container.ts";
+import { requireRun } from "../../status.ts";
 import { renderReport } from "../../ui/report_html.ts";
-import { EnvironmentError } from "../../errors.ts";
+import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 
-/** Run `ratchet report`. */
+/** How long the report waits for the Docker engine to say its version. */
+const ENGINE_WAIT_MS = 2000;
+
+/** What `reportCommand` asks the outside world besides `.ratchet/`. */
+export interface ReportDeps {
+  /** A line describing the Docker engine, or null when it is not known. */
+  engine?: (ctx: CommandContext) => Promise<string | null>;
+}
+
+/**
+ * The engine's version and endpoint, or null when it does not answer within
+ * two seconds: the report is about the run, and must not wait on Docker.
+ */
+export async function engineLine(ctx: CommandContext): Promise<string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const runtime = new DockerRuntime(resolveEngine(ctx.env));
+    const info = await Promise.race([
+      runtime.info(),
+      new Promise<null>((res) => {
+        timer = setTimeout(() => res(null), ENGINE_WAIT_MS);
+      }),
+    ]);
+    if (info === null) return null;
+    return `${info.serverVersion}${
+      info.rootless ? " (rootless)" : ""
+    } at ${info.endpoint}`;
+  } catch {
+    // Not known is a fine answer here.
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where the report goes: `--out` resolved against the cwd, else `.ratchet/report.html`. */
+async function outputPath(
+  out: string | null,
+  ctx: CommandContext,
+  store: Store,
+): Promise<string> {
+  if (out === null) return store.paths.reportHtml;
+  const path = resolve(ctx.cwd, out);
+  const stat = await Deno.stat(path).catch(() => null);
+  if (stat?.isDirectory) {
+    throw new UsageError(`--out ${out} is a directory`, {
+      hint: `Name a file, e.g. --out ${join(out, "report.html")}`,
+    });
+  }
+  const parent = await Deno.stat(dirname(path)).catch(() => null);
+  if (!parent?.isDirectory) {
+    throw new UsageError(
+      `--out ${out}: the directory ${dirname(path)} does not exist`,
+      {
+        hint: `Create it first (mkdir -p ${
+          dirname(path)
+        }) or choose another path.`,
+      },
+    );
+  }
+  return path;
+}
+
+/** Run `ratchet report`; exit 3 when there is no run, 2 for a bad `--out`. */
 export async function reportCommand(
   options: { out: string | null },
   ctx: CommandContext,
+  deps: ReportDeps = {},
 ): Promise<number> {
   const store = new Store(await findRepoRoot(ctx.cwd));
-  const run = await store.readRun();
-  if (run === null) {
-    throw new EnvironmentError("There is no run in this repository", {
-      hint: "Start one with `ratchet run`.",
-    });
-  }
+  const run = await requireRun(store);
+  const out = await outputPath(options.out, ctx, store);
   const records = await store.readRecords();
   const diffs = new Map<number, string>();
   for (const r of records) {
     if (r.iter === 0 || !r.kept) continue;
-    const patch = await Deno.readTextFile(
-      join(store.paths.diffs, `iter-${String(r.iter).padStart(4, "0")}.patch`),
-    ).catch(() => null);
-    if (patch !== null) diffs.set(r.iter, patch);
+    const name = `iter-${String(r.iter).padStart(4, "0")}.patch`;
+    try {
+      diffs.set(r.iter, await Deno.readTextFile(join(store.paths.diffs, name)));
+    } catch (error) {
+      // The report says "no diff found" for it; anything else is real.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
   }
+  const environment: Record<string, string> = {
+    ratchet: VERSION,
+    deno: Deno.version.deno,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+  };
+  const engine = await (deps.engine ?? engineLine)(ctx);
+  if (engine !== null) environment["docker engine"] = engine;
   const html = renderReport({
     run,
     records,
     diffs,
-    environment: {
-      ratchet: VERSION,
-      deno: Deno.version.deno,
-      os: `${Deno.build.os} ${Deno.build.arch}`,
-    },
+    environment,
     generatedAt: ctx.now().toISOString(),
   });
-  const out = options.out === null
-    ? store.paths.reportHtml
-    : resolve(ctx.cwd, options.out);
-  await writeFileAtomic(out, html);
+  await writeFileAtomic(out, html, {
+    fault: createFaultHook(ctx.faultSpec),
+    point: "report.write",
+  });
   ctx.output.out(out);
   return 0;
 }

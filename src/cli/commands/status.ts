@@ -1,54 +1,34 @@
-/** `ratchet status` and `ratchet log`. */
+/** `ratchet status [--json]`: where the current run stands, read-only. */
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
 import { Store } from "../../infra/store.ts";
-import { confidenceOf, readStatus } from "../../status.ts";
+import { directionOf, readStatus } from "../../status.ts";
 import { renderStatus } from "../../ui/status_view.ts";
-import { renderLog } from "../../ui/log_view.ts";
-import { EnvironmentError } from "../../errors.ts";
 
-/** `ratchet status [--json]`. */
+// dispatch.ts imports both commands from here.
+
+/**
+ * Run `ratchet status`: the spec's `status --json` object on one line, or
+ * the human view. Exit 3 when there is no run.
+ */
 export async function statusCommand(
   options: { json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
   const store = new Store(await findRepoRoot(ctx.cwd));
   const status = await readStatus(store);
-  ctx.output.out(
-    options.json
-      ? JSON.stringify(status)
-      : renderStatus(status, { color: ctx.output.color }),
-  );
-  return 0;
-}
-
-/** `ratchet log [--json]`. */
-export async function logCommand(
-  options: { json: boolean },
-  ctx: CommandContext,
-): Promise<number> {
-  const store = new Store(await findRepoRoot(ctx.cwd));
-  const run = await store.readRun();
-  if (run === null) {
-    throw new EnvironmentError("There is no run in this repository", {
-      hint: "Start one with `ratchet run`.",
-    });
-  }
-  const records = await store.readRecords();
   if (options.json) {
-    if (records.length > 0) {
-      ctx.output.out(records.map((r) => JSON.stringify(r)).join("\n"));
-    }
+    ctx.output.out(JSON.stringify(status));
     return 0;
   }
-  const width = ctx.output.interactive
-    ? (Deno.consoleSize?.().columns ?? 100)
-    : 100;
+  // The direction only says whether the gain is good; a damaged config
+  // must not stop status from showing the rest.
+  const run = await store.readRun().catch(() => null);
+  const direction = run ? directionOf(run.config) : undefined;
   ctx.output.out(
-    renderLog(records, {
+    renderStatus(status, {
       color: ctx.output.color,
-      width,
-      confidence: confidenceOf(run.config),
+      ...(direction ? { direction } : {}),
     }),
   );
   return 0;

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { engineLine, reportCommand } from "./report.ts";
+import type { CommandContext } from "../context.ts";
+import { memoryOutput } from "../../ui/output.ts";
+import { UsageError } from "../../errors.ts";
+import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { installFixture } from "../../../tests/fixtures/records/generate.ts";
+
+function context(
+  cwd: string,
+  env: Record<string, string> = {},
+): CommandContext & { output: ReturnType<typeof memoryOutput> } {
+  return {
+    cwd,
+    env,
+    output: memoryOutput(),
+    signal: new AbortController().signal,
+    faultSpec: undefined,
+    now: () => new Date("2026-03-02T12:00:00.000Z"),
+  };
+}
+
+const ENGINE = {
+  engine: () => Promise.resolve("27.3.1 at unix:///run/d.sock"),
+};
+
+Deno.test("reportCommand() writes .ratchet/report.html and prints its path", async () => {
+  await using repo = await tempRepo();
+  await installFixture("mixed", repo.dir);
+  const ctx = context(repo.dir);
+  assert.equal(await reportCommand({ out: null }, ctx, ENGINE), 0);
+  const path = join(repo.dir, ".ratchet", "report.html");
+  assert.deepEqual(ctx.output.stdout, [path]);
+  const html = await Deno.readTextFile(path);
+  assert.match(html, /^<!doctype html>/);
+  assert.match(html, /generated 2026-03-02T12:00:00\.000Z/);
+  assert.match(
+    html,
+    /<dt>docker engine<\/dt><dd>27\.3\.1 at unix:\/\/\/run\/d\.sock/,
+  );
+  assert.match(html, /<dt>deno<\/dt><dd>\d+\.\d+\.\d+<\/dd>/);
+  // The three kept changes' patches from .ratchet/diffs/.
+  assert.match(html, /<span class="add">\+@cache<\/span>/);
+  assert.match(html, /once&lt;\/b&gt; &amp; for all/);
+  assert.match(html, /out\.write\(&#39;&#39;\.join\(lines\)\)/);
+  // Written by rename: nothing else is left beside it.
+  const names: string[] = [];
+  for await (const e of Deno.readDir(join(repo.dir, ".ratchet"))) {
+    names.push(e.name);
+  }
+  assert.deepEqual(names.sort(), [
+    "config.json",
+    "diffs",
+    "report.html",
+    "results.jsonl",
+  ]);
+});
+
+Deno.test("reportCommand() --out is relative to the cwd and replaces an old report", async () => {
+  await using repo = await tempRepo();
+  await installFixture("mixed", repo.dir);
+  await Deno.mkdir(join(repo.dir, "docs"));
+  await Deno.writeTextFile(join(repo.dir, "docs", "run.html"), "old");
+  await Deno.remove(join(repo.dir, ".ratchet", "diffs", "iter-0008.patch"));
+  const ctx = context(join(repo.dir, "docs"));
+  assert.equal(await reportCommand({ out: "run.html" }, ctx, ENGINE), 0);
+  const path = join(repo.dir, "docs", "run.html");
+  assert.deepEqual(ctx.output.stdout, [path]);
+  const html = await Deno.readTextFile(path);
+  assert.match(html, /<h3>iter 8:[^]*?no diff found/);
+  await assert.rejects(Deno.stat(join(repo.dir, ".ratchet", "report.html")));
+});
+
+Deno.test("reportCommand() refuses an --out it cannot write with exit 2", async () => {
+  await using repo = await tempRepo();
+  await installFixture("mixed", repo.dir);
+  for (const out of ["missing/r.html", "."]) {
+    await assert.rejects(
+      reportCommand({ out }, context(repo.dir), ENGINE),
+      (error) => {
+        assert.ok(error instanceof UsageError, String(error));
+        assert.equal(error.exitCode, 2);
+        assert.ok(error.hint);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("reportCommand() exits 3 when there is no run", async () => {
+  await using repo = await tempRepo();
+  await assert.rejects(
+    reportCommand({ out: null }, context(repo.dir), ENGINE),
+    (error) => {
+      assert.equal((error as { exitCode?: number }).exitCode, 3);
+      return true;
+    },
+  );
+});
+
+Deno.test("engineLine() gives up quietly when Docker does not answer", async () => {
+  await using repo = await tempRepo();
+  const started = performance.now();
+  const line = await engineLine(
+    context(repo.dir, {
+      DOCKER_HOST: `unix://${join(repo.dir, "no-such.sock")}`,
+      HOME: repo.dir,
+    }),
+  );
+  assert.equal(line, null);
+  assert.ok(performance.now() - started < 3000);
+});

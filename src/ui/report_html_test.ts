@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  esc,
+  niceTicks,
+  renderReport,
+  type ReportInput,
+} from "./report_html.ts";
+import { markKind } from "./chart.ts";
+import { makeRecord } from "../core/state.ts";
+import {
+  buildFixture,
+  type Fixture,
+  fixtureDir,
+  fixtureFiles,
+  FIXTURES,
+} from "../../tests/fixtures/records/generate.ts";
+
+function input(fixture: Fixture): ReportInput {
+  return {
+    run: fixture.run,
+    records: fixture.records,
+    diffs: fixture.diffs,
+    environment: { ratchet: "0.1.0", deno: "2.9.6", os: "linux x86_64" },
+    generatedAt: "2026-03-02T12:00:00.000Z",
+  };
+}
+
+function count(html: string, re: RegExp): number {
+  return (html.match(re) ?? []).length;
+}
+
+Deno.test("renderReport() fixtures on disk are what generate.ts builds", async () => {
+  for (const name of FIXTURES) {
+    for (const [rel, text] of fixtureFiles(buildFixture(name))) {
+      assert.equal(
+        await Deno.readTextFile(join(fixtureDir(name), rel)),
+        text,
+        `${name}/${rel} is stale: run deno run -A tests/fixtures/records/generate.ts`,
+      );
+    }
+  }
+});
+
+Deno.test("renderReport() draws one mark per record by kind and one row per record", () => {
+  const fixture = buildFixture("mixed");
+  const html = renderReport(input(fixture));
+  const { records } = fixture;
+  for (const kind of ["kept", "reverted", "crashed", "rejected"] as const) {
+    const expected = records.filter((r) => markKind(r) === kind).length;
+    assert.equal(
+      count(html, new RegExp(`class="mark ${kind}" data-iter="\\d+"`, "g")),
+      expected,
+      kind,
+    );
+  }
+  assert.deepEqual(
+    [...html.matchAll(/class="mark \w+" data-iter="(\d+)"/g)]
+      .map((m) => Number(m[1])).sort((a, b) => a - b),
+    records.map((r) => r.iter),
+  );
+  assert.deepEqual(
+    [...html.matchAll(/<tr id="iter-\d+" data-iter="(\d+)"/g)].map((m) =>
+      Number(m[1])
+    ),
+    records.map((r) => r.iter),
+  );
+  // Unscored records (3: timeouts, 4 and 11: rejected, 5: no_submit) sit on
+  // the "no score" lane; the crash with one good trial (10) at its score.
+  const lane =
+    /class="mark \w+" data-iter="(\d+)" (?:cx="[\d.]+" cy="322"|d="M[\d.]+ 3[12]\d)/g;
+  assert.deepEqual(
+    [...html.matchAll(lane)].map((m) => Number(m[1])).sort((a, b) => a - b),
+    [3, 4, 5, 11],
+  );
+  assert.match(html, /kept \(4\)<\/span>/);
+  assert.match(html, /crashed \(2\)<\/span>/);
+});
+
+Deno.test("renderReport() shows scores, intervals, decisions, tokens, cost and the kept diffs", () => {
+  const html = renderReport(input(buildFixture("mixed")));
+  const row = (iter: number) =>
+    html.match(new RegExp(`<tr id="iter-${iter}"[^]*?</tr>`))![0];
+  assert.match(row(1), /10\.94<\/td><td class="num">\[10\.75, 11\.12\]/);
+  assert.match(row(1), /<td class="num">&lt;0\.001<\/td>/);
+  assert.match(row(1), /-12\.1%<div class="sub">\[-13\.1%, -11\.2%\]/);
+  assert.match(row(1), /60,550<\/td><td class="num">\$0\.083/);
+  assert.match(
+    row(3),
+    /crashed_trials<\/code><div class="detail">every trial hit/,
+  );
+  assert.match(row(3), /0\/3/);
+  assert.match(row(12), /critic chose A/);
+  // Cards: baseline, best with its interval, gain in the right direction.
+  assert.match(html, /baseline<\/div><div class="v ">12\.424</);
+  assert.match(html, /best<\/div><div class="v ">8\.833</);
+  assert.match(html, /gain<\/div><div class="v good">-28\.9%/);
+  // Kept changes with their diffs, coloured by line.
+  assert.equal(count(html, /<h3>iter (1|8|12):/g), 3);
+  assert.match(html, /<span class="add">\+@cache<\/span>/);
+  assert.match(html, /<span class="del">-def parse\(path\):<\/span>/);
+  // Totals, configuration and environment.
+  assert.match(html, /<td>\$1\.14<\/td><\/tr><\/tbody><\/table>/);
+  assert.match(html, /<dt>run-command<\/dt><dd>pytest -q tests\/<\/dd>/);
+  assert.match(html, /<dt>deno<\/dt><dd>2\.9\.6<\/dd>/);
+  assert.match(html, /<dt>trial image<\/dt><dd>ratchet-trial:3f9c2a1b<\/dd>/);
+});
+
+Deno.test("renderReport() escapes everything a model, a diff or a config wrote", () => {
+  const fixture = buildFixture("mixed");
+  const evil = "<script>alert(1)</script>";
+  fixture.records[2] = {
+    ...fixture.records[2]!,
+    hypothesis: evil,
+    description: `"><img src=x onerror=alert(1)>`,
+    detail: "</td></tr></table>" + evil,
+  };
+  fixture.run = {
+    ...fixture.run,
+    run_id: fixture.run.run_id,
+    config: { ...fixture.run.config, "run-command": `echo '${evil}'` },
+  };
+  fixture.diffs.set(1, `+${evil}\n-</pre>${evil}\n`);
+  const html = renderReport({
+    ...input(fixture),
+    environment: { "docker engine": evil },
+  });
+  // The only script element is the report's own, at the end.
+  assert.equal(count(html, /<script>/g), 1);
+  assert.equal(count(html, /<script>\(\(\) =>/g), 1);
+  assert.ok(!html.includes("<img"), "no injected element");
+  assert.equal(count(html, /<\/pre>/g), 3, "one <pre> per kept diff");
+  assert.ok(html.includes(esc(evil)));
+  assert.ok(html.includes("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+  // Hypotheses of the fixture itself carry a script tag too.
+  assert.ok(html.includes("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+  // The same number of rows as records: nothing broke out of its cell.
+  assert.equal(count(html, /<tr id="iter-/g), fixture.records.length);
+});
+
+Deno.test("renderReport() is self-contained and allows only its own script", () => {
+  const html = renderReport(input(buildFixture("mixed")));
+  assert.doesNotMatch(html, /\b(src|href)\s*=/i);
+  assert.doesNotMatch(html, /<link\b|@import|url\(|@font-face/i);
+  const csp = html.match(
+    /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/,
+  )?.[1];
+  assert.ok(csp, "a CSP");
+  const policy = csp.replaceAll("&#39;", "'");
+  assert.match(policy, /default-src 'none'/);
+  const script = html.match(/<script>([^]*?)<\/script>/)![1]!;
+  const hash = createHash("sha256").update(script).digest("base64");
+  assert.ok(policy.includes(`script-src 'sha256-${hash}'`), policy);
+});
+
+Deno.test("renderReport() draws the incumbent as steps with its interval band", () => {
+  const html = renderReport(input(buildFixture("mixed")));
+  const path = html.match(/<path class="incumbent" d="([^"]+)"/)![1]!;
+  assert.match(path, /^M[\d.]+ [\d.]+H[\d.]+(V[\d.]+H[\d.]+)+$/);
+  assert.ok(count(html, /<rect class="band"/g) >= 4);
+  assert.match(html, /↓ lower is better/);
+});
+
+Deno.test("renderReport() renders a run with only a baseline, or none", () => {
+  const base = buildFixture("mixed");
+  const one = renderReport({
+    ...input(base),
+    records: base.records.slice(0, 1),
+  });
+  assert.equal(count(one, /class="mark kept"/g), 1);
+  assert.match(one, /No change was kept/);
+  const none = renderReport({ ...input(base), records: [], diffs: new Map() });
+  assert.equal(count(none, /class="mark /g), 0);
+  assert.match(none, /<tbody>\s*<\/tbody>/);
+  const noScore = renderReport({
+    ...input(base),
+    records: [makeRecord({
+      run_id: base.run.run_id,
+      iter: 0,
+      decision: "crashed",
+      timestamp: "t",
+      trial_scores: [null],
+    })],
+  });
+  assert.equal(count(noScore, /class="mark crashed"/g), 1);
+});
+
+Deno.test("renderReport() stays fast on 10,000 records", () => {
+  const { records: long, run } = buildFixture("long");
+  const records = Array.from(
+    { length: 10_000 },
+    (_, i) => ({
+      ...long[i === 0 ? 0 : 1 + (i % (long.length - 1))]!,
+      iter: i,
+    }),
+  );
+  const started = performance.now();
+  const html = renderReport({
+    ...input({ run, records, diffs: new Map() }),
+  });
+  const ms = performance.now() - started;
+  assert.equal(count(html, /<tr id="iter-/g), 10_000);
+  assert.equal(count(html, /class="mark /g), 10_000);
+  assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
+});
+
+Deno.test("niceTicks() picks round steps covering the range", () => {
+  assert.deepEqual(niceTicks(0, 10, 5), [0, 2, 4, 6, 8, 10]);
+  assert.deepEqual(niceTicks(8.6, 12.7, 6), [9, 10, 11, 12]);
+  assert.deepEqual(niceTicks(0.1, 0.35, 5), [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]);
+  assert.deepEqual(niceTicks(0, 149, 10), [0, 20, 40, 60, 80, 100, 120, 140]);
+  assert.deepEqual(niceTicks(3, 3), [3]);
+});
