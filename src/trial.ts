@@ -30,6 +30,7 @@
  * the runtime; image or mount problems: EnvironmentError) propagate; they are
  * never a TrialResult.
  */
+import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "./config/config.ts";
 import { extractMetric, type MetricResult } from "./core/metric.ts";
@@ -704,10 +705,33 @@ async function prepareCaches(
 /** A host-side kill that fired because the in-container watchdog did not. */
 class BackstopFired extends Error {}
 
+/**
+ * Free space below which a running trial is killed: the tree copy lives on
+ * the disk holding `.ratchet/`, and nothing else bounds what a trial writes
+ * there (a run starts a trial only with 1 GiB free).
+ */
+export const TRIAL_MIN_FREE_BYTES = 512 * 1024 ** 2;
+/** How often a running trial's disk is looked at. */
+const DISK_POLL_MS = 250;
+
+/** The trial was filling the disk holding `.ratchet/`. */
+class DiskFilled extends Error {}
+
+async function freeBytes(dir: string): Promise<number | null> {
+  const s = await statfs(dir).catch(() => null);
+  return s === null ? null : Number(s.bavail) * Number(s.bsize);
+}
+
+const DISK_FILLED_DETAIL = `the trial wrote so much that less than ${
+  TRIAL_MIN_FREE_BYTES / 1024 ** 2
+} MiB stayed free on the disk holding .ratchet/; the container was killed and its copy of the tree removed`;
+
 interface ContainerOutcome {
   run: RunResult;
   log: ControlLog;
   backstop: boolean;
+  /** Killed by the disk watch (DISK_FILLED_DETAIL). */
+  diskFilled: boolean;
   reportText: string | null;
   reportProblem: string | null;
   setupOutput: string | null;
@@ -820,8 +844,21 @@ async function runWrapped(
     }
   }
 
+  // The disk watch: see TRIAL_MIN_FREE_BYTES.
+  let diskBusy = false;
+  const diskWatch = setInterval(async () => {
+    if (diskBusy || backstop.signal.aborted) return;
+    diskBusy = true;
+    const free = await freeBytes(trial.dir);
+    diskBusy = false;
+    if (free !== null && free < TRIAL_MIN_FREE_BYTES) {
+      backstop.abort(new DiskFilled(DISK_FILLED_DETAIL));
+    }
+  }, DISK_POLL_MS);
+
   let run: RunResult;
   let backstopFired = false;
+  let diskFilled = false;
   try {
     run = await runtime.run(spec, {
       timeoutMs: engineTimeoutMs,
@@ -829,6 +866,44 @@ async function runWrapped(
       signal,
     });
   } catch (error) {
+    if (
+      error instanceof DiskFilled ||
+      (backstop.signal.reason instanceof DiskFilled && !deps.signal?.aborted &&
+        !(error instanceof RatchetError))
+    ) {
+      // Free the copy now: if the disk stays short, the trial was not the
+      // cause and the run stops like any full disk (exit 4, resumable).
+      await trial.remove();
+      const free = await freeBytes(tmpRootOf(request.repoRoot));
+      if (free !== null && free < TRIAL_MIN_FREE_BYTES) {
+        throw new UpstreamError(
+          `Only ${(free / 1024 ** 2).toFixed(0)} MiB free on the disk holding ${
+            tmpRootOf(request.repoRoot)
+          }`,
+          { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
+        );
+      }
+      diskFilled = true;
+      run = {
+        containerId: "",
+        exitCode: null,
+        stdout: new TextEncoder().encode(""),
+        stderr: new TextEncoder().encode(`ratchet: ${DISK_FILLED_DETAIL}\n`),
+        stdoutTruncated: false,
+        stderrTruncated: false,
+        timedOut: false,
+        oomKilled: false,
+      };
+      return {
+        run,
+        log: parseControlLog("", nonce),
+        backstop: false,
+        diskFilled,
+        reportText: null,
+        reportProblem: null,
+        setupOutput: null,
+      };
+    }
     const ours = error instanceof BackstopFired ||
       (backstop.signal.aborted && !deps.signal?.aborted &&
         !(error instanceof RatchetError));
@@ -849,6 +924,7 @@ async function runWrapped(
     };
   } finally {
     clearInterval(poller);
+    clearInterval(diskWatch);
     clearTimeout(timer);
   }
 
@@ -878,6 +954,7 @@ async function runWrapped(
     run,
     log,
     backstop: backstopFired,
+    diskFilled,
     reportText,
     reportProblem,
     setupOutput,
@@ -938,46 +1015,57 @@ export async function runTrial(
     const truncated = source === "stdout"
       ? run.stdoutTruncated
       : run.stderrTruncated;
-    metric = extractMetric(source === "stdout" ? stdout : stderr, {
-      metricName: config.metricName,
-      metricPattern: config.metricPattern,
-      source: "text",
-    });
-    if (!metric.ok && truncated) {
-      metric = {
-        ...metric,
-        message: `${metric.message} (${source} passed ${
+    // The metric is the LAST match: in a report cut off at the cap the last
+    // lines are unknown, and a command that floods forged lines past the cap
+    // would push the real one out. So a cut-off report yields no metric.
+    metric = truncated
+      ? {
+        ok: false,
+        message: `${source} passed ${
           OUTPUT_CAP_BYTES / 1024 / 1024
-        } MiB and was cut off there; print the metric early or write it to a file)`,
-      };
-    }
+        } MiB and was cut off there, so its last lines are unknown and no metric is taken from it; print less, or write the metric to a file (--report-source PATH)`,
+      }
+      : extractMetric(source === "stdout" ? stdout : stderr, {
+        metricName: config.metricName,
+        metricPattern: config.metricPattern,
+        source: "text",
+      });
   } else if (got.reportText === null) {
     metric = { ok: false, message: got.reportProblem ?? "no report" };
+  } else if (got.reportProblem !== null) {
+    // Only a cut-off report has a problem and a text: see above.
+    metric = {
+      ok: false,
+      message:
+        `${got.reportProblem}, so its last lines are unknown and no metric is taken from it`,
+    };
   } else {
     metric = extractMetric(got.reportText, {
       metricName: config.metricName,
       metricPattern: config.metricPattern,
       source: "text",
     });
-    if (!metric.ok && got.reportProblem !== null) {
-      metric = {
-        ...metric,
-        message: `${metric.message} (${got.reportProblem})`,
-      };
-    }
   }
 
-  const decided = decideOutcome({
-    timedOut,
-    oomKilled: run.oomKilled,
-    setupStatus: log.setupStatus,
-    exitCode,
-    timeoutSeconds: config.trialTimeoutSeconds,
-    metric,
-    ...(request.expectedUnit === undefined
-      ? {}
-      : { expectedUnit: request.expectedUnit }),
-  });
+  const decided = got.diskFilled
+    ? {
+      outcome: "crashed" as const,
+      score: null,
+      unit: null,
+      rule: null,
+      detail: DISK_FILLED_DETAIL,
+    }
+    : decideOutcome({
+      timedOut,
+      oomKilled: run.oomKilled,
+      setupStatus: log.setupStatus,
+      exitCode,
+      timeoutSeconds: config.trialTimeoutSeconds,
+      metric,
+      ...(request.expectedUnit === undefined
+        ? {}
+        : { expectedUnit: request.expectedUnit }),
+    });
   const result: TrialResult = {
     ...decided,
     exitCode,
@@ -1043,10 +1131,12 @@ export async function runCheck(
     decoder.decode(run.stdout),
     decoder.decode(run.stderr),
   );
-  const passed = !timedOut && !run.oomKilled && log.setupStatus === null &&
-    exitCode === 0;
+  const passed = !got.diskFilled && !timedOut && !run.oomKilled &&
+    log.setupStatus === null && exitCode === 0;
   const detail = passed
     ? "check passed"
+    : got.diskFilled
+    ? DISK_FILLED_DETAIL
     : timedOut
     ? `the check command did not finish within --trial-timeout-seconds ${request.config.trialTimeoutSeconds}`
     : run.oomKilled

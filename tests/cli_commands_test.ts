@@ -58,10 +58,10 @@ Deno.test("ratchet reports usage errors with exit 2 and a hint", async () => {
   await using repo = await tempRepo();
   const r = await runCli(["run", "--trials", "0"], { cwd: repo.dir });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Invalid value for "trials" in flags: 0/);
+  assert.match(r.stderr, /Invalid value for --trials: 0/);
   assert.match(
     r.stderr,
-    /hint: "trials" must be a whole number from 1 to 1000/,
+    /hint: --trials must be a whole number from 1 to 1000/,
   );
   const u = await runCli(["frob"], { cwd: repo.dir });
   assert.equal(u.code, 2);

@@ -146,6 +146,9 @@ function parseOrThrow(
         cause: error,
       });
     }
+    const ambiguous = /Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/
+      .exec(message);
+    if (ambiguous) throw ambiguousValue(command, ambiguous[1]!, args, error);
     const positional = /Unexpected argument '([^']+)'/.exec(message);
     if (positional) {
       throw new UsageError(
@@ -155,6 +158,37 @@ function parseOrThrow(
     }
     throw new UsageError(message, { hint: flagHint(command), cause: error });
   }
+}
+
+/**
+ * `--trials -1`: node:util reads "-1" as a flag. A number out of the
+ * option's range is reported like any bad value (naming the range); one in
+ * range (`--threshold -5`) gets the `=` spelling that passes it.
+ */
+function ambiguousValue(
+  command: CommandName,
+  flag: string,
+  args: readonly string[],
+  cause: unknown,
+): UsageError {
+  const value = args[args.indexOf(flag) + 1] ?? "";
+  const def = OPTIONS.find((o) => `--${o.name}` === flag);
+  if (
+    def !== undefined && (def.kind === "int" || def.kind === "number") &&
+    /^-\d/.test(value)
+  ) {
+    // Throws the usual "Invalid value for --flag" when out of range.
+    validateValues({ [def.name]: coerceFlag(def, value) }, "flags");
+  }
+  return new UsageError(
+    `Flag ${flag} got "${value}", which looks like a flag itself`,
+    {
+      hint: `Write ${flag}=${value} to pass a value that starts with "-". ${
+        flagHint(command)
+      }`,
+      cause,
+    },
+  );
 }
 
 function positiveInt(name: string, raw: string | undefined, min: number) {

@@ -89,15 +89,17 @@ const bad: [string[], RegExp][] = [
   [["run", "--bogus"], /Unknown flag --bogus for "ratchet run"/],
   [["run", "--trials"], /--trials needs a value/],
   [["run", "--trials", "many"], /Invalid value for --trials: "many"/],
-  [["run", "--trials", "0"], /"trials"/],
-  [["run", "--confidence", "1.5"], /"confidence"/],
-  [["run", "--direction", "sideways"], /"direction"/],
-  [["run", "--memory", "lots"], /"memory"/],
+  [["run", "--trials", "0"], /Invalid value for --trials: 0/],
+  [["run", "--confidence", "1.5"], /--confidence: 1\.5/],
+  [["run", "--direction", "sideways"], /--direction: "sideways"/],
+  [["run", "--memory", "lots"], /--memory: "lots"/],
   [["status", "extra"], /Unexpected argument "extra"/],
   [["measure", "--critic"], /Unknown flag --critic for "ratchet measure"/],
   [["resume", "--iterations=-2"], /Invalid value for --iterations/],
   [["instruct"], /instruct needs the note's text/],
   [["calibrate", "--trials", "2"], /at least 3 trials/],
+  [["run", "--trials", "-1"], /Invalid value for --trials: -1/],
+  [["run", "--threshold", "-5"], /--threshold got "-5"/],
 ];
 
 for (const [argv, message] of bad) {

@@ -139,7 +139,8 @@ export async function loadConfig(
         {
           key: "instructions-file",
           cause: error,
-          hint: "The path is relative to the current directory.",
+          hint:
+            "Name a readable text file; the path is relative to the current directory.",
         },
       );
     }

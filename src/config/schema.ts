@@ -279,6 +279,13 @@ export function validateValues(
 }
 
 function invalid(def: OptionDef, value: unknown, origin: string): ConfigError {
+  // A flag is named as typed (`--trials`); a file's key as written there.
+  if (origin === "flags") {
+    return new ConfigError(
+      `Invalid value for --${def.name}: ${show(value)}`,
+      { key: def.name, hint: `--${def.name} must be ${allowedText(def)}.` },
+    );
+  }
   return new ConfigError(
     `Invalid value for "${def.name}" in ${origin}: ${show(value)}`,
     { key: def.name, hint: `"${def.name}" must be ${allowedText(def)}.` },
@@ -499,6 +506,18 @@ function checkCrossField(config: Config): void {
         },
       );
     }
+  }
+  if (config.image !== null && config.dockerfile !== null) {
+    throw new ConfigError(
+      `--image ${show(config.image)} and --dockerfile ${
+        show(config.dockerfile)
+      } cannot both be set`,
+      {
+        key: "image",
+        hint:
+          "Keep one: --image uses an existing image, --dockerfile builds one.",
+      },
+    );
   }
   const both = config.editable.filter((g) => config.harness.includes(g));
   if (both.length > 0) {

@@ -193,6 +193,10 @@ export function createOptions(
     NetworkMode: spec.network,
     Mounts: spec.mounts.map(mountSettings),
     Init: true,
+    // ratchet reads output only through its own attach (capped at
+    // outputCapBytes); the engine's default json-file log has no size cap, so
+    // a command flooding stdout would otherwise fill the engine's disk.
+    LogConfig: { Type: "none", Config: {} },
   };
   if (limits.memoryBytes !== null) {
     hostConfig.Memory = limits.memoryBytes;
@@ -569,7 +573,9 @@ export class DockerRuntime implements ContainerRuntime {
       await this.#removeQuietly(container);
       throw this.#startFailure(spec, error);
     }
-    return new DockerSandbox(container, this.endpoint.url);
+    const sandbox = new DockerSandbox(container, this.endpoint.url);
+    await sandbox.freeze();
+    return sandbox;
   }
 
   /** Remove every container carrying all `labels`, running or not. */
@@ -904,13 +910,24 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-/** A running container in which commands are exec'd. */
+/**
+ * A running container in which commands are exec'd.
+ *
+ * Between commands the container is frozen (`docker pause`): a process the
+ * model left running in the background cannot change the worktree while the
+ * host's editor tool walks and opens a path in it (it could otherwise swap a
+ * directory for a symlink between the walk and the open, and make the host
+ * read or write a file outside the tree). It thaws for each command. An
+ * engine that cannot pause (rootless on cgroup v1) runs the sandbox unfrozen.
+ */
 class DockerSandbox implements Sandbox {
   readonly id: string;
   readonly #container: Docker.Container;
   readonly #url: string;
   #shell: Promise<string> | undefined;
   #closing: Promise<void> | undefined;
+  #frozen = false;
+  #canFreeze = true;
 
   constructor(container: Docker.Container, url: string) {
     this.#container = container;
@@ -931,6 +948,42 @@ class DockerSandbox implements Sandbox {
     if (this.#closing !== undefined) {
       throw new Error(`sandbox ${this.id.slice(0, 12)} is closed`);
     }
+    await this.#thaw();
+    try {
+      return await this.#exec(command, options);
+    } finally {
+      if (this.#closing === undefined) await this.freeze();
+    }
+  }
+
+  /** Freeze every process of the sandbox until the next command. */
+  async freeze(): Promise<void> {
+    if (!this.#canFreeze || this.#frozen) return;
+    try {
+      await this.#container.pause();
+      this.#frozen = true;
+    } catch (error) {
+      if (isConnectionError(error)) throw this.#upstream(error);
+      // 409: not running (nothing to freeze); else the engine cannot pause.
+      if (statusOf(error) !== 409) this.#canFreeze = false;
+    }
+  }
+
+  async #thaw(): Promise<void> {
+    if (!this.#frozen) return;
+    try {
+      await this.#container.unpause();
+    } catch (error) {
+      if (isConnectionError(error)) throw this.#upstream(error);
+      // Not paused any more or not running: the exec reports what it finds.
+    }
+    this.#frozen = false;
+  }
+
+  async #exec(
+    command: string,
+    options: { timeoutMs: number; outputCapBytes?: number },
+  ): Promise<ExecResult> {
     const cap = options.outputCapBytes ?? DEFAULT_EXEC_OUTPUT_CAP;
     const shell = await (this.#shell ??= this.#detectShell());
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));

@@ -10,11 +10,13 @@
  * the model's own `bash` calls, nothing here ever hands a model-controlled
  * path to the file system without that walk.
  *
- * What the walk cannot close is a race: a process the model left running in
- * the sandbox could swap a directory for a symlink between the walk and the
- * write. The sandbox runs one command at a time and the diff check after the
- * proposal rejects a candidate that added such a symlink, which bounds the harm
- * to the tree itself.
+ * What the walk alone cannot close is a race: a process the model left
+ * running in the sandbox could swap a directory for a symlink between the
+ * walk and the open, and the host would then read or write a file outside
+ * the tree (tests/e2e/security_host_test.ts shows it happening). The
+ * sandbox is therefore frozen (`docker pause`) whenever no `bash` command is
+ * running (container.ts, DockerSandbox), so nothing in it runs while a tool
+ * call here is in progress; tool calls run one at a time.
  */
 import { join } from "node:path";
 import {

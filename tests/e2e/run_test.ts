@@ -515,10 +515,16 @@ dockerTest(
       assert.equal(noMetric.code, 5, noMetric.stderr);
       assert.match(noMetric.stderr, /baseline could not be measured/);
       assert.equal(silent.requests.length, 0);
-      assert.deepEqual(
-        await runContainers((await readRun(repo.dir)).run_id),
-        [],
+      // The run never started: its config, worktree and branch are gone
+      // (only the baseline's trial reports stay), and so are its containers.
+      const abandoned = /Starting run (\S+)/.exec(noMetric.stderr)?.[1];
+      assert.ok(abandoned, noMetric.stderr);
+      assert.equal(await exists(join(repo.dir, ".ratchet/config.json")), false);
+      assert.equal(
+        await repo.git("branch", "--list", `ratchet/${abandoned}`),
+        "",
       );
+      assert.deepEqual(await runContainers(abandoned), []);
     } finally {
       await removeRunContainers(repo.dir);
     }

@@ -16,6 +16,7 @@ import type { RunEvent } from "../../core/events.ts";
 import { type IterationRecord, SCHEMA_VERSION } from "../../core/state.ts";
 import { incumbentOf } from "../../core/stop.ts";
 import {
+  BaselineError,
   ConfigError,
   EnvironmentError,
   InterruptedError,
@@ -40,7 +41,12 @@ import {
 } from "../../infra/git.ts";
 import { ensureTrialImage, prepareImage } from "../../infra/image.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
-import { materialize, ownerOf, parseOwner } from "../../infra/materialize.ts";
+import {
+  materialize,
+  ownerOf,
+  parseOwner,
+  removeTree,
+} from "../../infra/materialize.ts";
 import {
   extraMounts,
   HOME_DIR,
@@ -150,6 +156,30 @@ async function checkDisk(dir: string): Promise<void> {
       } MiB free on the disk holding ${dir}`,
       { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
     );
+  }
+}
+
+/**
+ * Remove the per-trial copies (and a prepare copy) that a killed run left in
+ * `.ratchet/tmp/`: a trial removes its own copy, but not when the process
+ * dies mid-trial. Only `runId`'s copies go (and prepare copies, made only
+ * under the run lock, which the caller holds): `ratchet measure` may be
+ * using tmp/ at the same time.
+ */
+async function removeLeftoverCopies(tmp: string, runId: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(tmp));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (
+      e.isDirectory &&
+      (e.name.startsWith(`${runId}-`) || /^prepare-[0-9a-f]+$/.test(e.name))
+    ) {
+      await removeTree(join(tmp, e.name)).catch(() => {});
+    }
   }
 }
 
@@ -408,16 +438,28 @@ export async function runRun(
   const key = apiKey(ctx);
   const view = makeView(cmd.json, ctx, config.iterations);
   const events = (e: RunEvent) => view.handle(e);
+  // The engine and the image are checked before anything is written: an
+  // unreachable Docker or a missing image leaves no .ratchet/ behind and
+  // never archives the previous run.
+  const runtime = new DockerRuntime(resolveEngine(ctx.env));
+  const repoOwner = await engineOwner(runtime, root);
+  const baseImage = await ensureTrialImage(runtime, {
+    image: config.image,
+    dockerfile: config.dockerfile === null
+      ? null
+      : { path: join(root, config.dockerfile) },
+    version: VERSION,
+    onProgress: (line) => events({ event: "progress", message: line }),
+  });
   const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
   await store.init();
   return await withLock(store, ctx, events, async () => {
-    const runtime = new DockerRuntime(resolveEngine(ctx.env));
-    const repoOwner = await engineOwner(runtime, root);
     const previous = await store.readRun().catch(() => null);
     if (previous !== null) {
       await runtime.removeContainers({ "ratchet.run": previous.run_id }).catch(
         () => 0,
       );
+      await removeLeftoverCopies(store.paths.tmp, previous.run_id);
     }
     await removeWorktree(root, store.paths.worktree).catch(() => {});
     // An archive interrupted after config.json moved still has to finish
@@ -452,14 +494,6 @@ export async function runRun(
       finished_at: null,
     };
     await ensureExcluded(root, ".ratchet/");
-    const baseImage = await ensureTrialImage(runtime, {
-      image: config.image,
-      dockerfile: config.dockerfile === null
-        ? null
-        : { path: join(root, config.dockerfile) },
-      version: VERSION,
-      onProgress: (line) => events({ event: "progress", message: line }),
-    });
     const fault = createFaultHook(ctx.faultSpec);
     await createWorktree(root, store.paths.worktree, branch, startSha);
     fault("run.worktree-created");
@@ -571,10 +605,27 @@ async function loopSession(
       await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(
         () => 0,
       );
+      if (error instanceof BaselineError && records.length === 0) {
+        await abandonRun(s, worktree);
+      }
       throw error;
     }
   }
   return await finish(s, end, worktree, ports.fault);
+}
+
+/**
+ * A run whose baseline cannot be measured (exit 5) never started: remove its
+ * worktree, branch, config and harness snapshot, and keep only the trial
+ * reports the error points to. The next `ratchet run` starts afresh.
+ */
+async function abandonRun(s: Session, worktree: string): Promise<void> {
+  await removeWorktree(s.root, worktree).catch(() => {});
+  await runGit(s.root, ["branch", "-D", s.run.branch]).catch(() => "");
+  await Deno.remove(s.store.paths.config).catch(() => {});
+  await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
+    () => {},
+  );
 }
 
 /** `ratchet resume [--iterations N]`. */
@@ -633,6 +684,7 @@ export async function runResume(
       });
     }
     await store.clearCurrent();
+    await removeLeftoverCopies(store.paths.tmp, run.run_id);
     // The worktree is gone after a finished run or a reboot that cleaned
     // tmp dirs: attach it again to the run's existing branch.
     const worktree = store.paths.worktree;
