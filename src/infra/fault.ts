@@ -54,6 +54,15 @@ export const FAULT_POINTS: readonly string[] = [
   "loop.recorded",
   // src/cli/commands/run.ts: before each trial's container starts.
   "trial.before-start",
+  // src/cli/commands/run.ts: run start (worktree, harness snapshot), the
+  // baseline's record, and the stop written at the end of a run.
+  "run.worktree-created",
+  "run.harness-snapshotted",
+  "run.baseline-recorded",
+  "run.stop-recorded",
+  // src/cli/commands/report.ts: the HTML report (atomic write).
+  "report.write.before-rename",
+  "report.write.after-rename",
 ];
 
 /** A parsed `RATCHET_FAULT_POINT`: fire at the `hit`-th arrival at `point`. */

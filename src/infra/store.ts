@@ -236,6 +236,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Whether `path` is a directory with nothing in it. */
+async function isEmptyDir(path: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(path)) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Read and parse a whole JSON file; null when it does not exist. */
 async function readJsonFile(
   path: string,
@@ -620,6 +630,40 @@ export class Store {
   }
 
   /**
+   * The notes not marked read yet, oldest first, WITHOUT marking them: the
+   * run marks them with `markNotesRead` once the iteration that received
+   * them is recorded, so a crash in between hands them out again instead of
+   * losing them.
+   */
+  async peekUnreadNotes(): Promise<Note[]> {
+    if (!(await exists(this.paths.notes))) return [];
+    return await this.#withNotes((state) =>
+      Promise.resolve(state.notes.filter((n) => n.id > state.readThrough))
+    );
+  }
+
+  /**
+   * Mark every note up to `throughId` read, durably (a `{"read_through":
+   * id}` line). Fault point: `notes.mark-read.before-fsync`.
+   */
+  async markNotesRead(throughId: number): Promise<void> {
+    await this.#withNotes(async (state) => {
+      if (throughId <= state.readThrough) return;
+      await appendLineDurable(
+        this.paths.notes,
+        JSON.stringify({
+          schema_version: SCHEMA_VERSION,
+          read_through: throughId,
+        }),
+        {
+          fault: this.#fault,
+          points: { beforeFsync: "notes.mark-read.before-fsync" },
+        },
+      );
+    });
+  }
+
+  /**
    * Run `fn` holding an exclusive lock on notes.jsonl (`ratchet instruct`
    * and the run write it from different processes), with the file parsed and
    * any torn last line cut so appends start on a fresh line.
@@ -730,6 +774,12 @@ export class Store {
       if (!(await exists(from))) continue;
       const to = join(dest, from.slice(this.paths.root.length + 1));
       if (await exists(to)) {
+        // After an interrupted archive moved reports/ or diffs/, init()
+        // made them again, empty: nothing of the old run is in them.
+        if (await isEmptyDir(from)) {
+          await Deno.remove(from);
+          continue;
+        }
         throw new EnvironmentError(
           `Cannot archive ${from}: ${to} already exists`,
           { hint: `Move one of them aside, then run ratchet again.` },
