@@ -12,7 +12,7 @@
  * Prints a table and writes tests/artifacts/load_bench.json, which
  * tools/reliability_report.ts renders into docs/reliability.md.
  *
- * Usage: deno task bench:load [--iterations N] [--records N] [--skip-run] [--skip-readers]
+ * Usage: deno task bench:load [--iterations N] [--records N] [--skip-run] [--skip-readers] [--out FILE]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -27,7 +27,7 @@ import {
 } from "../tests/reliability/harness.ts";
 import type { LoadBench } from "../tools/reliability_report.ts";
 
-const OUT = fileURLToPath(
+const DEFAULT_OUT = fileURLToPath(
   new URL("../tests/artifacts/load_bench.json", import.meta.url),
 );
 
@@ -81,6 +81,8 @@ async function longRun(iterations: number): Promise<LoadBench["run"]> {
       runArgs(iterations, "--max-cost-usd", "0"),
       lab.dir,
       { ANTHROPIC_API_KEY: "test", ANTHROPIC_BASE_URL: model.url },
+      undefined,
+      3_600_000,
     );
     const timer = setInterval(() => {
       const m = /"event":"iteration","record":\{[^\n]*?"iter":(\d+),/g;
@@ -90,14 +92,21 @@ async function longRun(iterations: number): Promise<LoadBench["run"]> {
       if (last) iter = Number(last[1]);
       const rss = rssMiB(p.pid);
       if (rss !== null) {
-        samples.push({ t_s: r1((performance.now() - t0) / 1000), iter, rss_mib: r1(rss) });
+        samples.push({
+          t_s: r1((performance.now() - t0) / 1000),
+          iter,
+          rss_mib: r1(rss),
+        });
       }
     }, 250);
     const r = await p.done;
     clearInterval(timer);
     const seconds = r1((performance.now() - t0) / 1000);
-    const records = (await Deno.readTextFile(join(lab.dir, ".ratchet/results.jsonl")).catch(() => ""))
-      .split("\n").filter((l) => l !== "").length;
+    const records =
+      (await Deno.readTextFile(join(lab.dir, ".ratchet/results.jsonl")).catch(
+        () => "",
+      ))
+        .split("\n").filter((l) => l !== "").length;
     // From iteration 1 on: startup and the baseline are not growth.
     const steady = samples.filter((s) => s.iter >= 1);
     const pts = steady.map((s) => ({ x: s.iter, y: s.rss_mib * 1024 }));
@@ -114,6 +123,13 @@ async function longRun(iterations: number): Promise<LoadBench["run"]> {
       rss_max_mib: Math.max(0, ...samples.map((s) => s.rss_mib)),
       rss_slope_kib_per_iter: r1(slope(pts)),
       rss_slope_late_kib_per_iter: r1(slope(late)),
+      // The last iteration ends the run before a sample can catch it.
+      rss_at: [1, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1000]
+        .filter((k) => k < iterations)
+        .map((k) => {
+          const at = steady.filter((s) => s.iter === k).map((s) => s.rss_mib);
+          return { iter: k, rss_mib: at.length > 0 ? Math.min(...at) : null };
+        }),
     };
   } finally {
     const id = (await lab.runFile())?.run_id;
@@ -133,7 +149,9 @@ async function readers(n: number): Promise<LoadBench["readers"]> {
   });
   try {
     const setup = await lab.ratchet("run", runArgs(1));
-    if (setup.code !== 0) throw new Error(`setup run failed: ${setup.stderrTail}`);
+    if (setup.code !== 0) {
+      throw new Error(`setup run failed: ${setup.stderrTail}`);
+    }
     const run = (await lab.runFile())!;
     const results = join(lab.ratchetDir, "results.jsonl");
     const lines: string[] = [];
@@ -158,18 +176,35 @@ async function readers(n: number): Promise<LoadBench["readers"]> {
         iter: i,
         decision,
         kept: decision === "baseline" || decision === "improved",
-        hypothesis: i === 0 ? "" : `hypothesis ${i}: cache the parsed config to avoid repeated work`,
-        description: i === 0 ? "" : `iteration ${i}: a change to src/module_${i % 40}.ts`,
+        hypothesis: i === 0
+          ? ""
+          : `hypothesis ${i}: cache the parsed config to avoid repeated work`,
+        description: i === 0
+          ? ""
+          : `iteration ${i}: a change to src/module_${i % 40}.ts`,
         trial_scores: scores,
         trial_outcomes: scores.map((s) => (s === null ? "crashed" : "ok")),
         baseline_scores: i === 0 ? [] : [best, best + 0.2, best - 0.1],
-        sha: i === 0 ? run.start_sha : decision === "improved" ? run.start_sha : null,
+        sha: i === 0
+          ? run.start_sha
+          : decision === "improved"
+          ? run.start_sha
+          : null,
         p_value: i === 0 ? null : 0.04,
         effect: i === 0 ? null : -0.012,
         ci: i === 0 ? null : [-0.02, -0.004],
-        reason: decision === "no_change" ? "within_noise" : decision === "crashed" ? "crashed_trials" : null,
+        reason: decision === "no_change"
+          ? "within_noise"
+          : decision === "crashed"
+          ? "crashed_trials"
+          : null,
         detail: decision === "crashed" ? "trial 1 exited 1" : "",
-        tokens: { input: 12_000, output: 900, cache_write: 0, cache_read: 10_000 },
+        tokens: {
+          input: 12_000,
+          output: 900,
+          cache_write: 0,
+          cache_read: 10_000,
+        },
         cost_usd: 0.05,
         duration_s: 30 + (i % 17),
         diff_stat: { files: 1, insertions: 3, deletions: 1 },
@@ -192,11 +227,17 @@ async function readers(n: number): Promise<LoadBench["readers"]> {
       let code = 0;
       for (let k = 0; k < 3; k++) {
         const t0 = performance.now();
-        const r = await spawnRatchet(args, lab.dir, { ANTHROPIC_API_KEY: "test" }).done;
+        const r = await spawnRatchet(args, lab.dir, {
+          ANTHROPIC_API_KEY: "test",
+        }).done;
         times.push(performance.now() - t0);
         code = r.code;
         if (r.code !== 0) {
-          write(`ratchet ${args[0]} exited ${r.code}: ${r.stderr.trim().split("\n").slice(0, 2).join(" ")}`);
+          write(
+            `ratchet ${args[0]} exited ${r.code}: ${
+              r.stderr.trim().split("\n").slice(0, 2).join(" ")
+            }`,
+          );
           break;
         }
       }
@@ -222,11 +263,18 @@ const { values } = parseArgs({
     records: { type: "string", default: "10000" },
     "skip-run": { type: "boolean", default: false },
     "skip-readers": { type: "boolean", default: false },
+    out: { type: "string", default: DEFAULT_OUT },
   },
 });
+const OUT = values.out;
 
-const previous = await Deno.readTextFile(OUT).then((t) => JSON.parse(t) as LoadBench, () => null);
-const run = values["skip-run"] ? previous?.run ?? null : await longRun(Number(values.iterations));
+const previous = await Deno.readTextFile(OUT).then(
+  (t) => JSON.parse(t) as LoadBench,
+  () => null,
+);
+const run = values["skip-run"]
+  ? previous?.run ?? null
+  : await longRun(Number(values.iterations));
 const rd = values["skip-readers"]
   ? previous?.readers ?? null
   : await readers(Number(values.records));
@@ -246,18 +294,28 @@ await Deno.writeTextFile(OUT, JSON.stringify(bench, null, 2) + "\n");
 
 if (run) {
   write("\nlong run");
-  write("| iterations | wall s | s/iter | exit | records | RSS start MiB | RSS end MiB | RSS max MiB | KiB/iter (all) | KiB/iter (2nd half) |");
+  write(
+    "| iterations | wall s | s/iter | exit | records | RSS start MiB | RSS end MiB | RSS max MiB | KiB/iter (all) | KiB/iter (2nd half) |",
+  );
   write("|---|---|---|---|---|---|---|---|---|---|");
   write(
-    `| ${run.iterations} | ${run.seconds} | ${(run.seconds / run.iterations).toFixed(2)} | ${run.exit_code} | ${run.records} | ${run.rss_start_mib} | ${run.rss_end_mib} | ${run.rss_max_mib} | ${run.rss_slope_kib_per_iter} | ${run.rss_slope_late_kib_per_iter} |`,
+    `| ${run.iterations} | ${run.seconds} | ${
+      (run.seconds / run.iterations).toFixed(2)
+    } | ${run.exit_code} | ${run.records} | ${run.rss_start_mib} | ${run.rss_end_mib} | ${run.rss_max_mib} | ${run.rss_slope_kib_per_iter} | ${run.rss_slope_late_kib_per_iter} |`,
   );
+  const at = run.rss_at ?? [];
+  write(`\n| iteration | ${at.map((a) => a.iter).join(" | ")} |`);
+  write(`|---|${at.map(() => "---").join("|")}|`);
+  write(`| lowest RSS MiB | ${at.map((a) => a.rss_mib ?? "—").join(" | ")} |`);
 }
 if (rd) {
   write(`\nreaders on ${rd.records} records (${rd.file_mib} MiB)`);
   write("| command | exit | median ms | max ms | runs |");
   write("|---|---|---|---|---|");
   for (const c of rd.commands) {
-    write(`| ratchet ${c.command} | ${c.exit_code} | ${c.median_ms} | ${c.max_ms} | ${c.runs} |`);
+    write(
+      `| ratchet ${c.command} | ${c.exit_code} | ${c.median_ms} | ${c.max_ms} | ${c.runs} |`,
+    );
   }
 }
 write(`\nwrote ${OUT}`);

@@ -23,10 +23,13 @@ export interface PrivateDockerd extends AsyncDisposable {
 
 function ping(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path: "/_ping", timeout: 1000 }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode === 200));
-    });
+    const req = request(
+      { socketPath, path: "/_ping", timeout: 1000 },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode === 200));
+      },
+    );
     req.on("error", () => resolve(false));
     req.on("timeout", () => {
       req.destroy();
@@ -76,7 +79,10 @@ function killStrays(dir: string): number {
     if (pid === Deno.pid) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      parent.set(pid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      parent.set(
+        pid,
+        Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]),
+      );
       const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
       if (cmd.includes(dir)) roots.push(pid);
     } catch { /* gone */ }
@@ -135,7 +141,10 @@ export async function startPrivateDockerd(
     await Deno.remove(pidfile).catch(() => {});
     await Deno.remove(containerdPid).catch(() => {});
     log?.close();
-    log = await Deno.open(join(dir, "dockerd.log"), { append: true, create: true });
+    log = await Deno.open(join(dir, "dockerd.log"), {
+      append: true,
+      create: true,
+    });
     // Its own network namespace: a dockerd started with `--bridge none`
     // deletes any interface named docker0 it can see, which would take the
     // shared daemon's bridge away from every other test.
@@ -165,8 +174,12 @@ export async function startPrivateDockerd(
     const end = Date.now() + 60_000;
     while (!(await ping(socket))) {
       if (Date.now() > end) {
-        const text = await Deno.readTextFile(join(dir, "dockerd.log")).catch(() => "");
-        throw new Error(`private dockerd did not answer in 60 s:\n${text.slice(-2000)}`);
+        const text = await Deno.readTextFile(join(dir, "dockerd.log")).catch(
+          () => "",
+        );
+        throw new Error(
+          `private dockerd did not answer in 60 s:\n${text.slice(-2000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -182,7 +195,10 @@ export async function startPrivateDockerd(
       }
     }
     if (child !== null) {
-      await Promise.race([child.status, new Promise((r) => setTimeout(r, 20_000))]);
+      await Promise.race([
+        child.status,
+        new Promise((r) => setTimeout(r, 20_000)),
+      ]);
       child = null;
     }
     for (const pid of pids) if (pid !== null) await waitGone(pid, 10_000);
@@ -191,14 +207,24 @@ export async function startPrivateDockerd(
   await start();
   for (const image of images) {
     const out = await new Deno.Command("sh", {
-      args: ["-c", `docker save "$1" | DOCKER_HOST="$2" docker load`, "sh", image, host],
+      args: [
+        "-c",
+        `docker save "$1" | DOCKER_HOST="$2" docker load`,
+        "sh",
+        image,
+        host,
+      ],
       env: { DOCKER_HOST: "unix:///var/run/docker.sock" },
       stdout: "null",
       stderr: "piped",
     }).output();
     if (!out.success) {
       await kill("SIGTERM");
-      throw new Error(`loading ${image} into the private dockerd failed: ${new TextDecoder().decode(out.stderr)}`);
+      throw new Error(
+        `loading ${image} into the private dockerd failed: ${
+          new TextDecoder().decode(out.stderr)
+        }`,
+      );
     }
   }
 
