@@ -31,6 +31,7 @@ import { createFaultHook, type FaultHook, noFault } from "../../infra/fault.ts";
 import {
   createWorktree,
   ensureExcluded,
+  exportTree,
   findRepoRoot,
   headSha,
   isDirty,
@@ -302,7 +303,7 @@ async function prepare(
       kind: "git",
       root: s.root,
       treeish: sha,
-      exportTree: (await import("../../infra/git.ts")).exportTree,
+      exportTree,
     },
     {
       tmpRoot: s.store.paths.tmp,
