@@ -15,7 +15,7 @@ import {
 import type { EventSink } from "./core/events.ts";
 import { stopReason as computeStop } from "./core/stop.ts";
 import { baselineSummary, incumbentSummary } from "./decision.ts";
-import { runIteration, type RunState } from "./loop.ts";
+import { runIteration, type RunState, signalName } from "./loop.ts";
 import type { LoopPorts, TrialPort, TrialSummary } from "./loop_ports.ts";
 import {
   BaselineError,
@@ -41,10 +41,7 @@ export function policyOf(config: Config): ProtectionPolicy {
 
 /** Throw InterruptedError when the run's signal fired. */
 export function throwIfInterrupted(signal: AbortSignal): void {
-  if (signal.aborted) {
-    const reason = signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
-    throw new InterruptedError(reason);
-  }
+  if (signal.aborted) throw new InterruptedError(signalName(signal));
 }
 
 /**
@@ -208,22 +205,34 @@ export async function driveLoop(
       if (outcome.kind === "cost_cap") return { reason: "cost", error: null };
     }
   } catch (error) {
-    const interrupted = error instanceof InterruptedError ||
-      (ports.signal.aborted && !(error instanceof UpstreamError));
     await ports.git.reset(state.incumbent.sha).catch(() => {});
     await ports.store.clearCurrent().catch(() => {});
-    if (interrupted) {
-      const signal = ports.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
-      return {
-        reason: "interrupted",
-        error: error instanceof InterruptedError
-          ? error
-          : new InterruptedError(signal, { cause: error }),
-      };
-    }
-    if (error instanceof UpstreamError) return { reason: "upstream", error };
+    const end = loopEndOf(error, ports.signal);
+    if (end !== null) return end;
     throw error;
   }
+}
+
+/**
+ * How a failure ends the loop: a signal (or anything thrown while the signal
+ * was aborting the run) is `interrupted`, an API or Docker outage is
+ * `upstream`; both leave the run resumable. Null for anything else, which
+ * the caller rethrows.
+ */
+export function loopEndOf(error: unknown, signal: AbortSignal): LoopEnd | null {
+  if (
+    error instanceof InterruptedError ||
+    (signal.aborted && !(error instanceof UpstreamError))
+  ) {
+    return {
+      reason: "interrupted",
+      error: error instanceof InterruptedError
+        ? error
+        : new InterruptedError(signalName(signal), { cause: error }),
+    };
+  }
+  if (error instanceof UpstreamError) return { reason: "upstream", error };
+  return null;
 }
 
 /** Mark the run finished (or stopped resumably) in config.json. */

@@ -173,6 +173,25 @@ export interface ProposerSettings {
   events: EventSink;
 }
 
+/** The loop's summary of a proposal (or a critic round). */
+function summaryOf(
+  o: Pick<
+    ProposalSummary,
+    "kind" | "hypothesis" | "description" | "tokens" | "costUsd" | "detail"
+  >,
+  critic: ProposalSummary["critic"],
+): ProposalSummary {
+  return {
+    kind: o.kind,
+    hypothesis: o.hypothesis,
+    description: o.description,
+    tokens: o.tokens,
+    costUsd: o.costUsd,
+    critic,
+    detail: o.detail,
+  };
+}
+
 /** The agent as the loop sees it: one proposal (or one critic round) per call. */
 export function proposerPort(p: ProposerSettings): ProposerPort {
   return {
@@ -253,15 +272,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
             },
             { role: "implementer", context, config: session },
           );
-          return {
-            kind: o.kind,
-            hypothesis: o.hypothesis,
-            description: o.description,
-            tokens: o.tokens,
-            costUsd: o.costUsd,
-            critic: null,
-            detail: o.detail,
-          };
+          return summaryOf(o, null);
         }
         const readOnly = await startSandbox(p.sandbox, {
           iter: input.iter,
@@ -281,15 +292,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
             },
             { context, config: session },
           );
-          return {
-            kind: o.kind,
-            hypothesis: o.hypothesis,
-            description: o.description,
-            tokens: o.tokens,
-            costUsd: o.costUsd,
-            critic: o.critic,
-            detail: o.detail,
-          };
+          return summaryOf(o, o.critic);
         } finally {
           await readOnly.close();
         }

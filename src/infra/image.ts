@@ -6,9 +6,11 @@
  * it is built once and rebuilt exactly when either changes.
  */
 import { createHash } from "node:crypto";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
 import { ConfigError, EnvironmentError, RatchetError } from "../errors.ts";
+import type { Config } from "../config/config.ts";
+import { VERSION } from "../version.ts";
 import type {
   ContainerRuntime,
   Limits,
@@ -81,6 +83,26 @@ export interface EnsureTrialImageOptions {
   onProgress?: ProgressSink;
   /** Replaces the embedded Dockerfile (tests build a tiny one). */
   defaultDockerfile?: string;
+}
+
+/**
+ * The trial image a configuration asks for (`--image`, `--dockerfile` taken
+ * from the repo root, or the embedded default), ready to use: what `run`,
+ * `resume`, `measure` and `calibrate` all start from.
+ */
+export function ensureConfiguredImage(
+  runtime: ContainerRuntime,
+  config: Pick<Config, "image" | "dockerfile">,
+  options: { root: string; onProgress?: ProgressSink },
+): Promise<string> {
+  return ensureTrialImage(runtime, {
+    image: config.image,
+    dockerfile: config.dockerfile === null
+      ? null
+      : { path: join(options.root, config.dockerfile) },
+    version: VERSION,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
 }
 
 /**

@@ -13,11 +13,10 @@ import { BaselineError } from "../../errors.ts";
 import { DockerRuntime } from "../../infra/container.ts";
 import { resolveEngine } from "../../infra/engine.ts";
 import { runGitRaw } from "../../infra/git.ts";
-import { ensureTrialImage } from "../../infra/image.ts";
+import { ensureConfiguredImage } from "../../infra/image.ts";
 import { measure, type MeasureRun } from "../../measure.ts";
 import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
 import { renderCalibration } from "../../ui/calibrate_view.ts";
-import { VERSION } from "../../version.ts";
 
 /**
  * The checkout: cwd when it holds a ratchet.jsonc (a project inside another
@@ -56,12 +55,8 @@ async function measureCheckout(
   });
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
   await runtime.info();
-  const image = await ensureTrialImage(runtime, {
-    image: config.image,
-    dockerfile: config.dockerfile === null
-      ? null
-      : { path: join(root, config.dockerfile) },
-    version: VERSION,
+  const image = await ensureConfiguredImage(runtime, config, {
+    root,
     onProgress: (line) => {
       if (!cmd.json) ctx.output.err(line);
     },

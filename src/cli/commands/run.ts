@@ -40,7 +40,7 @@ import {
   runGit,
   treeOf,
 } from "../../infra/git.ts";
-import { ensureTrialImage, prepareImage } from "../../infra/image.ts";
+import { ensureConfiguredImage, prepareImage } from "../../infra/image.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
 import {
   materialize,
@@ -62,6 +62,7 @@ import type { LoopPorts } from "../../loop_ports.ts";
 import {
   driveLoop,
   type LoopEnd,
+  loopEndOf,
   measureBaseline,
   policyOf,
   recordStop,
@@ -73,7 +74,6 @@ import {
   proposerPort,
   trialPort,
 } from "../../wiring.ts";
-import { VERSION } from "../../version.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
@@ -444,12 +444,8 @@ export async function runRun(
   // never archives the previous run.
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
   const repoOwner = await engineOwner(runtime, root);
-  const baseImage = await ensureTrialImage(runtime, {
-    image: config.image,
-    dockerfile: config.dockerfile === null
-      ? null
-      : { path: join(root, config.dockerfile) },
-    version: VERSION,
+  const baseImage = await ensureConfiguredImage(runtime, config, {
+    root,
     onProgress: (line) => events({ event: "progress", message: line }),
   });
   const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
@@ -591,16 +587,9 @@ async function loopSession(
     });
     end = await driveLoop(ports, state);
   } catch (error) {
-    if (s.ctx.signal.aborted && !(error instanceof UpstreamError)) {
-      const signal = s.ctx.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
-      end = {
-        reason: "interrupted",
-        error: error instanceof InterruptedError
-          ? error
-          : new InterruptedError(signal, { cause: error }),
-      };
-    } else if (error instanceof UpstreamError) {
-      end = { reason: "upstream", error };
+    const stopped = loopEndOf(error, s.ctx.signal);
+    if (stopped !== null) {
+      end = stopped;
     } else {
       s.view.close();
       await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(
@@ -703,12 +692,8 @@ export async function runResume(
     await resetWorktree(worktree, inc?.sha ?? run.start_sha);
     let image = run.trial_image;
     if (image === null || !(await runtime.hasImage(image))) {
-      const base = await ensureTrialImage(runtime, {
-        image: config.image,
-        dockerfile: config.dockerfile === null
-          ? null
-          : { path: join(root, config.dockerfile) },
-        version: VERSION,
+      const base = await ensureConfiguredImage(runtime, config, {
+        root,
         onProgress: (line) => events({ event: "progress", message: line }),
       });
       image = await prepare(
