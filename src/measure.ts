@@ -206,6 +206,10 @@ export async function measure(
       options.onTrial?.({ k, n, result });
     }
   } finally {
+    // The network holder shared by the trials (see netns_pool.ts).
+    await deps.runtime.removeContainers({ "ratchet.run": runId }).catch(
+      () => 0,
+    );
     if (options.config.cache.length > 0) {
       await deps.runtime.removeVolumes({ "ratchet.run": runId }).catch(
         () => {},

@@ -88,8 +88,12 @@ read -r n < "$c/nonce" 2>/dev/null
 [ -n "$n" ] || { echo "ratchet: the trial control file is missing" >&2; exit 125; }
 r() { printf '%s %s\\n' "$n" "$*" >> "$c/log"; }
 k=up
-v=$(date +%s%N 2>/dev/null)
-case $v in ''|*[!0-9]*) adjtimex >/dev/null 2>&1 && k=us ;; *) k=ns ;; esac
+case $EPOCHREALTIME in
+  [0-9]*[.,][0-9]*) k=er ;;
+  *)
+    v=$(date +%s%N 2>/dev/null)
+    case $v in ''|*[!0-9]*) adjtimex >/dev/null 2>&1 && k=us ;; *) k=ns ;; esac ;;
+esac
 now() {
   case $k in
     ns) date +%s%N ;;
@@ -104,16 +108,16 @@ if [ -n "$2" ]; then
 fi
 cd ${WORK_DIR} || exit 125
 r start
-t0=$(now)
+if [ $k = er ]; then t0=$EPOCHREALTIME; else t0=$(now); fi
 if [ -n "$3" ]; then
   sh -c "$1" & p=$!
   (sleep "$3"; r timeout; kill -9 -1) < /dev/null > /dev/null 2>&1 & w=$!
   wait "$p"; s=$?
-  t1=$(now)
+  if [ $k = er ]; then t1=$EPOCHREALTIME; else t1=$(now); fi
   kill -9 "$w" 2>/dev/null
 else
   sh -c "$1"; s=$?
-  t1=$(now)
+  if [ $k = er ]; then t1=$EPOCHREALTIME; else t1=$(now); fi
 fi
 r wall "$k" "$t0" "$t1" "$s"
 exit "$s"
@@ -201,6 +205,8 @@ export interface ControlLog {
 
 /** Clock names written by the wrapper, for messages. */
 export const CLOCKS: Readonly<Record<string, string>> = {
+  // The shell's own clock (busybox ash, bash): no process forked to read it.
+  er: "$EPOCHREALTIME (µs)",
   ns: "date +%s%N (ns)",
   us: "adjtimex (µs)",
   up: "/proc/uptime (10 ms)",
@@ -212,6 +218,12 @@ export function clockNs(clock: string, value: string): bigint | null {
   if (clock === "us") {
     const m = /^(\d{1,20}):(\d{1,6}):?$/.exec(value);
     return m ? BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!) * 1000n : null;
+  }
+  if (clock === "er") {
+    const m = /^(\d{1,20})[.,](\d{1,9})$/.exec(value);
+    return m
+      ? BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!.padEnd(9, "0"))
+      : null;
   }
   if (clock === "up") {
     const m = /^(\d{1,20})(?:\.(\d{1,9}))?$/.exec(value);
@@ -717,6 +729,17 @@ const DISK_POLL_MS = 250;
 /** The trial was filling the disk holding `.ratchet/`. */
 class DiskFilled extends Error {}
 
+/**
+ * The containers of one iteration (check, trials of both sides) share one
+ * loopback-only network namespace; each iteration gets a new one (see
+ * `netns_pool.ts`).
+ */
+function sharedNetnsOf(
+  request: { runId: string; iter: number },
+): { key: string; scope: string } {
+  return { key: `${request.runId}/${request.iter}`, scope: request.runId };
+}
+
 async function freeBytes(dir: string): Promise<number | null> {
   const s = await statfs(dir).catch(() => null);
   return s === null ? null : Number(s.bavail) * Number(s.bsize);
@@ -864,6 +887,7 @@ async function runWrapped(
       timeoutMs: engineTimeoutMs,
       outputCapBytes: OUTPUT_CAP_BYTES,
       signal,
+      sharedNetns: sharedNetnsOf(request),
     });
   } catch (error) {
     if (

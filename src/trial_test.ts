@@ -25,6 +25,9 @@ Deno.test("clockNs() reads every clock the wrapper may use, without precision lo
   assert.equal(clockNs("ns", "1795864339775869707"), 1795864339775869707n);
   assert.equal(clockNs("us", "1795864371:430686:"), 1795864371430686000n);
   assert.equal(clockNs("us", "1795864371:5:"), 1795864371000005000n);
+  assert.equal(clockNs("er", "1795872938.587348"), 1795872938587348000n);
+  assert.equal(clockNs("er", "1795872938,000007"), 1795872938000007000n);
+  assert.equal(clockNs("er", "1795872938"), null);
   assert.equal(clockNs("up", "1148.42"), 1148420000000n);
   assert.equal(clockNs("up", "7"), 7000000000n);
   assert.equal(clockNs("ns", "1795864339%N"), null);
@@ -280,7 +283,7 @@ Deno.test("toTrialSummary() keeps the outcome and the tail of both streams", () 
 
 /** Run the wrapper on the host with its container paths redirected to temp dirs. */
 async function hostWrapper(
-  args: { command: string; setup: string },
+  args: { command: string; setup: string; shell?: string },
 ): Promise<
   {
     code: number;
@@ -300,7 +303,7 @@ async function hostWrapper(
     );
     // Never the timeout path on the host: its watchdog kills every process
     // of the user (`kill -9 -1`), which is right only inside a container.
-    const out = await new Deno.Command("sh", {
+    const out = await new Deno.Command(args.shell ?? "sh", {
       args: [
         "-c",
         script,
@@ -343,6 +346,19 @@ Deno.test("WRAPPER wipes the nonce, times the command, and keeps its exit status
     log.wall !== null && log.wall.seconds >= 0.19 && log.wall.seconds < 2,
     r.log,
   );
+});
+
+Deno.test("WRAPPER reads the shell's own clock where it has one, date where not", async () => {
+  // bash and busybox ash have $EPOCHREALTIME; Debian's sh (dash) does not.
+  for (const [shell, clock] of [["bash", "er"], ["dash", "ns"]] as const) {
+    const r = await hostWrapper({ command: "sleep 0.2", setup: "", shell });
+    const log = parseControlLog(r.log, NONCE);
+    assert.equal(log.wall?.clock, clock, `${shell}: ${r.log}`);
+    assert.ok(
+      log.wall !== null && log.wall.seconds >= 0.19 && log.wall.seconds < 2,
+      `${shell}: ${r.log}`,
+    );
+  }
 });
 
 Deno.test("WRAPPER stops at a failing setup command", async () => {

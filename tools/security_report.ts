@@ -165,7 +165,7 @@ const BOUNDS = `## What bounds each resource
 | tree copy (disk holding \`.ratchet/\`) | 1 GiB free required before each trial; a trial leaving less than 512 MiB free is killed (polled every 250 ms) and its copy removed | — |
 | container writable layer (engine's disk) | **nothing** (see above) | — |
 | sandbox writes to the worktree (host disk) | **nothing** but \`--bash-timeout-seconds\` and \`--max-tool-calls\` (see above) | — |
-| network | \`--network none\`; \`bridge\` only from a flag or a trusted config | none |
+| network | \`--network none\` (loopback only; the containers of one iteration share one such namespace, held by a sleeping container, and the next iteration gets a new one: processes never outlive their container, so only the kernel's TIME_WAIT entries on loopback carry over); \`bridge\` only from a flag or a trusted config | none |
 | API key | lives only in ratchet's process; containers get HOME and \`--pass-env\` names only | — |`;
 
 /** The page for `results`. */

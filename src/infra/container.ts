@@ -7,7 +7,10 @@
  * `HostConfig.Mounts` (a missing bind source fails instead of being created),
  * only the given environment, and the image's ENTRYPOINT cleared so `cmd` runs
  * exactly as given. Containers are never auto-removed: ratchet removes them
- * itself after reading their state (OOM-kill is only visible before removal).
+ * itself after reading their state (OOM-kill is only visible before removal),
+ * in the background after a normal end but always before the next container
+ * starts. Containers given `sharedNetns` join a holder's loopback-only network
+ * namespace (`netns_pool.ts`).
  *
  * Errors: a daemon that does not answer is an EnvironmentError from `info()`
  * and the image operations (they run at start), and an UpstreamError from
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import picomatch from "picomatch";
 import { EnvironmentError, RatchetError, UpstreamError } from "../errors.ts";
 import type { EngineEndpoint } from "./engine.ts";
+import { type NetnsGroup, NetnsPool } from "./netns_pool.ts";
 import type {
   ContainerRuntime,
   ContainerSpec,
@@ -47,6 +51,12 @@ const DRAIN_TIMEOUT_MS = 5_000;
  * process keeps the output open.
  */
 const EXEC_GRACE_MS = 3_000;
+/**
+ * How long a network-namespace holder sleeps. It is removed when its group
+ * ends; the lifetime only bounds one left behind by a killed ratchet (a group
+ * that outlives it gets a new holder).
+ */
+const HOLDER_LIFETIME_S = 3600;
 /** Lines of build or pull output kept for the error message. */
 const LOG_TAIL_LINES = 25;
 /** Name under which the Dockerfile text travels in a build context with files. */
@@ -182,6 +192,7 @@ function mountSettings(mount: Mount): Docker.MountSettings {
 /** The create request for `spec`: the one place container hardening lives. */
 export function createOptions(
   spec: ContainerSpec,
+  networkMode: string = spec.network,
 ): Docker.ContainerCreateOptions {
   const { limits } = spec;
   const hostConfig: Docker.HostConfig = {
@@ -190,7 +201,7 @@ export function createOptions(
     NanoCpus: Math.round(limits.cpus * 1e9),
     PidsLimit: limits.pidsLimit,
     ShmSize: limits.shmSizeBytes,
-    NetworkMode: spec.network,
+    NetworkMode: networkMode,
     Mounts: spec.mounts.map(mountSettings),
     Init: true,
     // ratchet reads output only through its own attach (capped at
@@ -401,10 +412,18 @@ function followProgress(
   });
 }
 
+/** The network holder a container was to join had stopped or was removed. */
+class HolderGone extends Error {}
+
 /** Docker's `ContainerRuntime`, talking to one engine endpoint. */
 export class DockerRuntime implements ContainerRuntime {
   readonly endpoint: EngineEndpoint;
   readonly #docker: Docker;
+  readonly #netns = new NetnsPool((id) =>
+    this.#removeQuietly(this.#docker.getContainer(id))
+  );
+  /** Removals of finished containers still under way (see `#runContainer`). */
+  readonly #removals = new Set<Promise<void>>();
 
   /**
    * Connect lazily to `endpoint` (nothing is sent until the first call).
@@ -546,9 +565,37 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** Run `spec` to completion, capture its output, and remove the container. */
-  run(spec: ContainerSpec, options: RunOptions): Promise<RunResult> {
-    return this.#runContainer(spec, options, null);
+  /**
+   * Run `spec` to completion, capture its output, and remove the container.
+   * With `sharedNetns` (network "none" only) it joins its group's holder; a
+   * holder found dead is replaced once, then the container gets a namespace
+   * of its own.
+   */
+  async run(spec: ContainerSpec, options: RunOptions): Promise<RunResult> {
+    const group = spec.network === "none" ? options.sharedNetns : undefined;
+    if (group === undefined) return this.#runContainer(spec, options, null);
+    for (let attempt = 1;; attempt++) {
+      options.signal?.throwIfAborted();
+      const lease = await this.#netns.acquire(
+        group,
+        () => this.#startHolder(spec, group),
+      );
+      if (lease === null) return this.#runContainer(spec, options, null);
+      try {
+        return await this.#runContainer(
+          spec,
+          options,
+          null,
+          `container:${lease.id}`,
+        );
+      } catch (error) {
+        if (!(error instanceof HolderGone)) throw error;
+        lease.gone();
+        if (attempt >= 2) return this.#runContainer(spec, options, null);
+      } finally {
+        await lease.release();
+      }
+    }
   }
 
   /**
@@ -580,6 +627,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Remove every container carrying all `labels`, running or not. */
   async removeContainers(labels: Record<string, string>): Promise<number> {
+    await this.settled();
     let removed = 0;
     try {
       const list = await this.#docker.listContainers({
@@ -592,6 +640,7 @@ export class DockerRuntime implements ContainerRuntime {
             force: true,
             v: true,
           });
+          this.#netns.forget([info.Id]);
           removed++;
         } catch (error) {
           // Already gone (removed concurrently) is what we wanted.
@@ -618,6 +667,8 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Remove every volume carrying all `labels`; returns how many. */
   async removeVolumes(labels: Record<string, string>): Promise<number> {
+    // A container still being removed holds its volumes.
+    await this.settled();
     let removed = 0;
     try {
       const list = await this.#docker.listVolumes({
@@ -639,6 +690,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Remove image `name`; an image that is already gone is fine. */
   async removeImage(name: string): Promise<void> {
+    await this.settled();
     try {
       await this.#docker.getImage(name).remove();
     } catch (error) {
@@ -651,16 +703,18 @@ export class DockerRuntime implements ContainerRuntime {
     spec: ContainerSpec,
     options: RunOptions,
     commitTag: string | null,
+    networkMode?: string,
   ): Promise<RunResult> {
     const { signal } = options;
     signal?.throwIfAborted();
-    const container = await this.#create(spec);
+    const container = await this.#create(spec, networkMode);
     const stdout = new CappedBuffer(options.outputCapBytes);
     const stderr = new CappedBuffer(options.outputCapBytes);
     let stream: NodeJS.ReadableStream | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let killing: Promise<void> | undefined;
     let timedOut = false;
+    let removeLater = false;
     const kill = () =>
       container.kill({ signal: "SIGKILL" }).then(() => true, () => false);
     const onAbort = () => void kill();
@@ -677,9 +731,18 @@ export class DockerRuntime implements ContainerRuntime {
         throw this.#upstream("attaching to a container", error);
       }
       const drained = pump(stream, new Demuxer(stdout, stderr));
+      // The previous container's removal overlapped this one's creation; it
+      // must not overlap the command (its disk work would be measured).
+      await this.settled();
       try {
         await container.start();
       } catch (error) {
+        if (
+          networkMode !== undefined && !isConnectionError(error) &&
+          /non running container|no such container/i.test(messageOf(error))
+        ) {
+          throw new HolderGone();
+        }
         throw this.#startFailure(spec, error);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -716,6 +779,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (commitTag !== null && exitCode === 0) {
         await this.#commit(container, commitTag, spec.labels);
       }
+      removeLater = true;
       return {
         containerId: container.id,
         exitCode,
@@ -730,8 +794,85 @@ export class DockerRuntime implements ContainerRuntime {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       (stream as { destroy?: () => void } | undefined)?.destroy?.();
-      await this.#removeQuietly(container);
+      if (removeLater) {
+        const removal: Promise<void> = this.#removeQuietly(container).finally(
+          () => this.#removals.delete(removal),
+        );
+        this.#removals.add(removal);
+      } else {
+        // A failure or an abort (Ctrl-C): the process may be about to end.
+        await this.#removeQuietly(container);
+      }
     }
+  }
+
+  /**
+   * Resolves when every finished container is removed. A container that ran
+   * to completion is removed in the background, overlapping the next
+   * container's creation (about 10 ms a trial); the next start and
+   * `removeContainers` wait for it.
+   */
+  async settled(): Promise<void> {
+    while (this.#removals.size > 0) await Promise.all(this.#removals);
+  }
+
+  /**
+   * Start the sleeping container that owns `group`'s network namespace: from
+   * the trial image (any image has a `sleep`; one without runs unshared), as
+   * the trial's user, as hardened as a trial, labelled like the group's
+   * containers so cleanup by run finds it. Null when the engine or image
+   * refuses it; an engine that stops answering is an UpstreamError.
+   */
+  async #startHolder(
+    spec: ContainerSpec,
+    group: NetnsGroup,
+  ): Promise<string | null> {
+    // Not a trial: without iter/trial labels, lookups of a run's trial
+    // containers do not find it.
+    const labels: Record<string, string> = Object.fromEntries(
+      Object.entries(spec.labels).filter(([k]) =>
+        k !== "ratchet.iter" && k !== "ratchet.trial"
+      ),
+    );
+    labels["ratchet.netns"] = group.key;
+    const options = createOptions({
+      ...spec,
+      cmd: ["sleep", String(HOLDER_LIFETIME_S)],
+      workingDir: "/",
+      env: {},
+      mounts: [],
+      network: "none",
+      labels,
+      limits: {
+        ...spec.limits,
+        memoryBytes: spec.limits.memoryBytes === null ? null : 16 * 1024 ** 2,
+        pidsLimit: 4,
+        gpus: null,
+      },
+    });
+    // No init: an image without `sleep` then fails the start at once, which
+    // is remembered, instead of leaving a stopped holder for every container
+    // to discover.
+    options.HostConfig = { ...options.HostConfig, Init: false };
+    let container: Docker.Container;
+    try {
+      container = await this.#docker.createContainer(options);
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw this.#upstream("creating a network holder", error);
+      }
+      return null;
+    }
+    try {
+      await container.start();
+    } catch (error) {
+      await this.#removeQuietly(container);
+      if (isConnectionError(error)) {
+        throw this.#upstream("starting a network holder", error);
+      }
+      return null;
+    }
+    return container.id;
   }
 
   /**
@@ -814,9 +955,14 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async #create(spec: ContainerSpec): Promise<Docker.Container> {
+  async #create(
+    spec: ContainerSpec,
+    networkMode?: string,
+  ): Promise<Docker.Container> {
     try {
-      return await this.#docker.createContainer(createOptions(spec));
+      return await this.#docker.createContainer(
+        createOptions(spec, networkMode),
+      );
     } catch (error) {
       if (isConnectionError(error)) {
         throw this.#upstream("creating a container", error);

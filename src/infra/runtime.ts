@@ -50,9 +50,19 @@ export interface RunOptions {
   outputCapBytes: number;
   /** Aborting kills and removes the container, then rejects. */
   signal?: AbortSignal;
+  /**
+   * With network "none": containers of the same group may share one
+   * loopback-only network namespace instead of each getting a new one (see
+   * `netns_pool.ts`); a new group of the same scope retires the previous one.
+   */
+  sharedNetns?: { key: string; scope: string };
 }
 
-/** What a finished container left behind. The container is already gone. */
+/**
+ * What a finished container left behind. The container is gone, or (after a
+ * normal end) being removed: the next container starts, and
+ * `removeContainers` returns, only after that removal.
+ */
 export interface RunResult {
   containerId: string;
   /** null when killed by the timeout. */

@@ -53,7 +53,13 @@ const run = (
   s: ContainerSpec,
   timeoutMs: number | null = null,
   cap = 10 * MiB,
-) => runtime.run(s, { timeoutMs, outputCapBytes: cap });
+  sharedNetns?: { key: string; scope: string },
+) =>
+  runtime.run(s, {
+    timeoutMs,
+    outputCapBytes: cap,
+    ...(sharedNetns === undefined ? {} : { sharedNetns }),
+  });
 
 /** Run `docker` (tests only) and return trimmed stdout, or null on failure. */
 async function docker(...args: string[]): Promise<string | null> {
@@ -193,10 +199,13 @@ labelled(
 
 labelled("run() uses a new container each time and removes it", async (id) => {
   const a = await run(spec(id, "hostname"));
+  // The first container's removal has finished before the next one starts.
+  assert.equal(await docker("inspect", a.containerId), null);
   const b = await run(spec(id, "hostname"));
   assert.notEqual(a.containerId, b.containerId);
   assert.notEqual(text(a.stdout), text(b.stdout));
-  assert.equal(await docker("inspect", a.containerId), null);
+  await runtime.settled();
+  assert.equal(await docker("inspect", b.containerId), null);
   assert.equal(
     await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
     "",
@@ -301,18 +310,162 @@ labelled("network none cannot reach the host; bridge can", async (id) => {
   assert.match(gateway ?? "", /^\d+\.\d+\.\d+\.\d+$/, text(bridge.stderr));
   assert.equal(reply, "hello-from-host");
 
-  const none = await run(
-    spec(
-      id,
-      `ip route; nc -w 3 ${gateway} ${port} </dev/null && echo connected`,
-    ),
-    20_000,
-  );
-  assert.doesNotMatch(text(none.stdout), /connected|hello-from-host|default/);
-  assert.notEqual(none.exitCode, 0);
+  // Alone, and joined to a shared loopback-only namespace as trials are.
+  for (const shared of [undefined, { key: `${id}/1`, scope: id }]) {
+    const none = await run(
+      spec(
+        id,
+        `ip route; ip -o link; nc -w 3 ${gateway} ${port} </dev/null && echo connected`,
+      ),
+      20_000,
+      MiB,
+      shared,
+    );
+    const out = text(none.stdout);
+    assert.doesNotMatch(out, /connected|hello-from-host|default/);
+    // Loopback is the only interface.
+    assert.deepEqual(
+      out.split("\n").filter((l) => /^\d+:/.test(l)).map((l) =>
+        l.split(":")[1]?.trim()
+      ),
+      ["lo"],
+    );
+    assert.notEqual(none.exitCode, 0);
+  }
   listener.close();
   await serving;
 });
+
+/** The holder containers of a test (labelled `ratchet.netns`). */
+async function holdersOf(id: string): Promise<string[]> {
+  const out = await docker(
+    "ps",
+    "-aq",
+    "--no-trunc",
+    "--filter",
+    `label=ratchet.test=${id}`,
+    "--filter",
+    "label=ratchet.netns",
+  );
+  return (out ?? "").split("\n").filter((l) => l !== "");
+}
+
+const NETNS = "readlink /proc/self/ns/net";
+
+labelled(
+  "run() with sharedNetns joins one holder per group and a new one for the next group",
+  async (id) => {
+    const group1 = { key: `${id}/1`, scope: id };
+    const a = await run(spec(id, NETNS), null, MiB, group1);
+    const b = await run(spec(id, NETNS), null, MiB, group1);
+    // Run while the holder lives (a freed namespace's inode number can be
+    // reused): a lone container does not get the group's namespace.
+    const alone = await run(spec(id, NETNS));
+    assert.match(text(a.stdout), /^net:\[\d+\]\n$/);
+    assert.equal(text(a.stdout), text(b.stdout));
+    assert.notEqual(text(a.stdout), text(alone.stdout));
+    const [holder1, ...more] = await holdersOf(id);
+    assert.ok(holder1 !== undefined && more.length === 0);
+    const mode = await docker(
+      "inspect",
+      "--format",
+      "{{.HostConfig.NetworkMode}} {{.HostConfig.CapDrop}} {{.Config.Labels}}",
+      holder1,
+    );
+    assert.match(mode ?? "", /^none \[(ALL|all)\]/);
+    assert.doesNotMatch(mode ?? "", /ratchet\.(iter|trial):/);
+
+    // The next group gets a namespace nobody has used; the old holder goes.
+    const c = await run(spec(id, NETNS), null, MiB, {
+      key: `${id}/2`,
+      scope: id,
+    });
+    assert.equal(c.exitCode, 0);
+    const holders = await holdersOf(id);
+    assert.equal(holders.length, 1);
+    assert.notEqual(holders[0], holder1);
+
+    // Cleanup by label takes the holder too; the group then starts a new one.
+    await runtime.removeContainers({ "ratchet.test": id });
+    assert.deepEqual(await holdersOf(id), []);
+    const d = await run(spec(id, NETNS), null, MiB, {
+      key: `${id}/2`,
+      scope: id,
+    });
+    assert.equal(d.exitCode, 0);
+    assert.equal((await holdersOf(id)).length, 1);
+  },
+);
+
+labelled(
+  "containers sharing a namespace leave nothing running for the next one",
+  async (id) => {
+    const group = { key: `${id}/1`, scope: id };
+    // The first container leaves a listener in the background on loopback.
+    const first = await run(
+      spec(id, "(nc -l -p 9099 -e echo leaked &) ; sleep 0.5; netstat -ltn"),
+      null,
+      MiB,
+      group,
+    );
+    assert.match(text(first.stdout), /:9099/);
+    const second = await run(
+      spec(
+        id,
+        "nc -w 2 127.0.0.1 9099 </dev/null; echo status=$?; netstat -ltn",
+      ),
+      null,
+      MiB,
+      group,
+    );
+    const out = text(second.stdout);
+    assert.doesNotMatch(out, /leaked|:9099/);
+    assert.match(out, /status=1/);
+  },
+);
+
+labelled(
+  "a holder that died is replaced for the next container",
+  async (id) => {
+    const group = { key: `${id}/1`, scope: id };
+    await run(spec(id, "true"), null, MiB, group);
+    const [holder] = await holdersOf(id);
+    assert.ok(holder !== undefined);
+    await docker("kill", holder);
+    const b = await run(spec(id, "echo ran"), null, MiB, group);
+    assert.equal(text(b.stdout), "ran\n");
+    const c = await run(spec(id, NETNS), null, MiB, group);
+    assert.equal(c.exitCode, 0);
+    // The dead holder was removed; one live holder remains.
+    const holders = await holdersOf(id);
+    assert.equal(holders.length, 1);
+    assert.notEqual(holders[0], holder);
+  },
+);
+
+labelled(
+  "an image without sleep runs each container in a namespace of its own",
+  async (id) => {
+    const tag = `ratchet-test-nosleep:${id.slice(0, 8)}`;
+    await runtime.buildImage({
+      dockerfile: "FROM busybox:latest\nRUN rm /bin/sleep\n",
+      contextDir: null,
+      tag,
+      labels: { "ratchet.test": id },
+    });
+    try {
+      const group = { key: `${id}/1`, scope: id };
+      const a = await run({ ...spec(id, NETNS), image: tag }, null, MiB, group);
+      const b = await run({ ...spec(id, NETNS), image: tag }, null, MiB, group);
+      assert.equal(a.exitCode, 0, text(a.stderr));
+      assert.equal(b.exitCode, 0, text(b.stderr));
+      // No holder could start, so each ran with a namespace of its own.
+      assert.deepEqual(await holdersOf(id), []);
+    } finally {
+      await runtime.removeImage(tag);
+    }
+  },
+);
 
 labelled(
   "containers run with no capabilities and no-new-privileges",

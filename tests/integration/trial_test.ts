@@ -588,10 +588,13 @@ trialTest(
     let labels: Record<string, string> | null = null;
     for (let i = 0; i < 50 && labels === null; i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
+      // The trial's container, not the iteration's network holder.
       const listed = await docker(
         "ps",
         "--filter",
         `label=ratchet.test=${t.id}`,
+        "--filter",
+        "label=ratchet.trial",
         "--format",
         "{{json .Labels}}",
       );
@@ -601,6 +604,8 @@ trialTest(
           "-q",
           "--filter",
           `label=ratchet.test=${t.id}`,
+          "--filter",
+          "label=ratchet.trial",
         );
         const json = await docker(
           "inspect",
@@ -617,6 +622,18 @@ trialTest(
     assert.equal(labels["ratchet.run"], "it-run");
     assert.equal(labels["ratchet.iter"], "7");
     assert.equal(labels["ratchet.trial"], "3");
+    // The holder of the iteration's network namespace is found by run too.
+    const holder = await docker(
+      "ps",
+      "-q",
+      "--filter",
+      `label=ratchet.test=${t.id}`,
+      "--filter",
+      "label=ratchet.run=it-run",
+      "--filter",
+      "label=ratchet.netns=it-run/7",
+    );
+    assert.match(holder ?? "", /^[0-9a-f]{12}$/);
   },
 );
 
@@ -634,7 +651,14 @@ trialTest(
     );
     assert.ok(performance.now() - started < 10_000);
     assert.equal(
-      await docker("ps", "-aq", "--filter", `label=ratchet.test=${t.id}`),
+      await docker(
+        "ps",
+        "-aq",
+        "--filter",
+        `label=ratchet.test=${t.id}`,
+        "--filter",
+        "label=ratchet.trial",
+      ),
       "",
     );
   },
