@@ -85,6 +85,18 @@ export interface StorePaths {
   reportHtml: string;
   /** Present only while an `archive()` is under way (or was interrupted). */
   archiveIntent: string;
+  /**
+   * Present only while a new run creates its branch and worktree, before its
+   * config.json exists: what to clean up if it dies there.
+   */
+  startIntent: string;
+}
+
+/** A run being started: its branch exists, its config.json not yet. */
+export interface StartIntent {
+  run_id: string;
+  branch: string;
+  start_sha: string;
 }
 
 /** Options of the store. */
@@ -338,6 +350,7 @@ export class Store {
       runs: join(root, "runs"),
       reportHtml: join(root, "report.html"),
       archiveIntent: join(root, "archive.json"),
+      startIntent: join(root, "starting.json"),
     };
     this.#fault = options.fault ?? noFault;
     this.#isAlive = options.isAlive ?? isPidAlive;
@@ -796,6 +809,48 @@ export class Store {
     await fsyncDir(this.paths.root);
     this.#lastIter = undefined;
     return dest;
+  }
+
+  /** Record that a run is being started (before its branch is created). */
+  async writeStartIntent(intent: StartIntent): Promise<void> {
+    await writeFileAtomic(
+      this.paths.startIntent,
+      JSON.stringify({ schema_version: SCHEMA_VERSION, ...intent }) + "\n",
+    );
+  }
+
+  /** The start a previous `run` did not finish, or null. */
+  async readStartIntent(): Promise<StartIntent | null> {
+    const path = this.paths.startIntent;
+    const value = await readJsonFile(path);
+    if (value === null) return null;
+    checkFields(path, value, {
+      run_id: ["string"],
+      branch: ["string"],
+      start_sha: ["string"],
+    });
+    const intent: StartIntent = {
+      run_id: value.run_id as string,
+      branch: value.branch as string,
+      start_sha: value.start_sha as string,
+    };
+    if (
+      !isRunId(intent.run_id) || intent.branch !== `ratchet/${intent.run_id}`
+    ) {
+      throw damaged(
+        path,
+        `"branch" is ${JSON.stringify(intent.branch)}, not ratchet/<run_id>`,
+        `It records a run that was being started. Delete it, then run ratchet again.`,
+      );
+    }
+    return intent;
+  }
+
+  /** The run's config.json is written: its start is complete. */
+  async clearStartIntent(): Promise<void> {
+    await Deno.remove(this.paths.startIntent).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 
   /** The destination name of an interrupted archive, or null. */

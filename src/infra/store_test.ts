@@ -132,6 +132,35 @@ Deno.test("Store.paths names every entry of spec section 8", () => {
     runs: "/repo/.ratchet/runs",
     reportHtml: "/repo/.ratchet/report.html",
     archiveIntent: "/repo/.ratchet/archive.json",
+    startIntent: "/repo/.ratchet/starting.json",
+  });
+});
+
+Deno.test("Store start intent round-trips, clears idempotently, and names damage", async () => {
+  await withStore(async (store) => {
+    await store.init();
+    assert.equal(await store.readStartIntent(), null);
+    const intent = {
+      run_id: RUN_ID,
+      branch: `ratchet/${RUN_ID}`,
+      start_sha: "a".repeat(40),
+    };
+    await store.writeStartIntent(intent);
+    assert.deepEqual(await store.readStartIntent(), intent);
+    await store.clearStartIntent();
+    await store.clearStartIntent();
+    assert.equal(await store.readStartIntent(), null);
+
+    // A branch that is not the run's own must never be deleted from it.
+    await store.writeStartIntent({ ...intent, branch: "main" });
+    await assert.rejects(store.readStartIntent(), (error: unknown) => {
+      assert.ok(error instanceof EnvironmentError);
+      assert.match(
+        error.message,
+        /starting\.json is damaged: "branch" is "main"/,
+      );
+      return true;
+    });
   });
 });
 

@@ -247,7 +247,7 @@ dockerTest(
             await stoppedThenResumed(
               lab,
               r,
-              { code: 3, message: /API key rejected/ },
+              { code: 3, message: /API key rejected[\s\S]*ratchet resume/ },
               () => model.outage(null),
             );
           });

@@ -483,8 +483,13 @@ dockerTest(
       assert.equal(r.code, 3, r.stderr);
       assert.match(r.stderr, /API key rejected/);
       assert.match(r.stderr, /ANTHROPIC_API_KEY/);
-      assert.equal(rejecting.requests.length, 1, "a 401 is not retried");
       const run = await readRun(repo.dir);
+      // The baseline is measured and kept: the run goes on once the key works.
+      assert.match(
+        r.stderr,
+        new RegExp(`run ${run.run_id} is kept: .*ratchet resume`),
+      );
+      assert.equal(rejecting.requests.length, 1, "a 401 is not retried");
       assert.deepEqual(await runContainers(run.run_id), []);
 
       // Not ready to start: exit 3 before any API call.

@@ -628,6 +628,34 @@ export class Lab {
         kept.map((c) => c?.slice(0, 8))
       }`,
     );
+    // Every ratchet/* branch belongs to this run or an archived one: a run
+    // killed before its config.json existed leaves none behind.
+    const owned = new Set([run!.branch]);
+    for (
+      const e of await Array.fromAsync(
+        Deno.readDir(join(this.ratchetDir, "runs")),
+      ).catch(() => [])
+    ) {
+      const archived = await readText(
+        join(this.ratchetDir, "runs", e.name, "config.json"),
+      );
+      const branch = archived === null
+        ? undefined
+        : (JSON.parse(archived) as { branch?: string }).branch;
+      if (branch !== undefined) owned.add(branch);
+    }
+    const branches = (await runGit(this.dir, [
+      "for-each-ref",
+      "--format=%(refname:short)",
+      "refs/heads/ratchet/",
+    ])).split("\n").filter((b) => b !== "");
+    const stray = branches.filter((b) => !owned.has(b));
+    this.check(
+      stage,
+      "no ratchet/ branch without a run",
+      stray.length === 0,
+      stray.join(", "),
+    );
     if (!expect.skipContainers) {
       const left = await runContainers(run!.run_id, this.dockerHost).catch((
         e,

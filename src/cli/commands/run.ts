@@ -459,6 +459,7 @@ export async function runRun(
       await removeLeftoverCopies(store.paths.tmp, previous.run_id);
     }
     await removeWorktree(root, store.paths.worktree).catch(() => {});
+    await finishInterruptedStart(root, store, previous);
     // An archive interrupted after config.json moved still has to finish
     // (its intent file says where), or the next archive would collide.
     const hasPrevious = previous !== null ||
@@ -492,6 +493,11 @@ export async function runRun(
     };
     await ensureExcluded(root, ".ratchet/");
     const fault = createFaultHook(ctx.faultSpec);
+    await store.writeStartIntent({
+      run_id: runId,
+      branch,
+      start_sha: startSha,
+    });
     await createWorktree(root, store.paths.worktree, branch, startSha);
     fault("run.worktree-created");
     await snapshotHarness(
@@ -501,6 +507,7 @@ export async function runRun(
     );
     fault("run.harness-snapshotted");
     await store.writeRun(run);
+    await store.clearStartIntent();
     events({
       event: "run_started",
       run_id: runId,
@@ -597,11 +604,53 @@ async function loopSession(
       );
       if (error instanceof BaselineError && records.length === 0) {
         await abandonRun(s, worktree);
+        throw error;
       }
-      throw error;
+      throw resumable(error, s.run.run_id);
     }
   }
   return await finish(s, end, worktree, ports.fault);
+}
+
+/**
+ * A `run` killed after creating its branch but before writing config.json
+ * left a branch no run owns: delete it, but only while it still points at
+ * its start commit (nothing was ever committed on it).
+ */
+async function finishInterruptedStart(
+  root: string,
+  store: Store,
+  previous: RunFile | null,
+): Promise<void> {
+  const intent = await store.readStartIntent();
+  if (intent === null) return;
+  if (previous?.run_id !== intent.run_id) {
+    const tip = await runGit(root, [
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      `refs/heads/${intent.branch}`,
+    ]).catch(() => null);
+    if (tip === intent.start_sha) {
+      await runGit(root, ["branch", "-D", "--", intent.branch]);
+    }
+  }
+  await store.clearStartIntent();
+}
+
+/**
+ * A run stopped by something the user must fix (a rejected key, billing, an
+ * engine refusing the limits) keeps everything it did: the hint says so, and
+ * how to go on once fixed.
+ */
+function resumable(error: unknown, runId: string): unknown {
+  if (!(error instanceof EnvironmentError)) return error;
+  const next =
+    `run ${runId} is kept: once fixed, continue it with \`ratchet resume\``;
+  return new EnvironmentError(error.message, {
+    hint: error.hint === undefined ? next : `${error.hint}; ${next}`,
+    cause: error.cause ?? error,
+  });
 }
 
 /**
