@@ -13,12 +13,15 @@ import type { Config } from "./config/config.ts";
 import { checkCandidateChanges } from "./core/integrity.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
 import {
+  addTokens,
   type CurrentIteration,
   type Decision,
+  emptyTokens,
   type IterationRecord,
   makeRecord,
   type Reason,
   SCHEMA_VERSION,
+  type Tokens,
   type TrialOutcome,
 } from "./core/state.ts";
 import { judge, type Judgement, type MeasureRule, plan } from "./decision.ts";
@@ -57,6 +60,17 @@ export interface RunState {
   crashTail: string | null;
   /** Last `ratchet instruct` note given to the proposal in flight; marked read once it is recorded. */
   notesThrough?: number | null;
+  /**
+   * What an interrupted attempt at the next iteration spent (from
+   * current.json, already in `costUsd`): added to that iteration's record.
+   */
+  carried?: Spend | null;
+}
+
+/** Tokens and cost of model calls. */
+export interface Spend {
+  tokens: Tokens;
+  costUsd: number;
 }
 
 /** How an iteration ended. */
@@ -105,15 +119,17 @@ export async function runIteration(
     hypothesis: "",
     description: "",
     started_at: isoNow(ports),
-    tokens: { input: 0, output: 0, cache_write: 0, cache_read: 0 },
-    cost_usd: 0,
+    tokens: state.carried?.tokens ?? emptyTokens(),
+    cost_usd: state.carried?.costUsd ?? 0,
   };
+  const carried = state.carried ?? null;
   await setPhase(ports, current, "proposing");
   // Marked read in finish() once this iteration is recorded: a crash before
   // that hands the notes to the resumed iteration instead of losing them.
   const notes = await ports.store.peekUnreadNotes();
   state.notesThrough = notes.at(-1)?.id ?? null;
   const last = state.records.at(-1) ?? null;
+  let saving: Promise<void> = Promise.resolve();
   const proposal = await ports.proposer.propose({
     iter,
     baseline: {
@@ -139,17 +155,31 @@ export async function runIteration(
     crashTail: state.crashTail,
     lastDecision: last && last.iter > 0 ? last : null,
     spentUsd: state.costUsd,
-  }, ports.signal);
+    onSpend: (call) => {
+      current.tokens = addTokens(current.tokens, call.tokens);
+      current.cost_usd += call.costUsd;
+      const snapshot = structuredClone(current);
+      // In call order; a failed write is retried by the next one.
+      saving = saving.then(() => ports.store.writeCurrent(snapshot)).catch(
+        () => {},
+      );
+    },
+  }, ports.signal).finally(() => saving);
   state.costUsd += proposal.costUsd;
-  if (proposal.kind === "cost_cap" && proposal.costUsd === 0) {
+  state.carried = null;
+  const tokens = carried === null
+    ? proposal.tokens
+    : addTokens(carried.tokens, proposal.tokens);
+  const cost = (carried?.costUsd ?? 0) + proposal.costUsd;
+  if (proposal.kind === "cost_cap" && cost === 0) {
     await ports.git.reset(state.incumbent.sha);
     await ports.store.clearCurrent();
     return { kind: "cost_cap", costUsd: state.costUsd };
   }
   current.hypothesis = proposal.hypothesis;
   current.description = proposal.description;
-  current.tokens = proposal.tokens;
-  current.cost_usd = proposal.costUsd;
+  current.tokens = tokens;
+  current.cost_usd = cost;
 
   const base = (fields: Partial<IterationRecord> & { decision: Decision }) =>
     makeRecord({
@@ -157,8 +187,8 @@ export async function runIteration(
       iter,
       hypothesis: proposal.hypothesis,
       description: proposal.description,
-      tokens: proposal.tokens,
-      cost_usd: proposal.costUsd,
+      tokens,
+      cost_usd: cost,
       critic: proposal.critic,
       timestamp: isoNow(ports),
       duration_s: (ports.now().getTime() - started) / 1000,

@@ -93,6 +93,11 @@ export interface ProposalInput {
   lastDecision: IterationRecord | null;
   /** Cost spent by the whole run before this proposal. */
   spentUsd: number;
+  /**
+   * Told after each completed model call, so the spend survives an
+   * interruption (it is written to current.json at once).
+   */
+  onSpend?: (call: { tokens: Tokens; costUsd: number }) => void;
 }
 
 /** How a proposal ended. */

@@ -5,6 +5,7 @@ import { policyOf } from "./run.ts";
 import { testConfig } from "../tests/_helpers/config.ts";
 import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
 import type { Config } from "./config/config.ts";
+import { InterruptedError } from "./errors.ts";
 
 function state(
   overrides: Partial<Config> = {},
@@ -202,4 +203,69 @@ Deno.test("runIteration() records what a proposal spent before the cost cap stop
   assert.equal(f.records[0]!.detail, "cap reached");
   assert.equal(s.costUsd, 4.8);
   assert.equal(f.trialsRun.length, 0);
+});
+
+const tok = (input: number, output: number) => ({
+  input,
+  output,
+  cache_write: 0,
+  cache_read: 0,
+});
+
+Deno.test("runIteration() writes each model call's spend to current.json, so an interrupted proposal leaves it behind", async () => {
+  const f = fakeLoop({
+    proposals: [{
+      calls: [
+        { tokens: tok(100, 10), costUsd: 0.5 },
+        { tokens: tok(200, 20), costUsd: 0.25 },
+      ],
+      throws: new InterruptedError("SIGINT"),
+    }],
+    trial: () => 1,
+  });
+  await assert.rejects(runIteration(f.ports, state(), 1), InterruptedError);
+  const last = f.currents.at(-1)!;
+  assert.equal(last.iter, 1);
+  assert.equal(last.cost_usd, 0.75);
+  assert.deepEqual(last.tokens, tok(300, 30));
+  assert.equal(f.records.length, 0);
+});
+
+Deno.test("runIteration() adds an interrupted attempt's spend to the retry's record and the budget", async () => {
+  const f = fakeLoop({
+    proposals: [{
+      calls: [{ tokens: tok(10, 5), costUsd: 0.01 }],
+      summary: { tokens: tok(10, 5), costUsd: 0.01 },
+    }],
+    trial: (side) => side === "candidate" ? 20 : 10,
+  });
+  const s = state({}, true);
+  s.carried = { tokens: tok(300, 30), costUsd: 0.75 };
+  s.costUsd = 0.75;
+  await runIteration(f.ports, s, 1);
+  // The proposal was told what the run had spent, the interrupted part included.
+  assert.equal(f.proposals[0]!.spentUsd, 0.75);
+  // current.json started from the carried spend and added the new call.
+  assert.equal(f.currents[0]!.cost_usd, 0.75);
+  assert.equal(f.currents[1]!.cost_usd, 0.76);
+  const r = f.records[0]!;
+  assert.equal(r.cost_usd, 0.76);
+  assert.deepEqual(r.tokens, tok(310, 35));
+  assert.equal(s.costUsd, 0.76);
+  assert.equal(s.carried, null);
+});
+
+Deno.test("runIteration() records a carried spend even when the cost cap stops the retry before any call", async () => {
+  const f = fakeLoop({
+    proposals: [{ summary: { kind: "cost_cap", costUsd: 0 } }],
+    trial: () => 1,
+  });
+  const s = state();
+  s.carried = { tokens: tok(300, 30), costUsd: 0.75 };
+  s.costUsd = 0.75;
+  const out = await runIteration(f.ports, s, 1);
+  assert.equal(out.kind, "cost_cap");
+  assert.equal(f.records.length, 1);
+  assert.equal(f.records[0]!.cost_usd, 0.75);
+  assert.equal(s.costUsd, 0.75);
 });

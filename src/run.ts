@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "./config/config.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
 import {
+  type CurrentIteration,
   type IterationRecord,
   makeRecord,
   type StopReason,
@@ -15,7 +16,7 @@ import {
 import type { EventSink } from "./core/events.ts";
 import { stopReason as computeStop } from "./core/stop.ts";
 import { baselineSummary, incumbentSummary } from "./decision.ts";
-import { runIteration, type RunState, signalName } from "./loop.ts";
+import { runIteration, type RunState, signalName, type Spend } from "./loop.ts";
 import type { LoopPorts, TrialPort, TrialSummary } from "./loop_ports.ts";
 import {
   BaselineError,
@@ -145,6 +146,8 @@ export function stateFromRecords(input: {
   unit: string | null;
   records: IterationRecord[];
   incumbentTree: string;
+  /** Spend of an interrupted attempt at the next iteration. */
+  carried?: Spend | null;
 }): RunState {
   const baseline = input.records[0]!;
   const base = baselineSummary(
@@ -168,9 +171,31 @@ export function stateFromRecords(input: {
       scores: inc.scores,
     },
     records: input.records,
-    costUsd: input.records.reduce((a, r) => a + r.cost_usd, 0),
+    costUsd: input.records.reduce((a, r) => a + r.cost_usd, 0) +
+      (input.carried?.costUsd ?? 0),
     crashTail: null,
+    carried: input.carried ?? null,
   };
+}
+
+/**
+ * What an interrupted attempt at iteration `next` spent, from its
+ * current.json: null when there is none, it belongs to another run or
+ * iteration (one whose record was written already counts its own spend), or
+ * it spent nothing.
+ */
+export function interruptedSpend(
+  current: CurrentIteration | null,
+  runId: string,
+  next: number,
+): Spend | null {
+  if (current === null || current.run_id !== runId || current.iter !== next) {
+    return null;
+  }
+  const t = current.tokens;
+  const any = current.cost_usd > 0 ||
+    t.input + t.output + t.cache_write + t.cache_read > 0;
+  return any ? { tokens: t, costUsd: current.cost_usd } : null;
 }
 
 /** Why the loop should stop now, or null. */
@@ -206,7 +231,8 @@ export async function driveLoop(
     }
   } catch (error) {
     await ports.git.reset(state.incumbent.sha).catch(() => {});
-    await ports.store.clearCurrent().catch(() => {});
+    // current.json stays: what the cut-short iteration spent is carried
+    // into its retry by `resume` (see `interruptedSpend`).
     const end = loopEndOf(error, ports.signal);
     if (end !== null) return end;
     throw error;

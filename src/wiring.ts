@@ -241,6 +241,8 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
             tool: e.name,
             summary: e.summary,
           });
+        } else if (e.type === "call_end") {
+          input.onSpend?.({ tokens: e.tokens, costUsd: e.costUsd });
         } else if (e.type === "retry") {
           p.events({
             event: "warning",

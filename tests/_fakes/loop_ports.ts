@@ -8,6 +8,7 @@ import type { RunEvent } from "../../src/core/events.ts";
 import type {
   CurrentIteration,
   IterationRecord,
+  Tokens,
 } from "../../src/core/state.ts";
 import type {
   LoopPorts,
@@ -22,6 +23,10 @@ export interface FakeProposal {
   /** The candidate tree the proposal leaves (default: a new tree). */
   tree?: string;
   changes?: FileChange[];
+  /** Model calls reported through `onSpend`, in order, before it ends. */
+  calls?: { tokens: Tokens; costUsd: number }[];
+  /** Thrown after the calls instead of returning (an interruption). */
+  throws?: Error;
 }
 
 /** A scripted trial: a score, or an outcome. */
@@ -121,13 +126,20 @@ export function fakeLoop(options: {
       check: (input) => Promise.resolve(options.check?.(input.tree) ?? null),
     },
     proposer: {
-      propose(input) {
-        f.proposals.push(structuredClone(input));
+      async propose(input) {
+        const { onSpend, ...seen } = input;
+        f.proposals.push(structuredClone(seen));
         current = options.proposals.shift();
         if (current === undefined) {
           throw new Error("fake proposer: script ran out");
         }
-        return Promise.resolve({
+        for (const call of current.calls ?? []) {
+          onSpend?.(call);
+          // Let the loop's write of current.json run, as a real call would.
+          await Promise.resolve();
+        }
+        if (current.throws) throw current.throws;
+        return await Promise.resolve({
           kind: "submitted",
           hypothesis: "h",
           description: "d",

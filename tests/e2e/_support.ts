@@ -252,7 +252,9 @@ export async function readRun(dir: string): Promise<{
 /** `.ratchet/current.json`, or null. */
 export async function readCurrent(
   dir: string,
-): Promise<{ iter: number; phase: string } | null> {
+): Promise<
+  { run_id: string; iter: number; phase: string; cost_usd: number } | null
+> {
   try {
     return JSON.parse(
       await Deno.readTextFile(join(dir, ".ratchet/current.json")),

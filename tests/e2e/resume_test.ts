@@ -71,10 +71,15 @@ async function assertResumable(
   const wt = await worktreeState(repo);
   assert.equal(wt.head, incumbent.sha);
   assert.equal(wt.status, "");
-  assert.equal(await readCurrent(repo.dir), null, "no iteration in progress");
+  // The iteration cut short stays in current.json with what it spent.
+  const current = await readCurrent(repo.dir);
+  if (current !== null) {
+    assert.equal(current.run_id, run.run_id);
+    assert.equal(current.iter, iters);
+  }
   assert.deepEqual(await runContainers(run.run_id), []);
   assert.equal(await exists(join(repo.dir, ".ratchet/lock")), false);
-  return { run, records };
+  return { run, records, current };
 }
 
 /** The state a finished run leaves. */
@@ -111,6 +116,8 @@ dockerTest(
   "ratchet run stops on SIGINT (exit 130) and SIGTERM (exit 143) with the state written, the candidate reverted and no container left; ratchet resume finishes the run",
   async () => {
     await using repo = await scoringRepo();
+    // current.json's cost after each interruption of iteration 2.
+    const spent: number[] = [];
     try {
       // SIGINT while the model is answering, with an edit already made.
       {
@@ -125,9 +132,16 @@ dockerTest(
         const r = await p.done;
         assert.equal(r.code, 130, r.stderr);
         assert.match(r.stderr, /continue with: ratchet resume/);
-        const { records } = await assertResumable(repo, "interrupted", 2);
+        const { records, current } = await assertResumable(
+          repo,
+          "interrupted",
+          2,
+        );
         assert.equal(records[1]!.decision, "improved");
         assert.equal((await worktreeState(repo)).value, "20");
+        // The call answered before the interrupt is paid for: it is kept.
+        assert.ok(current !== null && current.cost_usd > 0, `${current}`);
+        spent.push(current.cost_usd);
       }
       // SIGTERM while a trial of the candidate runs (a slow program).
       {
@@ -153,18 +167,25 @@ dockerTest(
         const r = await p.done;
         assert.equal(r.code, 143, r.stderr);
         assert.deepEqual(server.violations, []);
-        await assertResumable(repo, "interrupted", 2);
+        const { current } = await assertResumable(repo, "interrupted", 2);
         assert.equal((await worktreeState(repo)).prog, "cat value.txt");
+        // The retry started from the first attempt's spend and added its own.
+        assert.ok(current !== null && current.cost_usd > spent[0]!);
+        spent.push(current.cost_usd);
       }
       // Resume to the end.
       const { stderr } = await resume(repo, [setValue(20, 30), ...giveUp()]);
       assert.match(stderr, /Resuming run/);
-      await assertFinished(repo, [
+      assert.match(stderr, /Iteration 2 was cut short after spending \$/);
+      const { records } = await assertFinished(repo, [
         "baseline",
         "improved",
         "improved",
         "no_change",
       ]);
+      // Iteration 2's record pays for all three attempts at it.
+      assert.ok(records[2]!.cost_usd > spent[1]!, `${records[2]!.cost_usd}`);
+      assert.equal(await readCurrent(repo.dir), null);
       // Resuming a finished run is a no-op (exit 0).
       const again = await ratchet(["resume"], repo.dir, null);
       assert.equal(again.code, 0, again.stderr);
@@ -273,6 +294,7 @@ dockerTest(
   "after SIGKILL while proposing and while measuring, ratchet resume finishes with dense records, the branch equal to the kept commits, and no container left",
   async () => {
     await using repo = await scoringRepo();
+    let killedSpend = 0;
     try {
       // kill -9 while the model answers, with an edit already in the worktree.
       {
@@ -290,7 +312,11 @@ dockerTest(
         const records = await readRecords(repo.dir);
         assertRecordsWellFormed(records, run.run_id);
         assert.equal(records.length, 2);
-        assert.equal((await readCurrent(repo.dir))?.phase, "proposing");
+        const current = await readCurrent(repo.dir);
+        assert.equal(current?.phase, "proposing");
+        // Written after the call that made the edit: kill -9 cannot lose it.
+        assert.ok(current !== null && current.cost_usd > 0);
+        killedSpend = current.cost_usd;
         assert.equal((await worktreeState(repo)).value, "25");
       }
       // kill -9 while the candidate's (slow) trial runs.
@@ -336,6 +362,8 @@ dockerTest(
         "improved",
       ]);
       assert.equal(new Set(records.map((r) => r.iter)).size, records.length);
+      // The attempts killed at iteration 2 are paid for in its record.
+      assert.ok(records[2]!.cost_usd > killedSpend, `${records[2]!.cost_usd}`);
       assert.equal(await repo.git("rev-parse", run.branch), records[4]!.sha);
       assert.equal(await repo.git("show", `${run.branch}:value.txt`), "40");
       assert.equal(

@@ -61,6 +61,7 @@ import { limitsOf, trialEnv } from "../../trial.ts";
 import type { LoopPorts } from "../../loop_ports.ts";
 import {
   driveLoop,
+  interruptedSpend,
   type LoopEnd,
   loopEndOf,
   measureBaseline,
@@ -68,6 +69,7 @@ import {
   recordStop,
   stateFromRecords,
 } from "../../run.ts";
+import type { Spend } from "../../loop.ts";
 import {
   ensureEmptyFile,
   gitPort,
@@ -343,6 +345,9 @@ async function finish(
 ): Promise<number> {
   s.run = await recordStop(s.store, s.run, end.reason, s.ctx.now());
   fault("run.stop-recorded");
+  // A resumable stop keeps current.json: it carries the spend of the
+  // iteration cut short into the retry.
+  if (end.error === null) await s.store.clearCurrent().catch(() => {});
   await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(() =>
     0
   );
@@ -542,6 +547,7 @@ async function loopSession(
   key: string,
   worktree: string,
   records: IterationRecord[],
+  carried: Spend | null = null,
 ): Promise<number> {
   const ports = await buildPorts(s, worktree, key);
   let end: LoopEnd;
@@ -591,6 +597,7 @@ async function loopSession(
       unit: s.run.unit,
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
+      carried,
     });
     end = await driveLoop(ports, state);
   } catch (error) {
@@ -722,7 +729,6 @@ export async function runResume(
         message: `Removed ${removed} leftover container(s) of the run`,
       });
     }
-    await store.clearCurrent();
     await removeLeftoverCopies(store.paths.tmp, run.run_id);
     // The worktree is gone after a finished run or a reboot that cleaned
     // tmp dirs: attach it again to the run's existing branch.
@@ -774,7 +780,22 @@ export async function runResume(
       events,
       view,
     };
-    return await loopSession(session, key, worktree, records);
+    // Left by an iteration cut short: what it spent counts toward the budget
+    // and goes into the record of its retry (which rewrites the file).
+    const carried = interruptedSpend(
+      await store.readCurrent().catch(() => null),
+      run.run_id,
+      records.length,
+    );
+    if (carried !== null) {
+      events({
+        event: "info",
+        message: `Iteration ${records.length} was cut short after spending $${
+          carried.costUsd.toFixed(4)
+        }; it counts toward the budget and its retry's record`,
+      });
+    }
+    return await loopSession(session, key, worktree, records, carried);
   });
 }
 
