@@ -26,6 +26,7 @@ import {
 } from "./errors.ts";
 import type { RunFile, Store } from "./infra/store.ts";
 import { isDeterministic } from "./core/decide.ts";
+import { outputTail, parseTrialReport } from "./trial.ts";
 
 /** The policy of paths the model may not change, from the config. */
 export function policyOf(config: Config): ProtectionPolicy {
@@ -148,6 +149,8 @@ export function stateFromRecords(input: {
   incumbentTree: string;
   /** Spend of an interrupted attempt at the next iteration. */
   carried?: Spend | null;
+  /** When the last record crashed: its trial's output tail, for the next proposal. */
+  crashTail?: string | null;
 }): RunState {
   const baseline = input.records[0]!;
   const base = baselineSummary(
@@ -173,7 +176,7 @@ export function stateFromRecords(input: {
     records: input.records,
     costUsd: input.records.reduce((a, r) => a + r.cost_usd, 0) +
       (input.carried?.costUsd ?? 0),
-    crashTail: null,
+    crashTail: input.crashTail ?? null,
     carried: input.carried ?? null,
   };
 }
@@ -196,6 +199,35 @@ export function interruptedSpend(
   const any = current.cost_usd > 0 ||
     t.input + t.output + t.cache_write + t.cache_read > 0;
   return any ? { tokens: t, costUsd: current.cost_usd } : null;
+}
+
+/**
+ * On resume after a crashed iteration: the tail of its crashed candidate
+ * trial, read back from the saved report, so the next proposal still sees why
+ * it crashed (`debugging.md`). Null when `record` did not crash or no report
+ * says why.
+ */
+export async function crashTailOf(
+  reportsDir: string,
+  record: IterationRecord | undefined,
+): Promise<string | null> {
+  if (record?.decision !== "crashed") return null;
+  const prefix = `iter-${String(record.iter).padStart(4, "0")}-trial-`;
+  const names =
+    (await Array.fromAsync(Deno.readDir(reportsDir)).catch(() => []))
+      .map((e) => e.name)
+      .filter((n) => n.startsWith(prefix) && n.endsWith(".txt"))
+      .sort();
+  for (const name of names) {
+    const text = await Deno.readTextFile(join(reportsDir, name)).catch(() =>
+      ""
+    );
+    const report = parseTrialReport(text);
+    if (report?.side === "candidate" && report.outcome !== "ok") {
+      return outputTail(report.stdout, report.stderr);
+    }
+  }
+  return null;
 }
 
 /** Why the loop should stop now, or null. */

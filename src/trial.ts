@@ -487,6 +487,33 @@ export function formatTrialReport(
   return text;
 }
 
+/**
+ * Read back what `formatTrialReport` wrote: the side, the outcome and both
+ * streams. Null for text that is not a trial report.
+ */
+export function parseTrialReport(
+  text: string,
+): { side: string; outcome: string; stdout: string; stderr: string } | null {
+  const head = /^ratchet trial report — .*\((\w+)\)\noutcome: +(\w+)\n/.exec(
+    text,
+  );
+  // The streams are the last two sections; searching from the end keeps a
+  // stdout that prints a section line from being cut short.
+  const errAt = text.lastIndexOf("\n===== stderr (");
+  const outAt = errAt < 0 ? -1 : text.lastIndexOf("\n===== stdout (", errAt);
+  if (head === null || outAt < 0) return null;
+  const body = (from: number, to: number) => {
+    const start = text.indexOf("=====\n", from + 8);
+    return start < 0 || start > to ? "" : text.slice(start + 6, to);
+  };
+  return {
+    side: head[1]!,
+    outcome: head[2]!,
+    stdout: body(outAt, errAt),
+    stderr: body(errAt, text.length),
+  };
+}
+
 function byteLength(text: string): number {
   return new TextEncoder().encode(text).length;
 }

@@ -8,6 +8,7 @@ import {
   type OutcomeInput,
   outputTail,
   parseControlLog,
+  parseTrialReport,
   readReportFile,
   reportPathOf,
   tailOf,
@@ -368,4 +369,35 @@ Deno.test("WRAPPER stops at a failing setup command", async () => {
   const log = parseControlLog(r.log, NONCE);
   assert.equal(log.setupStatus, 4);
   assert.equal(log.started, false);
+});
+
+Deno.test("parseTrialReport() reads back side, outcome and both streams of formatTrialReport()", () => {
+  const meta = {
+    runId: "r",
+    iter: 4,
+    trial: 3,
+    side: "candidate" as const,
+    reportSource: "stdout",
+    clock: null,
+    setupOutput: "setup\n===== stderr (1 bytes) =====\n",
+  };
+  const text = formatTrialReport(
+    result({
+      outcome: "crashed",
+      exitCode: 1,
+      score: null,
+      // A stream that prints a section line of its own.
+      stdout: "line 1\n===== stderr (9 bytes) =====\nstill stdout",
+      stderr: "Traceback: boom\n",
+    }),
+    meta,
+  );
+  const parsed = parseTrialReport(text);
+  assert.deepEqual(parsed, {
+    side: "candidate",
+    outcome: "crashed",
+    stdout: "line 1\n===== stderr (9 bytes) =====\nstill stdout\n",
+    stderr: "Traceback: boom\n",
+  });
+  assert.equal(parseTrialReport("not a report"), null);
 });

@@ -375,3 +375,46 @@ dockerTest(
     }
   },
 );
+
+dockerTest(
+  "a run interrupted right after a crashed candidate still shows the crash to the next proposal after ratchet resume",
+  async () => {
+    await using repo = await scoringRepo();
+    const marker = `crash-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      {
+        await using server = await startFakeAnthropic([
+          turn(
+            replace(
+              "/work/prog.sh",
+              "cat value.txt",
+              `echo "${marker}" >&2; exit 7`,
+            ),
+            submit("A faster program.", "rewrite prog.sh"),
+          ),
+          slowTurn(30_000, submit("never", "never")),
+        ]);
+        const p = spawnRatchet(runArgs(3, ...MEAN), repo.dir, server);
+        await waitFor("the next proposal", () => server.requests.length >= 2);
+        // The crash reached the proposal that was cut short.
+        assert.ok(firstUserText(server, 1).includes(marker));
+        p.kill("SIGINT");
+        assert.equal((await p.done).code, 130);
+        const { records } = await assertResumable(repo, "interrupted", 2);
+        assert.equal(records[1]!.decision, "crashed");
+      }
+      const { server } = await resume(repo, [setValue(10, 20), ...giveUp()]);
+      const retry = firstUserText(server, 0);
+      assert.ok(retry.includes(marker), retry);
+      assert.ok(retry.includes("# The last candidate crashed"));
+      await assertFinished(repo, [
+        "baseline",
+        "crashed",
+        "improved",
+        "no_change",
+      ]);
+    } finally {
+      await removeRunContainers(repo.dir);
+    }
+  },
+);

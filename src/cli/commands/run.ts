@@ -60,6 +60,7 @@ import { openWorkspace, repoOverview } from "../../infra/workspace.ts";
 import { limitsOf, trialEnv } from "../../trial.ts";
 import type { LoopPorts } from "../../loop_ports.ts";
 import {
+  crashTailOf,
   driveLoop,
   interruptedSpend,
   type LoopEnd,
@@ -547,7 +548,10 @@ async function loopSession(
   key: string,
   worktree: string,
   records: IterationRecord[],
-  carried: Spend | null = null,
+  resumed: { carried: Spend | null; crashTail: string | null } = {
+    carried: null,
+    crashTail: null,
+  },
 ): Promise<number> {
   const ports = await buildPorts(s, worktree, key);
   let end: LoopEnd;
@@ -597,7 +601,7 @@ async function loopSession(
       unit: s.run.unit,
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
-      carried,
+      ...resumed,
     });
     end = await driveLoop(ports, state);
   } catch (error) {
@@ -795,7 +799,10 @@ export async function runResume(
         }; it counts toward the budget and its retry's record`,
       });
     }
-    return await loopSession(session, key, worktree, records, carried);
+    return await loopSession(session, key, worktree, records, {
+      carried,
+      crashTail: await crashTailOf(store.paths.reports, records.at(-1)),
+    });
   });
 }
 
