@@ -19,24 +19,13 @@ import { runCli } from "./_helpers/cli.ts";
 import { cp } from "node:fs/promises";
 import { tempDir, tempRepo } from "./_helpers/git_repo.ts";
 import { GroupRecorder, listTree } from "./e2e/security_support.ts";
+import { scoreRunFlags } from "./_helpers/score_flags.ts";
 
 const NO_DOCKER = "unix:///nonexistent.sock";
 
 /** Flags of a valid run on the repo below (nothing is missing). */
 const RUN = [
-  "run",
-  "--run-command",
-  "sh score.sh",
-  "--direction",
-  "max",
-  "--metric-name",
-  "score",
-  "--report-source",
-  "stdout",
-  "--image",
-  "busybox:latest",
-  "--harness",
-  "score.sh",
+  ...scoreRunFlags(),
 ];
 
 const FILES: Record<string, string> = {

@@ -17,6 +17,7 @@ import {
   type Summary,
   SUMMARY_PATH,
 } from "../tests/reliability/summary.ts";
+import { formatMarkdown, tableCell } from "./_markdown.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DOC = fileURLToPath(new URL("docs/reliability.md", ROOT));
@@ -71,10 +72,6 @@ const ORDER = [
   "concurrency",
 ];
 
-function esc(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("\n", " ");
-}
-
 function codes(s: ScenarioResult): string {
   return s.steps.map((st) => `\`${st.label}\` → ${st.code}`).join(", ");
 }
@@ -102,26 +99,28 @@ function groupSection(key: string, g: Group): string {
   ];
   for (const s of g.scenarios) {
     lines.push(
-      `| ${esc(s.title)} | ${esc(s.fault)} | ${s.recovery} | ${
-        esc(codes(s))
+      `| ${tableCell(s.title)} | ${tableCell(s.fault)} | ${s.recovery} | ${
+        tableCell(codes(s))
       } | ${held(s)} | ${s.seconds} |`,
     );
   }
   const pending = g.scenarios.filter((s) => s.pending);
   for (const s of pending) {
-    lines.push("", `Pending in “${esc(s.title)}”: ${s.pending}.`);
+    lines.push("", `Pending in “${tableCell(s.title)}”: ${s.pending}.`);
   }
   const failed = g.scenarios.filter((s) => !s.ok);
   if (failed.length > 0) {
     lines.push("", "What did not hold:", "");
     for (const s of failed) {
       lines.push(
-        `- **${esc(s.title)}** (${esc(s.fault)})${
-          s.error ? `: ${esc(s.error)}` : ""
+        `- **${tableCell(s.title)}** (${tableCell(s.fault)})${
+          s.error ? `: ${tableCell(s.error)}` : ""
         }`,
       );
       for (const c of s.checks.filter((c) => !c.ok)) {
-        lines.push(`  - [${c.stage}] ${esc(c.name)}: ${esc(c.detail)}`);
+        lines.push(
+          `  - [${c.stage}] ${tableCell(c.name)}: ${tableCell(c.detail)}`,
+        );
       }
     }
   }
@@ -156,7 +155,7 @@ function invariantsSection(all: ScenarioResult[]): string {
     "",
     "| check | held / made |",
     "|---|---|",
-    ...rows.map(([name, e]) => `| ${esc(name)} | ${e.ok} / ${e.total} |`),
+    ...rows.map(([name, e]) => `| ${tableCell(name)} | ${e.ok} / ${e.total} |`),
     `| ${rest.length} scenario-specific checks (see the groups) | ${
       restMade - restFailed
     } / ${restMade} |`,
@@ -305,7 +304,7 @@ async function main(args: string[]): Promise<number> {
     (t) => JSON.parse(t) as LoadBench,
     () => null,
   );
-  const page = await formatted(render(summary, bench));
+  const page = await formatMarkdown(render(summary, bench));
   if (args.includes("--check")) {
     const current = await Deno.readTextFile(DOC).catch(() => "");
     return current === page ? 0 : 1;
@@ -313,24 +312,6 @@ async function main(args: string[]): Promise<number> {
   await Deno.writeTextFile(DOC, page);
   Deno.stdout.writeSync(new TextEncoder().encode(`wrote ${DOC}\n`));
   return 0;
-}
-
-/** `markdown` as `deno fmt` leaves it, so the page passes `deno fmt --check`. */
-async function formatted(markdown: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--ext=md", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(markdown));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`deno fmt failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -15,6 +15,7 @@ import {
   SECURITY_PATH,
   type SecurityResults,
 } from "../tests/e2e/security_support.ts";
+import { formatMarkdown, tableCell } from "./_markdown.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DOC = fileURLToPath(new URL("docs/security.md", ROOT));
@@ -38,13 +39,6 @@ const VECTORS: Record<string, string> = {
   cli: "invocation",
 };
 
-function esc(text: string): string {
-  return text.replaceAll("|", "\\|").replaceAll("\n", " ").replaceAll(
-    "<",
-    "&lt;",
-  );
-}
-
 function mark(s: Scenario): string {
   return s.held ? "✅" : "❌";
 }
@@ -65,16 +59,20 @@ function groupSection(g: Group): string {
   ];
   for (const s of g.scenarios) {
     lines.push(
-      `| ${mark(s)}${s.cannot_stop ? " ⚠️" : ""} | ${esc(s.attack)} | ${
+      `| ${mark(s)}${s.cannot_stop ? " ⚠️" : ""} | ${tableCell(s.attack)} | ${
         VECTORS[s.vector] ?? s.vector
-      } | ${esc(s.layer)} | ${esc(s.recorded)} | ${esc(s.evidence ?? "")} |`,
+      } | ${tableCell(s.layer)} | ${tableCell(s.recorded)} | ${
+        tableCell(s.evidence ?? "")
+      } |`,
     );
   }
   const failed = g.scenarios.filter((s) => !s.held);
   if (failed.length > 0) {
     lines.push("", "What did not hold:", "");
     for (const s of failed) {
-      lines.push(`- **${esc(s.id)}**: ${esc(s.evidence ?? s.recorded)}`);
+      lines.push(
+        `- **${tableCell(s.id)}**: ${tableCell(s.evidence ?? s.recorded)}`,
+      );
     }
   }
   return lines.join("\n");
@@ -184,7 +182,7 @@ export function render(results: SecurityResults): string {
     "| group | cases | held | test |",
     "|---|---|---|---|",
     ...groups.map((g) =>
-      `| [${esc(g.title)}](#${
+      `| [${tableCell(g.title)}](#${
         g.title.toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")
       }) | ${g.scenarios.length} | ${
         g.scenarios.filter((s) => s.held).length
@@ -213,8 +211,8 @@ export function render(results: SecurityResults): string {
       "Shown by the tests (what ratchet recorded, for a human to see):",
       "",
       ...cannot.map((s) =>
-        `- ${mark(s)} **${esc(s.attack)}** → ${esc(s.recorded)}. ${
-          esc(s.evidence ?? "")
+        `- ${mark(s)} **${tableCell(s.attack)}** → ${tableCell(s.recorded)}. ${
+          tableCell(s.evidence ?? "")
         }`
       ),
       "",
@@ -222,24 +220,6 @@ export function render(results: SecurityResults): string {
     BOUNDS,
     "",
   ].join("\n");
-}
-
-/** `deno fmt` the page, so the committed doc passes `deno fmt --check`. */
-async function formatMarkdown(text: string): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--ext", "md", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`deno fmt failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
 }
 
 async function main(argv: string[]): Promise<number> {

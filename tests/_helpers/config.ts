@@ -1,50 +1,19 @@
 /** A complete Config with the spec's defaults, for tests. */
-import { type Config, DEFAULT_MODEL } from "../../src/config/config.ts";
+import type { Config } from "../../src/config/config.ts";
+import { DEFAULTS } from "../../src/config/schema.ts";
 
-/** Spec defaults plus the given overrides (required keys get test values). */
+/**
+ * The defaults (checked against the spec in schema_test.ts) plus test values
+ * for the required keys and the given overrides.
+ */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     runCommand: "echo score: 1",
     direction: "max",
     metricName: "score",
     reportSource: "stdout",
-    trials: 1,
-    iterations: 20,
-    threshold: null,
-    patience: 0,
-    minImprovement: 0,
-    maxConsecutiveCrashes: 3,
-    trialTimeoutSeconds: null,
-    critic: false,
-    instructions: "",
-    instructionsFile: null,
-    editable: [],
-    harness: [],
-    scratch: [],
-    image: null,
-    dockerfile: null,
-    prepareCommand: null,
-    setupCommand: null,
-    checkCommand: null,
-    metricPattern: null,
-    decision: "stat",
-    confidence: 0.95,
-    minEffect: 0,
-    maxTrials: 10,
-    model: DEFAULT_MODEL,
-    maxCostUsd: 10,
-    maxToolCalls: 60,
-    bashTimeoutSeconds: 120,
-    cpus: 2,
-    memory: 4 * 1024 ** 3,
-    pidsLimit: 4096,
-    shmSize: 1024 ** 3,
-    gpus: null,
-    network: "none",
-    mount: [],
-    passEnv: [],
-    cache: [],
-    prices: {},
+    // A copy: tests may push into the arrays.
+    ...structuredClone(DEFAULTS),
     ...overrides,
   };
 }

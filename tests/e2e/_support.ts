@@ -13,6 +13,7 @@ import { runCli } from "../_helpers/cli.ts";
 import { testDockerSocket } from "../_helpers/docker.ts";
 import type { FakeAnthropic, FakeStep } from "../_helpers/fake_anthropic.ts";
 import { GIT_TEST_ENV, type TempRepo, tempRepo } from "../_helpers/git_repo.ts";
+import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 export const IMAGE = "busybox:latest";
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
@@ -103,19 +104,7 @@ export function scoringRepo(
 /** The flags of a `ratchet run` on {@linkcode scoringRepo}. */
 export function runArgs(iterations: number, ...extra: string[]): string[] {
   return [
-    "run",
-    "--run-command",
-    "sh score.sh",
-    "--direction",
-    "max",
-    "--metric-name",
-    "score",
-    "--report-source",
-    "stdout",
-    "--image",
-    IMAGE,
-    "--harness",
-    "score*.sh",
+    ...scoreRunFlags({ harness: ["score*.sh"], image: IMAGE }),
     "--iterations",
     String(iterations),
     ...extra,

@@ -43,6 +43,7 @@ import {
   turn,
 } from "./_support.ts";
 import { GroupRecorder, listTree, type Vector } from "./security_support.ts";
+import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 /** The repository under attack: the harness sources the program. */
 const FILES: Record<string, string> = {
@@ -57,23 +58,7 @@ const FILES: Record<string, string> = {
 /** Flags shared by the runs (one trial per candidate under `mean`). */
 function runArgs(iterations: number, ...extra: string[]): string[] {
   return [
-    "run",
-    "--run-command",
-    "sh score.sh",
-    "--direction",
-    "max",
-    "--metric-name",
-    "score",
-    "--report-source",
-    "stdout",
-    "--image",
-    "busybox:latest",
-    "--harness",
-    "score.sh",
-    "--harness",
-    "eval",
-    "--harness",
-    "**/conftest.py",
+    ...scoreRunFlags({ harness: ["score.sh", "eval", "**/conftest.py"] }),
     "--decision",
     "mean",
     "--trials",

@@ -34,6 +34,7 @@ import {
   turn,
 } from "./_support.ts";
 import { GroupRecorder } from "./security_support.ts";
+import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
@@ -332,19 +333,7 @@ hostTest(
       try {
         r = await ratchet(
           [
-            "run",
-            "--run-command",
-            "sh score.sh",
-            "--direction",
-            "max",
-            "--metric-name",
-            "score",
-            "--report-source",
-            "stdout",
-            "--image",
-            "busybox:latest",
-            "--harness",
-            "score.sh",
+            ...scoreRunFlags(),
             "--decision",
             "mean",
             "--iterations",

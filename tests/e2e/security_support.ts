@@ -5,8 +5,14 @@
  * docs/security.md from the file. Test files run one at a time, so a
  * read-merge-write per group is enough.
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type ArtifactFile,
+  type ArtifactGroup,
+  readArtifact,
+  writeArtifactGroup,
+} from "../_helpers/artifacts.ts";
 
 /** Where the results live. */
 export const SECURITY_PATH = fileURLToPath(
@@ -40,69 +46,14 @@ export interface Scenario {
 }
 
 /** One test's scenarios. */
-export interface Group {
-  title: string;
-  /** What the group shows, one paragraph. */
-  about: string;
-  test: string;
-  finished_at: string;
-  seconds: number;
-  scenarios: Scenario[];
-}
+export type Group = ArtifactGroup<Scenario>;
 
 /** The whole file. */
-export interface SecurityResults {
-  schema_version: 1;
-  environment: Record<string, string>;
-  groups: Record<string, Group>;
-}
-
-async function environment(): Promise<Record<string, string>> {
-  const env: Record<string, string> = {
-    deno: Deno.version.deno,
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-  };
-  try {
-    const out = await new Deno.Command("docker", {
-      args: ["version", "--format", "{{.Server.Version}}"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (out.success) env.docker = new TextDecoder().decode(out.stdout).trim();
-  } catch { /* no docker CLI: leave it out */ }
-  return env;
-}
+export type SecurityResults = ArtifactFile<Scenario>;
 
 /** Read the results (an empty set when missing or unreadable). */
-export async function readResults(
-  path = SECURITY_PATH,
-): Promise<SecurityResults> {
-  try {
-    const value = JSON.parse(await Deno.readTextFile(path)) as SecurityResults;
-    if (value.schema_version === 1 && typeof value.groups === "object") {
-      return value;
-    }
-  } catch { /* start afresh */ }
-  return { schema_version: 1, environment: {}, groups: {} };
-}
-
-/** Replace group `key` in the results file. */
-export async function writeGroup(
-  key: string,
-  group: Omit<Group, "finished_at">,
-  path = SECURITY_PATH,
-): Promise<void> {
-  const results = await readResults(path);
-  results.environment = await environment();
-  results.groups[key] = { ...group, finished_at: new Date().toISOString() };
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const ignore = join(dirname(path), ".gitignore");
-  if (!(await Deno.lstat(ignore).then(() => true, () => false))) {
-    await Deno.writeTextFile(ignore, "*\n!.gitignore\n");
-  }
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(results, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+export function readResults(path = SECURITY_PATH): Promise<SecurityResults> {
+  return readArtifact<Scenario>(path);
 }
 
 /**
@@ -123,7 +74,7 @@ export class GroupRecorder {
   }
 
   async write(): Promise<void> {
-    await writeGroup(this.key, {
+    await writeArtifactGroup<Scenario>(SECURITY_PATH, this.key, {
       ...this.meta,
       seconds: Math.round((performance.now() - this.#started) / 100) / 10,
       scenarios: this.scenarios,

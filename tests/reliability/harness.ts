@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { GIT_TEST_ENV, runGit } from "../_helpers/git_repo.ts";
+import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
@@ -36,19 +37,7 @@ export const ITERATIONS = 2;
 /** `ratchet run` flags of the standard scenario. */
 export function runArgs(iterations = ITERATIONS, ...extra: string[]): string[] {
   return [
-    "run",
-    "--run-command",
-    "sh score.sh",
-    "--direction",
-    "max",
-    "--metric-name",
-    "score",
-    "--report-source",
-    "stdout",
-    "--image",
-    "busybox:latest",
-    "--harness",
-    "score.sh",
+    ...scoreRunFlags(),
     "--iterations",
     String(iterations),
     "--decision",
