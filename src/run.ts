@@ -255,7 +255,12 @@ export async function driveLoop(
   try {
     while (true) {
       const reason = stopNow(state);
-      if (reason !== null) return { reason, error: null };
+      // Spend carried from an iteration cut short goes into a record even
+      // when it exhausted the budget: the retry's proposal makes no call and
+      // records it (then the run stops for cost).
+      if (reason !== null && !(reason === "cost" && state.carried)) {
+        return { reason, error: null };
+      }
       throwIfInterrupted(ports.signal);
       const iter = state.records.length;
       const outcome = await runIteration(ports, state, iter);

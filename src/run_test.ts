@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { interruptedSpend } from "./run.ts";
-import type { CurrentIteration } from "./core/state.ts";
+import { driveLoop, interruptedSpend, stateFromRecords } from "./run.ts";
+import { type CurrentIteration, makeRecord } from "./core/state.ts";
+import { testConfig } from "../tests/_helpers/config.ts";
+import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
 
 function current(overrides: Partial<CurrentIteration> = {}): CurrentIteration {
   return {
@@ -42,4 +44,82 @@ Deno.test("interruptedSpend() carries only the spend of the run's next, unrecord
   );
   // Tokens without a price (an unknown model's zero price) still count.
   assert.notEqual(interruptedSpend(current({ cost_usd: 0 }), "r", 3), null);
+});
+
+Deno.test("driveLoop() records a carried spend that exhausted the budget before stopping for cost", async () => {
+  const config = testConfig({ maxCostUsd: 1, direction: "max" });
+  const baseline = makeRecord({
+    run_id: "r",
+    iter: 0,
+    decision: "baseline",
+    trial_scores: [10, 10, 10, 10, 10],
+    sha: "sha-0",
+    timestamp: "t",
+  });
+  const state = stateFromRecords({
+    runId: "r",
+    config,
+    deterministic: true,
+    unit: null,
+    records: [baseline],
+    incumbentTree: "tree-0",
+    carried: {
+      tokens: { input: 1000, output: 100, cache_write: 0, cache_read: 0 },
+      costUsd: 1.5,
+    },
+  });
+  const f = fakeLoop({
+    // The budget is gone: the retry's proposal stops before any call.
+    proposals: [{
+      summary: {
+        kind: "cost_cap",
+        costUsd: 0,
+        tokens: { input: 0, output: 0, cache_write: 0, cache_read: 0 },
+      },
+    }],
+    trial: () => 10,
+  });
+  const end = await driveLoop(f.ports, state);
+  assert.equal(end.reason, "cost");
+  assert.equal(f.records.length, 1);
+  assert.equal(f.records[0]!.iter, 1);
+  assert.equal(f.records[0]!.cost_usd, 1.5);
+  assert.equal(f.records[0]!.tokens.input, 1000);
+  assert.equal(f.proposals[0]!.spentUsd, 1.5);
+});
+
+Deno.test("driveLoop() stops for cost at once when nothing is carried", async () => {
+  const config = testConfig({ maxCostUsd: 1 });
+  const baseline = makeRecord({
+    run_id: "r",
+    iter: 0,
+    decision: "baseline",
+    trial_scores: [10],
+    sha: "sha-0",
+    timestamp: "t",
+    cost_usd: 0,
+  });
+  const spent = makeRecord({
+    run_id: "r",
+    iter: 1,
+    decision: "no_change",
+    trial_scores: [10],
+    sha: null,
+    timestamp: "t",
+    cost_usd: 1.2,
+  });
+  const f = fakeLoop({ proposals: [], trial: () => 10 });
+  const end = await driveLoop(
+    f.ports,
+    stateFromRecords({
+      runId: "r",
+      config,
+      deterministic: true,
+      unit: null,
+      records: [baseline, spent],
+      incumbentTree: "tree-0",
+    }),
+  );
+  assert.equal(end.reason, "cost");
+  assert.equal(f.proposals.length, 0);
 });
