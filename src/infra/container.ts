@@ -589,9 +589,18 @@ export class DockerRuntime implements ContainerRuntime {
           `container:${lease.id}`,
         );
       } catch (error) {
-        if (!(error instanceof HolderGone)) throw error;
-        lease.gone();
-        if (attempt >= 2) return this.#runContainer(spec, options, null);
+        if (error instanceof HolderGone) {
+          lease.gone();
+          if (attempt >= 2) return this.#runContainer(spec, options, null);
+          continue;
+        }
+        // An engine that cannot join namespaces refuses the create or the
+        // start: run unshared. A fault of the container itself (a missing
+        // mount source) fails the same way again, and that error is thrown.
+        if (!(error instanceof EnvironmentError)) throw error;
+        lease.refused();
+        options.signal?.throwIfAborted();
+        return await this.#runContainer(spec, options, null);
       } finally {
         await lease.release();
       }

@@ -30,6 +30,11 @@ export interface NetnsLease {
   readonly id: string;
   /** The holder was found stopped or missing: never hand it out again. */
   gone(): void;
+  /**
+   * The engine would not run a container joined to the holder: the group
+   * runs unshared from now on.
+   */
+  refused(): void;
   /** The container that joined the holder has been removed. */
   release(): Promise<void>;
 }
@@ -105,6 +110,18 @@ export class NetnsPool {
       gone: () => {
         if (this.#entries.get(held.group.key) === held) {
           this.#entries.delete(held.group.key);
+        }
+        held.retired = true;
+      },
+      refused: () => {
+        if (this.#entries.get(held.group.key) === held) {
+          this.#entries.set(held.group.key, {
+            group: held.group,
+            holder: Promise.resolve(null),
+            id: null,
+            users: 0,
+            retired: false,
+          });
         }
         held.retired = true;
       },

@@ -113,3 +113,15 @@ Deno.test("NetnsPool.forget() drops holders removed elsewhere, and only those", 
   // Already removed by whoever reported it: not removed a second time.
   assert.deepEqual(removed, []);
 });
+
+Deno.test("NetnsPool runs a group unshared once the engine refused to join its holder", async () => {
+  const { started, removed, acquire } = fakePool();
+  const first = await acquire("run/1");
+  first!.refused();
+  await first!.release();
+  assert.deepEqual(removed, ["holder-1-run/1"]);
+  assert.equal(await acquire("run/1"), null);
+  assert.equal(started.length, 1);
+  // The next group tries again: the refusal may have been the container's.
+  assert.notEqual(await acquire("run/2"), null);
+});

@@ -444,6 +444,37 @@ labelled(
 );
 
 labelled(
+  "a container the engine refuses in a shared namespace fails with its own error, and its group runs unshared",
+  async (id) => {
+    const group = { key: `${id}/1`, scope: id };
+    const missing = `/nonexistent/ratchet-${id}`;
+    await assert.rejects(
+      run(
+        spec(id, "true", {
+          mounts: [{
+            type: "bind",
+            source: missing,
+            target: "/x",
+            readOnly: true,
+          }],
+        }),
+        null,
+        MiB,
+        group,
+      ),
+      (error: unknown) =>
+        error instanceof EnvironmentError &&
+        error.message.includes(`Mount source does not exist: ${missing}`),
+    );
+    // The holder was given up with the refusal; later containers still run.
+    assert.deepEqual(await holdersOf(id), []);
+    const ok = await run(spec(id, "echo ran"), null, MiB, group);
+    assert.equal(text(ok.stdout), "ran\n");
+    assert.deepEqual(await holdersOf(id), []);
+  },
+);
+
+labelled(
   "an image without sleep runs each container in a namespace of its own",
   async (id) => {
     const tag = `ratchet-test-nosleep:${id.slice(0, 8)}`;
