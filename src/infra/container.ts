@@ -591,7 +591,9 @@ export class DockerRuntime implements ContainerRuntime {
       } catch (error) {
         if (error instanceof HolderGone) {
           lease.gone();
-          if (attempt >= 2) return this.#runContainer(spec, options, null);
+          if (attempt >= 2) {
+            return await this.#runContainer(spec, options, null);
+          }
           continue;
         }
         // An engine that cannot join namespaces refuses the create or the
