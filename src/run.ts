@@ -208,20 +208,11 @@ export function interruptedSpend(
  * says why.
  */
 export async function crashTailOf(
-  reportsDir: string,
+  store: Pick<Store, "readReports">,
   record: IterationRecord | undefined,
 ): Promise<string | null> {
   if (record?.decision !== "crashed") return null;
-  const prefix = `iter-${String(record.iter).padStart(4, "0")}-trial-`;
-  const names =
-    (await Array.fromAsync(Deno.readDir(reportsDir)).catch(() => []))
-      .map((e) => e.name)
-      .filter((n) => n.startsWith(prefix) && n.endsWith(".txt"))
-      .sort();
-  for (const name of names) {
-    const text = await Deno.readTextFile(join(reportsDir, name)).catch(() =>
-      ""
-    );
+  for (const text of await store.readReports(record.iter)) {
     const report = parseTrialReport(text);
     if (report?.side === "candidate" && report.outcome !== "ok") {
       return outputTail(report.stdout, report.stderr);

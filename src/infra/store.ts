@@ -571,6 +571,24 @@ export class Store {
     return path;
   }
 
+  /** The saved reports of iteration `iter`, in trial order (none when missing). */
+  async readReports(iter: number): Promise<string[]> {
+    checkIndex("iter", iter);
+    const prefix = `iter-${pad(iter, 4)}-trial-`;
+    const names = (await Array.fromAsync(Deno.readDir(this.paths.reports))
+      .catch(() => []))
+      .map((e) => e.name)
+      .filter((n) => n.startsWith(prefix) && n.endsWith(".txt"))
+      .sort();
+    const texts: string[] = [];
+    for (const name of names) {
+      const text = await Deno.readTextFile(join(this.paths.reports, name))
+        .catch(() => null);
+      if (text !== null) texts.push(text);
+    }
+    return texts;
+  }
+
   /** Save a candidate's diff as `diffs/iter-NNNN.patch`; returns its path. */
   async saveDiff(iter: number, patch: string | Uint8Array): Promise<string> {
     checkIndex("iter", iter);

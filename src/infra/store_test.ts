@@ -792,3 +792,13 @@ Deno.test("Store.archive() refuses a damaged intent file, naming it", async () =
     );
   });
 });
+
+Deno.test("Store.readReports() returns one iteration's saved reports in trial order", async () => {
+  await withStore(async (store) => {
+    assert.deepEqual(await store.readReports(3), []);
+    await store.saveReport(3, 10, "ten\n");
+    await store.saveReport(3, 2, "two\n");
+    await store.saveReport(30, 1, "other iteration\n");
+    assert.deepEqual(await store.readReports(3), ["two\n", "ten\n"]);
+  });
+});

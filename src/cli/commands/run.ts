@@ -801,7 +801,7 @@ export async function runResume(
     }
     return await loopSession(session, key, worktree, records, {
       carried,
-      crashTail: await crashTailOf(store.paths.reports, records.at(-1)),
+      crashTail: await crashTailOf(store, records.at(-1)),
     });
   });
 }
