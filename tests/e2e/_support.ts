@@ -5,12 +5,11 @@
  * for a run's containers, and builders of scripted model turns.
  */
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { CliResult } from "../_helpers/cli.ts";
 import { runCli } from "../_helpers/cli.ts";
-import { testDockerSocket } from "../_helpers/docker.ts";
+import { containersOfRun, forceRemoveContainer } from "../_helpers/docker.ts";
 import type { FakeAnthropic, FakeStep } from "../_helpers/fake_anthropic.ts";
 import { GIT_TEST_ENV, type TempRepo, tempRepo } from "../_helpers/git_repo.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
@@ -343,40 +342,9 @@ export async function assertBranchMatchesKept(
 // ---------------------------------------------------------------------------
 // Docker, asked directly
 
-function dockerApi(method: string, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: testDockerSocket(), path, method },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => {
-          if ((res.statusCode ?? 500) >= 400 && res.statusCode !== 404) {
-            reject(
-              new Error(`docker ${method} ${path}: ${res.statusCode} ${body}`),
-            );
-          } else {
-            resolve(body === "" ? null : JSON.parse(body));
-          }
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
-
 /** Ids of every container (running or not) labelled `ratchet.run=<runId>`. */
 export async function runContainers(runId: string): Promise<string[]> {
-  const filters = encodeURIComponent(
-    JSON.stringify({ label: [`ratchet.run=${runId}`] }),
-  );
-  const list = await dockerApi(
-    "GET",
-    `/containers/json?all=1&filters=${filters}`,
-  ) as { Id: string }[];
-  return list.map((c) => c.Id);
+  return (await containersOfRun(runId)).map((c) => c.Id);
 }
 
 /** Remove every container of the runs recorded in `dir` (current and archived). */
@@ -391,9 +359,7 @@ export async function removeRunContainers(dir: string): Promise<void> {
   } catch { /* no archive */ }
   for (const id of ids) {
     for (const c of await runContainers(id).catch(() => [])) {
-      await dockerApi("DELETE", `/containers/${c}?force=1&v=1`).catch(
-        () => {},
-      );
+      await forceRemoveContainer(c).catch(() => {});
     }
   }
 }

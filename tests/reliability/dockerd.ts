@@ -6,7 +6,7 @@
  * by PID.
  */
 import { join } from "node:path";
-import { request } from "node:http";
+import { pingDocker } from "../_helpers/docker.ts";
 
 /** A running private dockerd. */
 export interface PrivateDockerd extends AsyncDisposable {
@@ -19,24 +19,6 @@ export interface PrivateDockerd extends AsyncDisposable {
   restart(): Promise<void>;
   /** Stop for good and remove its directories. */
   close(): Promise<void>;
-}
-
-function ping(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request(
-      { socketPath, path: "/_ping", timeout: 1000 },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode === 200));
-      },
-    );
-    req.on("error", () => resolve(false));
-    req.on("timeout", () => {
-      req.destroy();
-      resolve(false);
-    });
-    req.end();
-  });
 }
 
 async function pidIn(path: string): Promise<number | null> {
@@ -172,7 +154,7 @@ export async function startPrivateDockerd(
     const w = log;
     child.stderr.pipeTo(w.writable, { preventClose: true }).catch(() => {});
     const end = Date.now() + 60_000;
-    while (!(await ping(socket))) {
+    while (!(await pingDocker(socket, 1000))) {
       if (Date.now() > end) {
         const text = await Deno.readTextFile(join(dir, "dockerd.log")).catch(
           () => "",

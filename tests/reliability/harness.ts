@@ -14,7 +14,11 @@
  * (1 = baseline, N = iteration N − 1).
  */
 import { join } from "node:path";
-import { request } from "node:http";
+import {
+  containersOfRun,
+  forceRemoveContainer,
+  socketOfHost,
+} from "../_helpers/docker.ts";
 import { fileURLToPath } from "node:url";
 import { GIT_TEST_ENV, runGit } from "../_helpers/git_repo.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
@@ -130,57 +134,12 @@ export async function pool<T>(
 // ---------------------------------------------------------------------------
 // Docker, asked directly over its socket (the lab may use a private daemon)
 
-function socketOf(dockerHost: string | undefined): string {
-  if (dockerHost?.startsWith("unix://")) return dockerHost.slice(7);
-  return "/var/run/docker.sock";
-}
-
-function dockerApi(
-  socketPath: string,
-  method: string,
-  path: string,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath, path, method, timeout: 10_000 },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => {
-          if ((res.statusCode ?? 500) >= 400 && res.statusCode !== 404) {
-            reject(
-              new Error(`docker ${method} ${path}: ${res.statusCode} ${body}`),
-            );
-          } else {
-            try {
-              resolve(body === "" ? null : JSON.parse(body));
-            } catch {
-              resolve(body);
-            }
-          }
-        });
-      },
-    );
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("docker API timeout")));
-    req.end();
-  });
-}
-
 /** Names of every container (running or not) labelled `ratchet.run=<runId>`. */
 export async function runContainers(
   runId: string,
   dockerHost?: string,
 ): Promise<string[]> {
-  const filters = encodeURIComponent(
-    JSON.stringify({ label: [`ratchet.run=${runId}`] }),
-  );
-  const list = await dockerApi(
-    socketOf(dockerHost),
-    "GET",
-    `/containers/json?all=1&filters=${filters}`,
-  ) as { Id: string; Labels: Record<string, string> }[];
+  const list = await containersOfRun(runId, socketOfHost(dockerHost));
   return list.map((c) =>
     `${c.Id.slice(0, 12)}(${c.Labels["ratchet.role"] ?? "trial"})`
   );
@@ -191,20 +150,11 @@ export async function removeContainers(
   runIds: Iterable<string>,
   dockerHost?: string,
 ): Promise<void> {
-  const socket = socketOf(dockerHost);
+  const socket = socketOfHost(dockerHost);
   for (const id of runIds) {
-    const filters = encodeURIComponent(
-      JSON.stringify({ label: [`ratchet.run=${id}`] }),
-    );
-    const list = await dockerApi(
-      socket,
-      "GET",
-      `/containers/json?all=1&filters=${filters}`,
-    )
-      .catch(() => []) as { Id: string }[];
+    const list = await containersOfRun(id, socket).catch(() => []);
     for (const c of list) {
-      await dockerApi(socket, "DELETE", `/containers/${c.Id}?force=1&v=1`)
-        .catch(() => {});
+      await forceRemoveContainer(c.Id, socket).catch(() => {});
     }
   }
 }
