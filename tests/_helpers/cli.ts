@@ -25,23 +25,47 @@ export interface CliOptions {
   entry?: string;
 }
 
+/** A CLI process the test controls (signals at chosen moments). */
+export interface Spawned {
+  child: Deno.ChildProcess;
+  /** stdout so far. */
+  stdout(): string;
+  /** stderr so far. */
+  stderr(): string;
+  /** Resolves when the process has ended and its output is read. */
+  done: Promise<CliResult>;
+  kill(signal: Deno.Signal): void;
+}
+
 /**
- * Run `ratchet <args>` in `cwd` with NO_COLOR, a clean environment (PATH,
- * HOME, git identity, DOCKER_HOST if set) plus `env`.
+ * The environment of a CLI under test: NO_COLOR and a clean environment
+ * (PATH, HOME, git identity, DOCKER_HOST if set), then `extra`.
  */
-export async function runCli(
-  args: string[],
-  options: CliOptions,
-): Promise<CliResult> {
+export function cliEnv(
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? "/root",
     NO_COLOR: "1",
     ...GIT_TEST_ENV,
-    ...options.env,
   };
   const dockerHost = Deno.env.get("DOCKER_HOST");
-  if (dockerHost && !("DOCKER_HOST" in env)) env.DOCKER_HOST = dockerHost;
+  if (dockerHost) env.DOCKER_HOST = dockerHost;
+  return { ...env, ...extra };
+}
+
+/**
+ * Start `ratchet <args>` in `cwd` with {@linkcode cliEnv} plus `env`, and hand
+ * back the process. `onOutput` sees both streams so far after each chunk.
+ */
+export function spawnCli(
+  args: string[],
+  options: Omit<CliOptions, "kill"> & {
+    onOutput?: (stdout: string, stderr: string) => void;
+  },
+): Spawned {
+  const env = cliEnv(options.env);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", options.entry ?? MAIN, ...args],
     cwd: options.cwd,
@@ -54,36 +78,62 @@ export async function runCli(
   const dec = new TextDecoder();
   let stderr = "";
   let stdout = "";
-  let killed = false;
-  const kill = options.kill;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (kill?.afterMs !== undefined) {
-    timer = setTimeout(() => {
-      killed = true;
-      try {
-        child.kill(kill.signal);
-      } catch { /* already gone */ }
-    }, kill.afterMs);
-  }
   const readErr = (async () => {
     for await (const chunk of child.stderr) {
       stderr += dec.decode(chunk, { stream: true });
-      if (!killed && kill?.when?.(stderr)) {
-        killed = true;
-        try {
-          child.kill(kill.signal);
-        } catch { /* already gone */ }
-      }
+      options.onOutput?.(stdout, stderr);
     }
   })();
   const readOut = (async () => {
     for await (const chunk of child.stdout) {
       stdout += dec.decode(chunk, { stream: true });
+      options.onOutput?.(stdout, stderr);
     }
   })();
-  const status = await child.status;
-  await Promise.all([readErr, readOut]);
-  if (timer !== undefined) clearTimeout(timer);
-  const code = status.signal === "SIGKILL" ? 137 : status.code;
-  return { code, stdout, stderr };
+  const done = (async () => {
+    const status = await child.status;
+    await Promise.all([readErr, readOut]);
+    const code = status.signal === "SIGKILL" ? 137 : status.code;
+    return { code, stdout, stderr };
+  })();
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    done,
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    },
+  };
+}
+
+/** Run `ratchet <args>` to its end (see {@linkcode spawnCli}), killing it as `kill` says. */
+export async function runCli(
+  args: string[],
+  options: CliOptions,
+): Promise<CliResult> {
+  const kill = options.kill;
+  let killed = false;
+  const killOnce = () => {
+    if (killed || kill === undefined) return;
+    killed = true;
+    spawned.kill(kill.signal);
+  };
+  const { kill: _, ...spawnOptions } = options;
+  const spawned: Spawned = spawnCli(args, {
+    ...spawnOptions,
+    onOutput: (_stdout, stderr) => {
+      if (kill?.when?.(stderr)) killOnce();
+    },
+  });
+  const timer = kill?.afterMs === undefined
+    ? undefined
+    : setTimeout(killOnce, kill.afterMs);
+  try {
+    return await spawned.done;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -5,17 +5,15 @@
  * for a run's containers, and builders of scripted model turns.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import type { CliResult } from "../_helpers/cli.ts";
-import { runCli } from "../_helpers/cli.ts";
+import type { CliResult, Spawned } from "../_helpers/cli.ts";
+import { runCli, spawnCli } from "../_helpers/cli.ts";
 import { containersOfRun, forceRemoveContainer } from "../_helpers/docker.ts";
 import type { FakeAnthropic, FakeStep } from "../_helpers/fake_anthropic.ts";
-import { GIT_TEST_ENV, type TempRepo, tempRepo } from "../_helpers/git_repo.ts";
+import { type TempRepo, tempRepo } from "../_helpers/git_repo.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 export const IMAGE = "busybox:latest";
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 /** The keys of a `results.jsonl` record, as spec section 8 lists them. */
 export const SPEC_RECORD_KEYS = [
@@ -136,69 +134,13 @@ export function ratchet(
   });
 }
 
-/** A CLI process the test controls (signals at chosen moments). */
-export interface Spawned {
-  child: Deno.ChildProcess;
-  /** stderr so far. */
-  stderr(): string;
-  /** Resolves when the process has ended and its output is read. */
-  done: Promise<CliResult>;
-  kill(signal: Deno.Signal): void;
-}
-
-/** Spawn `ratchet <args>` like runCli, but hand back the process. */
+/** Spawn `ratchet <args>` like {@linkcode ratchet}, but hand back the process. */
 export function spawnRatchet(
   args: string[],
   cwd: string,
   server: FakeAnthropic | null,
 ): Spawned {
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: Deno.env.get("HOME") ?? "/root",
-    NO_COLOR: "1",
-    ...GIT_TEST_ENV,
-    ...apiEnv(server),
-  };
-  const dockerHost = Deno.env.get("DOCKER_HOST");
-  if (dockerHost) env.DOCKER_HOST = dockerHost;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    cwd,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const dec = new TextDecoder();
-  let stderr = "";
-  let stdout = "";
-  const readErr = (async () => {
-    for await (const c of child.stderr) {
-      stderr += dec.decode(c, { stream: true });
-    }
-  })();
-  const readOut = (async () => {
-    for await (const c of child.stdout) {
-      stdout += dec.decode(c, { stream: true });
-    }
-  })();
-  const done = (async () => {
-    const status = await child.status;
-    await Promise.all([readErr, readOut]);
-    const code = status.signal === "SIGKILL" ? 137 : status.code;
-    return { code, stdout, stderr };
-  })();
-  return {
-    child,
-    stderr: () => stderr,
-    done,
-    kill(signal) {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-    },
-  };
+  return spawnCli(args, { cwd, env: apiEnv(server) });
 }
 
 /** Poll `predicate` every 50 ms until true; fail after `timeoutMs`. */

@@ -19,11 +19,9 @@ import {
   forceRemoveContainer,
   socketOfHost,
 } from "../_helpers/docker.ts";
-import { fileURLToPath } from "node:url";
-import { GIT_TEST_ENV, runGit } from "../_helpers/git_repo.ts";
+import { runGit } from "../_helpers/git_repo.ts";
+import { spawnCli } from "../_helpers/cli.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
-
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 
 /** A CLI call that takes longer than this is killed and counted as hung. */
 const HANG_MS = 120_000;
@@ -195,19 +193,6 @@ export function parseResults(
   return { records, bad };
 }
 
-/** Environment of a spawned CLI: clean, like a user's shell, plus `extra`. */
-export function cliEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-    HOME: Deno.env.get("HOME") ?? "/root",
-    NO_COLOR: "1",
-    ...GIT_TEST_ENV,
-  };
-  const dockerHost = Deno.env.get("DOCKER_HOST");
-  if (dockerHost) env.DOCKER_HOST = dockerHost;
-  return { ...env, ...extra };
-}
-
 /** How to stop a spawned CLI early. */
 export interface KillPlan {
   signal: Deno.Signal;
@@ -229,7 +214,7 @@ export interface Spawned {
   >;
 }
 
-/** Spawn `ratchet <args>` in `cwd`. */
+/** Spawn `ratchet <args>` in `cwd`, stopped early as `kill` plans. */
 export function spawnRatchet(
   args: string[],
   cwd: string,
@@ -237,17 +222,6 @@ export function spawnRatchet(
   kill?: KillPlan,
   hangMs = HANG_MS,
 ): Spawned {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    cwd,
-    env: cliEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
   let fired = false;
   const fire = () => {
     if (fired || kill === undefined) return;
@@ -256,10 +230,15 @@ export function spawnRatchet(
       void Promise.resolve(kill.action());
       return;
     }
-    try {
-      child.kill(kill.signal);
-    } catch { /* already gone */ }
+    cli.kill(kill.signal);
   };
+  const cli = spawnCli(args, {
+    cwd,
+    env,
+    onOutput: (out, err) => {
+      if (kill?.when?.(out, err)) fire();
+    },
+  });
   const timer = kill?.afterMs !== undefined
     ? setTimeout(fire, kill.afterMs)
     : undefined;
@@ -267,35 +246,22 @@ export function spawnRatchet(
   let hung = false;
   const watchdog = setTimeout(() => {
     hung = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
+    cli.kill("SIGKILL");
   }, hangMs);
-  const dec = new TextDecoder();
-  const readOut = (async () => {
-    for await (const c of child.stdout) {
-      out += dec.decode(c, { stream: true });
-      if (kill?.when?.(out, err)) fire();
-    }
-  })();
-  const readErr = (async () => {
-    for await (const c of child.stderr) {
-      err += dec.decode(c, { stream: true });
-      if (kill?.when?.(out, err)) fire();
-    }
-  })();
-  const done = (async () => {
-    const status = await child.status;
-    await Promise.all([readOut, readErr]);
+  const done = cli.done.then((r) => {
     clearTimeout(timer);
     clearTimeout(watchdog);
-    const code = status.signal === "SIGKILL" ? 137 : status.code;
-    if (hung) {
-      err += `\n[reliability lab: killed after hanging ${hangMs / 1000}s]`;
-    }
-    return { code, stdout: out, stderr: err, hung };
-  })();
-  return { pid: child.pid, stdout: () => out, stderr: () => err, done };
+    const stderr = hung
+      ? `${r.stderr}\n[reliability lab: killed after hanging ${hangMs / 1000}s]`
+      : r.stderr;
+    return { ...r, stderr, hung };
+  });
+  return {
+    pid: cli.child.pid,
+    stdout: cli.stdout,
+    stderr: cli.stderr,
+    done,
+  };
 }
 
 // ---------------------------------------------------------------------------
