@@ -545,8 +545,13 @@ export class Store {
   async clearCurrent(): Promise<void> {
     if (!(await exists(this.paths.current))) return;
     this.#fault("current.clear.before-remove");
+    await this.#removeDurably(this.paths.current);
+  }
+
+  /** Remove a file directly under `.ratchet/` (gone already is fine) and make that durable. */
+  async #removeDurably(path: string): Promise<void> {
     try {
-      await Deno.remove(this.paths.current);
+      await Deno.remove(path);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
@@ -866,9 +871,7 @@ export class Store {
 
   /** The run's config.json is written: its start is complete. */
   async clearStartIntent(): Promise<void> {
-    await Deno.remove(this.paths.startIntent).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    await this.#removeDurably(this.paths.startIntent);
   }
 
   /** The destination name of an interrupted archive, or null. */
