@@ -109,6 +109,7 @@ export async function runIteration(
   iter: number,
 ): Promise<IterationOutcome> {
   const started = ports.now().getTime();
+  const carried = state.carried ?? null;
   const current: CurrentIteration = {
     schema_version: SCHEMA_VERSION,
     run_id: state.runId,
@@ -119,10 +120,9 @@ export async function runIteration(
     hypothesis: "",
     description: "",
     started_at: isoNow(ports),
-    tokens: state.carried?.tokens ?? emptyTokens(),
-    cost_usd: state.carried?.costUsd ?? 0,
+    tokens: carried?.tokens ?? emptyTokens(),
+    cost_usd: carried?.costUsd ?? 0,
   };
-  const carried = state.carried ?? null;
   await setPhase(ports, current, "proposing");
   // Marked read in finish() once this iteration is recorded: a crash before
   // that hands the notes to the resumed iteration instead of losing them.

@@ -61,6 +61,7 @@ import type {
   Mount,
   RunResult,
 } from "./infra/runtime.ts";
+import type { NetnsGroup } from "./infra/netns_pool.ts";
 import type { TrialSummary } from "./loop_ports.ts";
 
 /** Cap per output stream (spec: 10 MiB, the cap recorded). */
@@ -219,17 +220,16 @@ export function clockNs(clock: string, value: string): bigint | null {
     const m = /^(\d{1,20}):(\d{1,6}):?$/.exec(value);
     return m ? BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!) * 1000n : null;
   }
-  if (clock === "er") {
-    const m = /^(\d{1,20})[.,](\d{1,9})$/.exec(value);
-    return m
-      ? BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!.padEnd(9, "0"))
-      : null;
-  }
-  if (clock === "up") {
-    const m = /^(\d{1,20})(?:\.(\d{1,9}))?$/.exec(value);
-    if (!m) return null;
-    return BigInt(m[1]!) * 1_000_000_000n +
-      BigInt((m[2] ?? "").padEnd(9, "0"));
+  // Decimal seconds: $EPOCHREALTIME (a fraction always, "," in some
+  // locales) and /proc/uptime (a fraction of up to 2 digits).
+  const decimal = clock === "er"
+    ? /^(\d{1,20})[.,](\d{1,9})$/.exec(value)
+    : clock === "up"
+    ? /^(\d{1,20})(?:\.(\d{1,9}))?$/.exec(value)
+    : null;
+  if (decimal) {
+    return BigInt(decimal[1]!) * 1_000_000_000n +
+      BigInt((decimal[2] ?? "").padEnd(9, "0"));
   }
   return null;
 }
@@ -763,7 +763,7 @@ class DiskFilled extends Error {}
  */
 function sharedNetnsOf(
   request: { runId: string; iter: number },
-): { key: string; scope: string } {
+): NetnsGroup {
   return { key: `${request.runId}/${request.iter}`, scope: request.runId };
 }
 

@@ -4,6 +4,7 @@
  * the check command, the prepare step and the agent's sandbox all go through
  * this interface.
  */
+import type { NetnsGroup } from "./netns_pool.ts";
 
 /** One mount into a container. Bind sources must exist (never auto-created). */
 export interface Mount {
@@ -55,7 +56,7 @@ export interface RunOptions {
    * loopback-only network namespace instead of each getting a new one (see
    * `netns_pool.ts`); a new group of the same scope retires the previous one.
    */
-  sharedNetns?: { key: string; scope: string };
+  sharedNetns?: NetnsGroup;
 }
 
 /**
