@@ -435,7 +435,7 @@ function chunks(text: string, size: number): string[] {
 }
 
 /** The SSE events of a streamed message. */
-function messageEvents(
+export function messageEvents(
   n: number,
   model: string,
   content: FakeBlock[],
@@ -510,7 +510,8 @@ function messageEvents(
   return events;
 }
 
-const SSE_HEADERS = {
+/** Headers of a streamed Messages API response. */
+export const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
 };

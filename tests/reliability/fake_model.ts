@@ -17,6 +17,8 @@
  * Every response is a real SSE message stream, as the API sends it.
  */
 
+import { messageEvents, SSE_HEADERS } from "../_helpers/fake_anthropic.ts";
+
 /** A response that is not the normal answer. */
 export type Fault =
   | {
@@ -56,10 +58,6 @@ export interface FakeModel extends AsyncDisposable {
 
 type Json = Record<string, unknown>;
 const enc = new TextEncoder();
-
-function sse(type: string, data: Json): string {
-  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-}
 
 function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -121,75 +119,6 @@ export function answerFor(body: Json): Block[] {
     },
   ];
 }
-
-function messageEvents(n: number, model: string, blocks: Block[]): string[] {
-  const events = [
-    sse("message_start", {
-      message: {
-        id: `msg_rel_${n}`,
-        type: "message",
-        role: "assistant",
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: {
-          input_tokens: 100,
-          output_tokens: 1,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: 0,
-        },
-      },
-    }),
-    sse("ping", {}),
-  ];
-  blocks.forEach((b, index) => {
-    if (b.type === "text") {
-      events.push(sse("content_block_start", {
-        index,
-        content_block: { type: "text", text: "" },
-      }));
-      events.push(sse("content_block_delta", {
-        index,
-        delta: { type: "text_delta", text: b.text },
-      }));
-    } else {
-      events.push(sse("content_block_start", {
-        index,
-        content_block: {
-          type: "tool_use",
-          id: `toolu_rel_${n}_${index}`,
-          name: b.name,
-          input: {},
-        },
-      }));
-      events.push(sse("content_block_delta", {
-        index,
-        delta: {
-          type: "input_json_delta",
-          partial_json: JSON.stringify(b.input),
-        },
-      }));
-    }
-    events.push(sse("content_block_stop", { index }));
-  });
-  events.push(sse("message_delta", {
-    delta: {
-      stop_reason: blocks.some((b) => b.type === "tool_use")
-        ? "tool_use"
-        : "end_turn",
-      stop_sequence: null,
-    },
-    usage: { output_tokens: 20 },
-  }));
-  events.push(sse("message_stop", {}));
-  return events;
-}
-
-const SSE = {
-  "content-type": "text/event-stream",
-  "cache-control": "no-cache",
-};
 
 /** Start the fake on an ephemeral port of 127.0.0.1. */
 export function startFakeModel(): Promise<FakeModel> {
@@ -272,37 +201,40 @@ export function startFakeModel(): Promise<FakeModel> {
           return new Response(
             "event: message_start\ndata: {not json at all\n\n",
             {
-              headers: SSE,
+              headers: SSE_HEADERS,
             },
           );
         case "drop":
           return new Response(
-            stream(messageEvents(n, model, answerFor(body)), {
+            stream(messageEvents(n, model, answerFor(body), undefined), {
               dropAfter: fault.afterEvents,
             }),
-            { headers: SSE },
+            { headers: SSE_HEADERS },
           );
         case "slow":
           await sleep(fault.delayMs);
           return new Response(
-            stream(messageEvents(n, model, answerFor(body))),
+            stream(messageEvents(n, model, answerFor(body), undefined)),
             {
-              headers: SSE,
+              headers: SSE_HEADERS,
             },
           );
         case "stall":
           return new Response(
-            stream(messageEvents(n, model, answerFor(body)), {
+            stream(messageEvents(n, model, answerFor(body), undefined), {
               stallMs: fault.stallMs,
             }),
-            { headers: SSE },
+            { headers: SSE_HEADERS },
           );
       }
     }
     stats.answers++;
-    return new Response(stream(messageEvents(n, model, answerFor(body))), {
-      headers: SSE,
-    });
+    return new Response(
+      stream(messageEvents(n, model, answerFor(body), undefined)),
+      {
+        headers: SSE_HEADERS,
+      },
+    );
   };
 
   return new Promise((resolve) => {
