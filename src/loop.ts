@@ -139,6 +139,7 @@ export async function runIteration(
     },
     incumbent: {
       iter: state.incumbent.iter,
+      tree: state.incumbent.tree,
       mean: state.incumbent.mean,
       ci: state.incumbent.ci,
       n: state.incumbent.scores.length,
@@ -239,6 +240,25 @@ export async function runIteration(
     fields: Partial<IterationRecord> & { decision: Decision },
   ) => base({ diff_stat: diff.stat, ...fields });
 
+  if (proposal.oversized.length > 0) {
+    const detail = `${
+      proposal.oversized.map((f) => `${f.path} (${f.size} bytes)`).join(", ")
+    } ${
+      proposal.oversized.length === 1 ? "is" : "are"
+    } larger than the file-size cap; the file was not brought back from the sandbox`;
+    ports.events({ event: "decision", iter, decision: "rejected", detail });
+    return await finish(
+      ports,
+      state,
+      withDiff({
+        decision: "rejected",
+        kept: false,
+        reason: "file_too_large",
+        detail,
+      }),
+      null,
+    );
+  }
   const violation = checkCandidateChanges(diff.changes, state.policy);
   if (violation) {
     ports.events({
@@ -362,6 +382,8 @@ async function finish(
     state.notesThrough = null;
   }
   state.records.push(record);
+  // Trees no longer needed leave the engine (the start tree's image stays).
+  await ports.trials.retain([state.incumbent.tree]);
   await ports.store.clearCurrent();
   ports.events({ event: "iteration", record });
   return { kind: "recorded", record };

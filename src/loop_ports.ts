@@ -61,6 +61,11 @@ export interface TrialPort {
   check(
     input: { iter: number; tree: string },
   ): Promise<{ passed: boolean; detail: string } | null>;
+  /**
+   * The trees still needed (the incumbent): the images of the others are
+   * removed (the start tree's is always kept).
+   */
+  retain(trees: readonly string[]): Promise<void>;
 }
 
 /** One research-log line for the model. */
@@ -81,6 +86,8 @@ export interface ProposalInput {
   /** The incumbent's latest measured mean, interval and trial count. */
   incumbent: {
     iter: number;
+    /** The incumbent's git tree: the sandbox starts from its image. */
+    tree: string;
     mean: number;
     ci: [number, number] | null;
     n: number;
@@ -110,6 +117,11 @@ export interface ProposalSummary {
   critic: CriticRecord | null;
   /** Why it ended, in words. */
   detail: string;
+  /**
+   * Files the model made larger than the file-size cap: not brought back
+   * from the sandbox, and the candidate is rejected (`file_too_large`).
+   */
+  oversized: { path: string; size: number }[];
 }
 
 /** The agent: one proposal edits the worktree through its tools. */

@@ -1,17 +1,20 @@
 /**
  * `ratchet measure`: run trials of the checkout as it is and report the
- * scores (spec sections 2 and 8). No model and no git: each trial copies the
- * checkout directory (without `.git` and `.ratchet`) and runs through the
- * same trial machinery as a run, harness read-only included.
+ * scores (spec sections 2 and 8). No model and no git: the checkout
+ * directory (without `.git` and `.ratchet`) becomes one tree image on the
+ * trial image (after the prepare step, as in a run) and every trial is a
+ * fresh container of it, harness read-only included.
  */
-import { join } from "node:path";
 import type { Config } from "./config/config.ts";
 import type { MetricRule } from "./core/metric.ts";
 import { SCHEMA_VERSION, type TrialOutcome } from "./core/state.ts";
 import { mean, median, stdev } from "./core/stats.ts";
-import { ownerOf, tmpRootOf } from "./infra/materialize.ts";
-import type { ContainerRuntime } from "./infra/runtime.ts";
-import { runTrial, type TrialResult } from "./trial.ts";
+import type { TrialResult } from "./core/trial_report.ts";
+import type { ContainerRuntime, ProgressSink } from "./infra/runtime.ts";
+import { runTrial } from "./trial/runner.ts";
+import { setUpTrials, specContext, type TrialSetup } from "./trial/setup.ts";
+import { removeRunImages, TreeImages } from "./trial/tree_images.ts";
+import { policyOf } from "./run.ts";
 
 /** Trials when `--trials` is not given to `measure`. */
 export const DEFAULT_MEASURE_TRIALS = 5;
@@ -54,6 +57,8 @@ export interface MeasureRun {
    * first failure. Null otherwise.
    */
   message: string | null;
+  /** The engine and images the trials used. */
+  setup: TrialSetup;
 }
 
 /** What `measure` needs from the outside. */
@@ -80,10 +85,10 @@ export interface MeasureOptions {
   checkoutDir: string;
   /** Number of trials (default 5). */
   trials?: number;
-  /** The trial image (already built or pulled). */
-  image: string;
-  /** "uid:gid" trials run as; default: the owner of `checkoutDir`. */
-  repoOwner?: string;
+  /** Image build, pull and prepare progress. */
+  onProgress?: ProgressSink;
+  /** Told once the engine and image are ready, before the first trial. */
+  onReady?: (setup: TrialSetup) => void;
   onTrial?: (progress: MeasureProgress) => void;
   /** Saves each trial's human-readable report (1-based trial number). */
   saveReport?: (trial: number, text: string) => Promise<void>;
@@ -139,55 +144,70 @@ export function measureRunId(now: Date): string {
 
 /**
  * Run `trials` trials of the checkout and summarize them. The engine is asked
- * first, so an unreachable Docker is an EnvironmentError (exit 3) before any
- * copy is made. Cache volumes (`--cache`) live only for this measure.
+ * first, so an unreachable Docker is an EnvironmentError (exit 3) before
+ * anything is sent. The checkout's image, containers and cache volumes live
+ * only for this measure; a prepared image is kept as the cache it is.
  */
 export async function measure(
   deps: MeasureDeps,
   options: MeasureOptions,
 ): Promise<MeasureRun> {
   const n = options.trials ?? DEFAULT_MEASURE_TRIALS;
-  const info = await deps.runtime.info();
   const runId = measureRunId((deps.now ?? (() => new Date()))());
-  const repoOwner = options.repoOwner ?? await ownerOf(options.checkoutDir);
-  const tmpRoot = tmpRootOf(options.checkoutDir);
-  const createdState = await Deno.stat(join(options.checkoutDir, ".ratchet"))
-    .then(() => false, () => true);
+  const { config } = options;
+  const source = { kind: "dir" as const, dir: options.checkoutDir };
   const trials: MeasureTrial[] = [];
   const details: string[] = [];
   let rule: MetricRule | null = null;
   let unit: string | null | undefined = undefined;
   let firstFailure: string | null = null;
   let firstNoMetric: string | null = null;
+  let setup: TrialSetup | null = null;
   try {
+    setup = await setUpTrials({
+      runtime: deps.runtime,
+      root: options.checkoutDir,
+      config,
+      runId,
+      source,
+      env: deps.env,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+      ...(options.onProgress === undefined
+        ? {}
+        : { onProgress: options.onProgress }),
+    });
+    options.onReady?.(setup);
+    const policy = policyOf(config);
+    const images = new TreeImages({
+      runtime: deps.runtime,
+      runId,
+      baseImage: setup.image,
+      snapshotDir: null,
+      policy: { ...policy, configPath: null },
+      trialUser: setup.trialUser,
+      ...(options.labels === undefined ? {} : { labels: options.labels }),
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+    });
+    const trialDeps = {
+      runtime: deps.runtime,
+      images,
+      spec: specContext(runId, config, setup, deps.env, options.labels),
+      config,
+      ...(options.saveReport === undefined ? {} : {
+        saveReport: (_iter: number, trial: number, text: string) =>
+          options.saveReport!(trial, text),
+      }),
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+    };
     for (let k = 1; k <= n; k++) {
-      const result = await runTrial(
-        {
-          runtime: deps.runtime,
-          env: deps.env,
-          ...(options.saveReport === undefined ? {} : {
-            saveReport: (_iter: number, trial: number, text: string) =>
-              options.saveReport!(trial, text),
-          }),
-          ...(deps.signal === undefined ? {} : { signal: deps.signal }),
-        },
-        {
-          runId,
-          iter: 0,
-          trial: k,
-          side: "measure",
-          source: { kind: "dir", dir: options.checkoutDir },
-          repoRoot: options.checkoutDir,
-          harnessDir: null,
-          config: options.config,
-          image: options.image,
-          repoOwner,
-          rootless: info.rootless,
-          // Every trial must report in the unit of the first that did.
-          ...(unit === undefined ? {} : { expectedUnit: unit }),
-          ...(options.labels === undefined ? {} : { labels: options.labels }),
-        },
-      );
+      const result = await runTrial(trialDeps, {
+        iter: 0,
+        trial: k,
+        side: "measure",
+        tree: { key: "checkout", source },
+        // Every trial must report in the unit of the first that did.
+        ...(unit === undefined ? {} : { expectedUnit: unit }),
+      });
       if (result.outcome === "ok" && unit === undefined) {
         unit = result.unit;
         rule = result.rule as MetricRule | null;
@@ -206,25 +226,14 @@ export async function measure(
       options.onTrial?.({ k, n, result });
     }
   } finally {
-    // The network holder shared by the trials (see netns_pool.ts).
-    await deps.runtime.removeContainers({ "ratchet.run": runId }).catch(
-      () => 0,
-    );
-    if (options.config.cache.length > 0) {
-      await deps.runtime.removeVolumes({ "ratchet.run": runId }).catch(
-        () => {},
-      );
-    }
-    // Leave no empty .ratchet/tmp (or .ratchet) behind in a plain checkout.
-    await Deno.remove(tmpRoot).catch(() => {});
-    if (createdState) {
-      await Deno.remove(join(options.checkoutDir, ".ratchet")).catch(() => {});
-    }
+    // The checkout's image, its containers (and network holder) and volumes.
+    await removeRunImages(deps.runtime, runId).catch(() => {});
   }
   const result = summarize(trials, rule, unit ?? null);
   return {
     result,
     details,
     message: result.n_ok === 0 ? firstNoMetric ?? firstFailure : null,
+    setup,
   };
 }

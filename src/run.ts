@@ -26,7 +26,7 @@ import {
 } from "./errors.ts";
 import type { RunFile, Store } from "./infra/store.ts";
 import { isDeterministic } from "./core/decide.ts";
-import { outputTail, parseTrialReport } from "./trial.ts";
+import { outputTail, parseTrialReport } from "./core/trial_report.ts";
 
 /** The policy of paths the model may not change, from the config. */
 export function policyOf(config: Config): ProtectionPolicy {

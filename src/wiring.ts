@@ -1,44 +1,41 @@
 /**
  * Real implementations of the loop's ports: git on the run's worktree, the
- * agent (with its sandbox containers), and the run's event sink. `run.ts`
- * builds them once per run; the trial port lives in `trial_port.ts`.
+ * agent (with its sandbox containers), and the Docker trials of tree images.
+ * `cli/commands/run.ts` builds them once per run.
  */
-import { join } from "node:path";
 import type { Config } from "./config/config.ts";
 import type { EventSink } from "./core/events.ts";
 import type { PromptContext, ScoreSummary } from "./core/prompt.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
+import type { Ident } from "./core/tree_layout.ts";
+import { outputTail, type TrialResult } from "./core/trial_report.ts";
 import type { AgentEvent } from "./agent/session.ts";
 import { runProposal } from "./agent/session.ts";
 import { runCritic } from "./agent/critic.ts";
 import type { ModelClient } from "./agent/model.ts";
-import type { Workspace } from "./infra/workspace.ts";
-import type {
-  ContainerRuntime,
-  ContainerSpec,
-  Mount,
-  Sandbox,
-} from "./infra/runtime.ts";
+import { openWorkspace } from "./infra/workspace.ts";
+import type { ContainerRuntime, Sandbox } from "./infra/runtime.ts";
+import { syncBack } from "./infra/sync_back.ts";
 import {
   changedFiles,
   commitCandidate,
   diffPatch,
   diffStat,
-  exportTree,
   resetWorktree,
   treeOf,
   writeCandidateTree,
 } from "./infra/git.ts";
-import { HOME_DIR, planTrialMounts, WORK_DIR } from "./infra/mounts.ts";
-import type { Owner } from "./infra/materialize.ts";
 import type {
   GitPort,
   ProposalInput,
   ProposalSummary,
   ProposerPort,
   TrialPort,
+  TrialSummary,
 } from "./loop_ports.ts";
-import { runCheck, runTrial, toTrialSummary } from "./trial.ts";
+import { sandboxSpec, type SpecContext } from "./trial/container_spec.ts";
+import { runCheck, runTrial, type TrialDeps } from "./trial/runner.ts";
+import type { TreeImages, TreeRef } from "./trial/tree_images.ts";
 
 /** GitPort over the run's worktree. */
 export function gitPort(root: string, worktree: string): GitPort {
@@ -59,97 +56,44 @@ export function gitPort(root: string, worktree: string): GitPort {
   };
 }
 
-/** What a sandbox needs besides the worktree. */
+/** A git tree of the repository as a tree image reference. */
+export function gitTree(root: string, tree: string): TreeRef {
+  return { key: tree, source: { kind: "git", root, treeish: tree } };
+}
+
+/** What the model's sandboxes need. */
 export interface SandboxSettings {
   runtime: ContainerRuntime;
-  image: string;
-  runId: string;
-  config: Config;
-  policy: ProtectionPolicy;
+  images: TreeImages;
+  spec: SpecContext;
+  /** The repository (git trees are read from it). */
+  root: string;
+  /** The run's worktree: the model's working copy is brought back here. */
   worktree: string;
-  harnessDir: string;
-  /** Empty file bound over /work/.git so the model never sees git's pointer. */
-  emptyFile: string;
-  user: string;
-  owner: Owner | null;
-  extraMounts: Mount[];
-  env: Record<string, string>;
+  policy: ProtectionPolicy;
+  trialUser: Ident;
+  /** What the prepare step installed under /work: never part of a candidate. */
+  preparedRoots: readonly string[];
+  /** Largest file brought back from the sandbox. */
+  maxFileBytes: number;
 }
 
 /**
- * Start the iteration's sandbox: the worktree at /work without .git, the
- * harness read-only (or everything read-only for critic proposers), the run's
- * limits and network.
+ * Start a sandbox of the incumbent's tree image: the harness read-only by
+ * the image's layout, or everything read-only for critic proposers.
  */
 export async function startSandbox(
   s: SandboxSettings,
-  options: { iter: number; readOnly: boolean },
+  options: { iter: number; tree: string; readOnly: boolean },
 ): Promise<Sandbox> {
-  const mounts: Mount[] = [
-    {
-      type: "bind",
-      source: s.worktree,
-      target: WORK_DIR,
+  const image = await s.images.imageOf(gitTree(s.root, options.tree));
+  return await s.runtime.startSandbox(
+    sandboxSpec(s.spec, {
+      image,
+      iter: options.iter,
       readOnly: options.readOnly,
-    },
-  ];
-  if (!options.readOnly) {
-    const plan = await planTrialMounts({
-      treeDir: s.worktree,
-      harnessDir: s.harnessDir,
-      harness: s.config.harness,
-      editable: s.config.editable,
-      scratch: s.config.scratch,
-      reportPath: s.policy.reportPath,
-      owner: s.owner,
-    });
-    mounts.length = 0;
-    if (!plan.mounts.some((m) => m.target === WORK_DIR)) {
-      mounts.push({
-        type: "bind",
-        source: s.worktree,
-        target: WORK_DIR,
-        readOnly: false,
-      });
-    }
-    mounts.push(...plan.mounts);
-  }
-  mounts.push(
-    {
-      type: "bind",
-      source: s.emptyFile,
-      target: `${WORK_DIR}/.git`,
-      readOnly: true,
-    },
-    { type: "tmpfs", source: "", target: HOME_DIR, readOnly: false },
-    ...s.extraMounts,
+    }),
   );
-  const spec: ContainerSpec = {
-    image: s.image,
-    cmd: [
-      "sh",
-      "-c",
-      "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
-    ],
-    workingDir: WORK_DIR,
-    env: { HOME: HOME_DIR, ...s.env },
-    user: s.user,
-    mounts,
-    network: s.config.network,
-    limits: {
-      cpus: s.config.cpus,
-      memoryBytes: s.config.memory,
-      pidsLimit: s.config.pidsLimit,
-      shmSizeBytes: s.config.shmSize,
-      gpus: s.config.gpus,
-    },
-    labels: {
-      "ratchet.run": s.runId,
-      "ratchet.iter": String(options.iter),
-      "ratchet.role": options.readOnly ? "sandbox-readonly" : "sandbox",
-    },
-  };
-  return await s.runtime.startSandbox(spec);
 }
 
 /** Summaries for the prompt from the loop's view of the run. */
@@ -164,7 +108,6 @@ function scoreSummary(
 /** Everything the proposer port needs. */
 export interface ProposerSettings {
   model: ModelClient;
-  workspace: Workspace;
   sandbox: SandboxSettings;
   config: Config;
   policy: ProtectionPolicy;
@@ -180,8 +123,10 @@ function summaryOf(
     "kind" | "hypothesis" | "description" | "tokens" | "costUsd" | "detail"
   >,
   critic: ProposalSummary["critic"],
+  oversized: ProposalSummary["oversized"],
 ): ProposalSummary {
   return {
+    oversized,
     kind: o.kind,
     hypothesis: o.hypothesis,
     description: o.description,
@@ -258,14 +203,27 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
       };
       const sandbox = await startSandbox(p.sandbox, {
         iter: input.iter,
+        tree: input.incumbent.tree,
         readOnly: false,
       });
+      const workspace = openWorkspace(
+        sandbox,
+        p.policy,
+        p.sandbox.trialUser,
+      );
+      // Whatever the model changed comes back into the worktree, submitted
+      // or not: every candidate's diff is kept (spec section 7).
+      const bringBack = () =>
+        syncBack(sandbox, p.sandbox.worktree, {
+          preparedRoots: p.sandbox.preparedRoots,
+          maxFileBytes: p.sandbox.maxFileBytes,
+        });
       try {
         if (!p.config.critic) {
           const o = await runProposal(
             {
               model: p.model,
-              workspace: p.workspace,
+              workspace,
               sandbox,
               onEvent,
               budget,
@@ -274,17 +232,18 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
             },
             { role: "implementer", context, config: session },
           );
-          return summaryOf(o, null);
+          return summaryOf(o, null, (await bringBack()).oversized);
         }
         const readOnly = await startSandbox(p.sandbox, {
           iter: input.iter,
+          tree: input.incumbent.tree,
           readOnly: true,
         });
         try {
           const o = await runCritic(
             {
               model: p.model,
-              workspace: p.workspace,
+              workspace,
               sandbox,
               readOnlySandbox: readOnly,
               onEvent,
@@ -294,7 +253,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
             },
             { context, config: session },
           );
-          return summaryOf(o, o.critic);
+          return summaryOf(o, o.critic, (await bringBack()).oversized);
         } finally {
           await readOnly.close();
         }
@@ -305,53 +264,35 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
   };
 }
 
-/** Path of the empty file hidden over /work/.git. */
-export async function ensureEmptyFile(tmpDir: string): Promise<string> {
-  const path = join(tmpDir, "empty-git-file");
-  await Deno.mkdir(tmpDir, { recursive: true });
-  await Deno.writeTextFile(path, "");
-  await Deno.chmod(path, 0o444);
-  return path;
+/** The loop's view of a trial. */
+export function toTrialSummary(result: TrialResult): TrialSummary {
+  return {
+    outcome: result.outcome,
+    score: result.score,
+    unit: result.unit,
+    wallSeconds: result.wallSeconds,
+    detail: result.detail,
+    outputTail: outputTail(result.stdout, result.stderr),
+  };
 }
 
 /** What the trial port needs. */
-export interface TrialSettings {
-  runtime: ContainerRuntime;
-  runId: string;
+export interface TrialSettings extends TrialDeps {
+  /** The repository (git trees are read from it). */
   root: string;
-  harnessDir: string;
-  config: Config;
-  image: string;
-  repoOwner: string;
-  env: (name: string) => string | undefined;
-  saveReport: (iter: number, trial: number, text: string) => Promise<void>;
-  signal: AbortSignal;
+  /** Trees whose images stay for the whole run (the start tree). */
+  pinned: readonly string[];
 }
 
-/** TrialPort over the Docker trial runner, materialising git trees of the repo. */
+/** TrialPort over the Docker trial runner, with one image per git tree. */
 export function trialPort(s: TrialSettings): TrialPort {
-  const deps = {
-    runtime: s.runtime,
-    env: s.env,
-    saveReport: s.saveReport,
-    signal: s.signal,
-  };
-  const base = (tree: string) => ({
-    runId: s.runId,
-    source: { kind: "git" as const, root: s.root, treeish: tree, exportTree },
-    repoRoot: s.root,
-    harnessDir: s.harnessDir,
-    config: s.config,
-    image: s.image,
-    repoOwner: s.repoOwner,
-  });
   return {
     async trial(input) {
-      const result = await runTrial(deps, {
-        ...base(input.tree),
+      const result = await runTrial(s, {
         iter: input.iter,
         trial: input.trial,
         side: input.side,
+        tree: gitTree(s.root, input.tree),
         ...(input.expectedUnit === undefined
           ? {}
           : { expectedUnit: input.expectedUnit }),
@@ -360,7 +301,10 @@ export function trialPort(s: TrialSettings): TrialPort {
     },
     async check(input) {
       if (s.config.checkCommand === null) return null;
-      const r = await runCheck(deps, { ...base(input.tree), iter: input.iter });
+      const r = await runCheck(s, {
+        iter: input.iter,
+        tree: gitTree(s.root, input.tree),
+      });
       return {
         passed: r.passed,
         detail: r.passed
@@ -368,5 +312,6 @@ export function trialPort(s: TrialSettings): TrialPort {
           : `--check-command failed: ${r.detail}\n${r.outputTail}`.trim(),
       };
     },
+    retain: (trees) => s.images.retainOnly([...trees, ...s.pinned]),
   };
 }

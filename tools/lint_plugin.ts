@@ -6,7 +6,8 @@
  *   core modules and the pure libraries listed below, and never touches
  *   `Deno.*`.
  * - `ratchet/one-adapter`: the Anthropic SDK is imported only in
- *   `src/agent/anthropic.ts`, dockerode only in `src/infra/container.ts`.
+ *   `src/agent/anthropic.ts`, dockerode only in the `src/infra/docker/`
+ *   folder (the Docker adapter).
  */
 
 const PURE_LIBRARIES = new Set([
@@ -18,8 +19,15 @@ const PURE_LIBRARIES = new Set([
 
 const ADAPTERS: Record<string, string> = {
   "@anthropic-ai/sdk": "src/agent/anthropic.ts",
-  "dockerode": "src/infra/container.ts",
+  "dockerode": "src/infra/docker/",
 };
+
+/** A file is its adapter's when it is the adapter file, or inside the adapter folder. */
+function ownedBy(filename: string, owner: string): boolean {
+  return owner.endsWith("/")
+    ? filename.includes(`/${owner}`)
+    : filename.endsWith(owner);
+}
 
 function isCore(filename: string): boolean {
   // Tests beside core modules may use Deno.test and node:assert.
@@ -76,7 +84,7 @@ const plugin: Deno.lint.Plugin = {
             const owner = ADAPTERS[source];
             if (
               owner !== undefined &&
-              !context.filename.replaceAll("\\", "/").endsWith(owner)
+              !ownedBy(context.filename.replaceAll("\\", "/"), owner)
             ) {
               context.report({
                 node,

@@ -49,9 +49,20 @@ function selfAndAncestors(path: string): string[] {
  * does (a glob naming a directory covers what is in it).
  */
 export function matchesAny(path: string, globs: readonly string[]): boolean {
-  if (globs.length === 0) return false;
+  return matcherOf(globs)(path);
+}
+
+/**
+ * `matchesAny` with the globs compiled once, for callers that test many
+ * paths (a whole tree).
+ */
+export function matcherOf(
+  globs: readonly string[],
+): (path: string) => boolean {
+  if (globs.length === 0) return () => false;
   const isMatch = picomatch(globs.map(normalizeRelPath), { dot: true });
-  return selfAndAncestors(normalizeRelPath(path)).some((p) => isMatch(p));
+  return (path) =>
+    selfAndAncestors(normalizeRelPath(path)).some((p) => isMatch(p));
 }
 
 /**

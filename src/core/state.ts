@@ -41,6 +41,8 @@ export const REASONS = [
   "within_noise",
   "below_min_effect",
   "trials_exhausted",
+  "guard_regressed",
+  "file_too_large",
 ] as const;
 export type Reason = typeof REASONS[number];
 

@@ -109,14 +109,15 @@ function text(bytes: Uint8Array): string {
 }
 
 /**
- * Run git in `cwd` with ratchet's safety settings. Returns whatever git
- * printed; a status outside `okCodes` throws GitError with git's stderr.
+ * The `git` command for `args` in `cwd` with ratchet's safety settings:
+ * hooks off, no signing, no fsmonitor, no prompts, and no variable that
+ * would point git elsewhere than `cwd`.
  */
-export async function runGitRaw(
+async function gitCommand(
   cwd: string,
   args: readonly string[],
-  options: GitOptions = {},
-): Promise<GitOutput> {
+  options: { env?: Record<string, string>; stdin: "null" | "piped" },
+): Promise<Deno.Command> {
   const hooks = await emptyHooksDir();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
@@ -129,7 +130,7 @@ export async function runGitRaw(
     GIT_ASKPASS: "true",
     GIT_PAGER: "cat",
   }, options.env ?? {});
-  const command = new Deno.Command("git", {
+  return new Deno.Command("git", {
     args: [
       "--no-pager",
       "-c",
@@ -147,9 +148,36 @@ export async function runGitRaw(
     cwd,
     env,
     clearEnv: true,
-    stdin: options.input === undefined ? "null" : "piped",
+    stdin: options.stdin,
     stdout: "piped",
     stderr: "piped",
+  });
+}
+
+/**
+ * A long-lived git process (e.g. `cat-file --batch`) with ratchet's safety
+ * settings and piped stdin/stdout; the caller ends it.
+ */
+export async function spawnGit(
+  cwd: string,
+  args: readonly string[],
+): Promise<Deno.ChildProcess> {
+  const command = await gitCommand(cwd, args, { stdin: "piped" });
+  return command.spawn();
+}
+
+/**
+ * Run git in `cwd` with ratchet's safety settings. Returns whatever git
+ * printed; a status outside `okCodes` throws GitError with git's stderr.
+ */
+export async function runGitRaw(
+  cwd: string,
+  args: readonly string[],
+  options: GitOptions = {},
+): Promise<GitOutput> {
+  const command = await gitCommand(cwd, args, {
+    ...(options.env === undefined ? {} : { env: options.env }),
+    stdin: options.input === undefined ? "null" : "piped",
   });
   let output: Deno.CommandOutput;
   try {

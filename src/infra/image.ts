@@ -1,6 +1,6 @@
 /**
- * The trial image (spec section 3: `--image`, `--dockerfile`,
- * `--prepare-command`). The default image is built from the repository's
+ * The trial image (spec section 3: `--image`, `--dockerfile`; the prepare
+ * step on top of it is `trial/prepare.ts`). The default image is built from the repository's
  * `Dockerfile`, embedded with a text import so the shipped single file needs
  * nothing beside it, and tagged by ratchet version and Dockerfile content so
  * it is built once and rebuilt exactly when either changes.
@@ -8,23 +8,13 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
-import { ConfigError, EnvironmentError, RatchetError } from "../errors.ts";
+import { ConfigError, EnvironmentError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
 import { VERSION } from "../version.ts";
-import type {
-  ContainerRuntime,
-  Limits,
-  Mount,
-  ProgressSink,
-} from "./runtime.ts";
+import type { ContainerRuntime, ProgressSink } from "./runtime.ts";
 
 /** The embedded default Dockerfile (debian with python3, git, build tools). */
 export const DEFAULT_DOCKERFILE: string = dockerfile;
-
-/** Lines of the prepare command's output quoted when it fails. */
-const TAIL_LINES = 30;
-/** Output cap of the prepare step, per stream (as for trials). */
-const PREPARE_OUTPUT_CAP = 10 * 1024 * 1024;
 
 /** Labels every image ratchet builds carries, so they can be found and pruned. */
 function imageLabels(version: string, kind: string): Record<string, string> {
@@ -66,11 +56,6 @@ export function customImageTag(
   }`;
 }
 
-/** Tag of a run's prepared image: `ratchet-prepared:<run_id>`. */
-export function preparedImageTag(runId: string): string {
-  return `ratchet-prepared:${tagPart(runId.toLowerCase())}`;
-}
-
 /** Options of `ensureTrialImage`. */
 export interface EnsureTrialImageOptions {
   /** `--image`: used as is; must exist locally or be pullable. */
@@ -83,6 +68,8 @@ export interface EnsureTrialImageOptions {
   onProgress?: ProgressSink;
   /** Replaces the embedded Dockerfile (tests build a tiny one). */
   defaultDockerfile?: string;
+  /** Stops a pull or build (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -93,7 +80,7 @@ export interface EnsureTrialImageOptions {
 export function ensureConfiguredImage(
   runtime: ContainerRuntime,
   config: Pick<Config, "image" | "dockerfile">,
-  options: { root: string; onProgress?: ProgressSink },
+  options: { root: string; onProgress?: ProgressSink; signal?: AbortSignal },
 ): Promise<string> {
   return ensureTrialImage(runtime, {
     image: config.image,
@@ -102,6 +89,7 @@ export function ensureConfiguredImage(
       : { path: join(options.root, config.dockerfile) },
     version: VERSION,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }
 
@@ -132,7 +120,10 @@ export async function ensureTrialImage(
     const image = options.image;
     if (await runtime.hasImage(image)) return image;
     progress(`Image ${image} is not present locally; pulling it`);
-    await runtime.pullImage(image, progress);
+    await runtime.pullImage(image, {
+      onProgress: progress,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     if (!(await runtime.hasImage(image))) {
       throw new EnvironmentError(
         `Image "${image}" is missing after pulling it`,
@@ -156,6 +147,7 @@ export async function ensureTrialImage(
       tag,
       labels: imageLabels(options.version, "custom"),
       onProgress: progress,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     }, `--dockerfile ${path}`);
     return tag;
   }
@@ -172,6 +164,7 @@ export async function ensureTrialImage(
     tag,
     labels: imageLabels(options.version, "default"),
     onProgress: progress,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   }, "the default Dockerfile");
   return tag;
 }
@@ -212,109 +205,4 @@ async function build(
     }
     throw error;
   }
-}
-
-/** Options of `prepareImage`: the prepare container's spec, minus image, cmd and network. */
-export interface PrepareImageOptions {
-  /** The trial image the prepare step runs on. */
-  baseImage: string;
-  runId: string;
-  /** `--prepare-command`, run under `sh -c`. */
-  command: string;
-  workingDir: string;
-  /**
-   * The prepare container's environment. It is committed into the image's
-   * configuration, so trial containers inherit keys they do not set themselves.
-   */
-  env: Record<string, string>;
-  user: string;
-  mounts: Mount[];
-  limits: Limits;
-  labels: Record<string, string>;
-  /** Wall-clock cap; null = none. */
-  timeoutMs?: number | null;
-  signal?: AbortSignal;
-  onProgress?: ProgressSink;
-}
-
-/**
- * Run `--prepare-command` once, with network, on top of `baseImage`, and commit
- * the result as `ratchet-prepared:<run_id>`, which becomes the run's trial
- * image. An existing tag is reused (resume). A command that fails, times out
- * or runs out of memory is an EnvironmentError quoting the end of its output;
- * nothing is committed then.
- */
-export async function prepareImage(
-  runtime: ContainerRuntime,
-  options: PrepareImageOptions,
-): Promise<string> {
-  const progress = options.onProgress ?? (() => {});
-  const tag = preparedImageTag(options.runId);
-  if (await runtime.hasImage(tag)) {
-    progress(`Reusing prepared image ${tag}`);
-    return tag;
-  }
-  progress(`Running --prepare-command on ${options.baseImage} (with network)`);
-  const runOptions: Parameters<ContainerRuntime["run"]>[1] = {
-    timeoutMs: options.timeoutMs ?? null,
-    outputCapBytes: PREPARE_OUTPUT_CAP,
-  };
-  if (options.signal !== undefined) runOptions.signal = options.signal;
-  const result = await runtime.runAndCommit(
-    {
-      image: options.baseImage,
-      cmd: ["sh", "-c", options.command],
-      workingDir: options.workingDir,
-      env: options.env,
-      user: options.user,
-      mounts: options.mounts,
-      // The prepare step always has network (installing dependencies, data).
-      network: "bridge",
-      limits: options.limits,
-      labels: options.labels,
-    },
-    tag,
-    runOptions,
-  );
-
-  const failure = result.timedOut
-    ? `timed out after ${(options.timeoutMs ?? 0) / 1000} s`
-    : result.oomKilled
-    ? "was killed for lack of memory"
-    : result.exitCode !== 0
-    ? `exited with code ${result.exitCode}`
-    : null;
-  if (failure !== null) {
-    const tail = outputTail(result.stdout, result.stderr);
-    throw new EnvironmentError(
-      `--prepare-command ${failure}: ${options.command}` +
-        (tail === "" ? "" : `\nLast lines of its output:\n${tail}`),
-      {
-        hint: result.oomKilled
-          ? "Raise --memory, or make the command use less memory."
-          : "Fix the command (try it with `docker run --rm -it " +
-            options.baseImage + " sh`), then run again.",
-      },
-    );
-  }
-  if (!(await runtime.hasImage(tag))) {
-    throw new RatchetError(
-      `Committing the prepared image ${tag} left no image`,
-    );
-  }
-  progress(`Prepared image ${tag}`);
-  return tag;
-}
-
-/** The last lines of stderr and stdout, each labelled. */
-function outputTail(stdout: Uint8Array, stderr: Uint8Array): string {
-  const decoder = new TextDecoder();
-  const lastLines = (bytes: Uint8Array) =>
-    decoder.decode(bytes).trimEnd().split("\n").slice(-TAIL_LINES).join("\n");
-  const parts: string[] = [];
-  const err = lastLines(stderr);
-  const out = lastLines(stdout);
-  if (out !== "") parts.push(`[stdout]\n${out}`);
-  if (err !== "") parts.push(`[stderr]\n${err}`);
-  return parts.join("\n");
 }

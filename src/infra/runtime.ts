@@ -1,12 +1,16 @@
 /**
- * The container engine as ratchet sees it. `container.ts` implements it over
- * dockerode (the only dockerode import); tests may substitute fakes. Trials,
- * the check command, the prepare step and the agent's sandbox all go through
- * this interface.
+ * The container engine as ratchet sees it. `infra/docker/` implements it over
+ * dockerode (the only folder that imports it); tests may substitute fakes.
+ *
+ * Nothing here needs the engine to see ratchet's filesystem (spec section 1):
+ * trees arrive as image layers built from tar streams, files go into a
+ * container and come back out of it through the Engine API's archive
+ * endpoints, and the only host paths an engine is ever given are `--mount`
+ * sources, which are paths on the engine's host.
  */
 import type { NetnsGroup } from "./netns_pool.ts";
 
-/** One mount into a container. Bind sources must exist (never auto-created). */
+/** One mount into a container. Bind sources are paths on the engine's host. */
 export interface Mount {
   type: "bind" | "volume" | "tmpfs";
   /** Host path (bind), volume name (volume); ignored for tmpfs. */
@@ -41,6 +45,42 @@ export interface ContainerSpec {
   network: "none" | "bridge";
   limits: Limits;
   labels: Record<string, string>;
+  /**
+   * "none" (every container ratchet runs code of the repository in): all
+   * capabilities dropped and `no-new-privileges`. "default": the engine's
+   * default set, for the prepare step, which installs packages as root.
+   */
+  capabilities: "none" | "default";
+  /** The whole root filesystem read-only (the critic proposers' sandbox). */
+  readOnlyRoot: boolean;
+}
+
+/** A file, directory or symlink put into a container (a tar entry). */
+export interface PutEntry {
+  /** Relative to the directory it is put into; no leading "/". */
+  path: string;
+  kind: "file" | "dir" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  /** File contents (files only). */
+  data?: Uint8Array;
+  /** Symlink target (symlinks only). */
+  linkTarget?: string;
+}
+
+/** A path read back out of a container. */
+export type Collected =
+  | { kind: "file"; bytes: Uint8Array; truncated: boolean }
+  | { kind: "missing" }
+  /** Not a regular file (a symlink, a FIFO, a directory): never followed or opened. */
+  | { kind: "other"; type: string };
+
+/** One change in a container's filesystem against its image. */
+export interface FsChange {
+  /** Absolute path in the container. */
+  path: string;
+  kind: "modified" | "added" | "deleted";
 }
 
 /** Options for a run-to-completion container. */
@@ -57,13 +97,38 @@ export interface RunOptions {
    * `netns_pool.ts`); a new group of the same scope retires the previous one.
    */
   sharedNetns?: NetnsGroup;
+  /** Put into the container's root before it starts. */
+  files?: readonly PutEntry[];
+  /** A tar stream extracted at the container's root before it starts (after `files`). */
+  content?: () => AsyncIterable<Uint8Array>;
+  /**
+   * Absolute paths read back from the stopped container, each bounded by
+   * `maxBytes` and by time; only regular files are read.
+   */
+  collect?: readonly { path: string; maxBytes: number }[];
+  /**
+   * Called once the container has started, with a way to read a file of the
+   * running container (bounded like `collect`).
+   */
+  onStart?: (
+    peek: (path: string, maxBytes: number) => Promise<Collected>,
+  ) => void;
+  /** Also return the container's filesystem changes against its image. */
+  changes?: boolean;
+  /**
+   * When the command exits 0 (not timed out), commit the stopped container
+   * as `tag` with `labels` (replacing the container's own labels' values);
+   * `labels` may be made from the container's changes (with `changes`).
+   */
+  commit?: {
+    tag: string;
+    labels:
+      | Record<string, string>
+      | ((changes: FsChange[]) => Record<string, string>);
+  };
 }
 
-/**
- * What a finished container left behind. The container is gone, or (after a
- * normal end) being removed: the next container starts, and
- * `removeContainers` returns, only after that removal.
- */
+/** What a finished container left behind. The container is removed before the next one starts. */
 export interface RunResult {
   containerId: string;
   /** null when killed by the timeout. */
@@ -74,6 +139,10 @@ export interface RunResult {
   stderrTruncated: boolean;
   timedOut: boolean;
   oomKilled: boolean;
+  /** One entry per `collect` path. */
+  collected: Record<string, Collected>;
+  /** With `changes`: the filesystem changes; otherwise null. */
+  changes: FsChange[] | null;
 }
 
 /** Result of one command in a sandbox. */
@@ -85,7 +154,44 @@ export interface ExecResult {
   truncated: boolean;
 }
 
-/** A long-lived container in which the agent's `bash` tool runs commands. */
+/** What a path in a container is (never following a final symlink). */
+export interface PathStat {
+  kind: "file" | "dir" | "symlink" | "other";
+  size: number;
+  /** Permission bits. */
+  mode: number;
+  /**
+   * For a symlink: where it leads, resolved by the engine inside the
+   * container's root (absolute, every link on the way followed).
+   */
+  linkTarget: string;
+}
+
+/** One entry of a directory listing. */
+export interface ListedEntry {
+  /** Relative to the listed directory. */
+  path: string;
+  kind: "file" | "dir" | "symlink";
+  /** A symlink's target as stored ("" otherwise). */
+  linkTarget: string;
+}
+
+/** One entry of a directory read out of a container. */
+export interface ArchiveEntry {
+  /** Relative to the directory that was read ("" for the directory itself). */
+  path: string;
+  kind: "file" | "dir" | "symlink" | "other";
+  mode: number;
+  size: number;
+  linkTarget: string;
+  /** File contents; null for other kinds and for files over the size cap. */
+  data: Uint8Array | null;
+}
+
+/**
+ * A long-lived container holding the model's working copy: `bash` commands
+ * run in it, the editor tool reads and writes its files through archives.
+ */
 export interface Sandbox extends AsyncDisposable {
   readonly id: string;
   /** Run `command` under `bash -c` (or `sh -c` when the image has no bash). */
@@ -93,6 +199,30 @@ export interface Sandbox extends AsyncDisposable {
     command: string,
     options: { timeoutMs: number; outputCapBytes?: number },
   ): Promise<ExecResult>;
+  /** What `path` is, without following a final symlink; null when missing. */
+  stat(path: string): Promise<PathStat | null>;
+  /** A regular file's contents, at most `maxBytes`. */
+  readFile(path: string, maxBytes: number): Promise<Collected>;
+  /** Put entries into the existing directory `dir`. */
+  put(dir: string, entries: readonly PutEntry[]): Promise<void>;
+  /**
+   * The entries of the directory `path`, `depth` levels deep (1 = its own),
+   * as paths relative to it; at most `maxEntries` (then `truncated`).
+   */
+  list(
+    path: string,
+    options: { depth: number; maxEntries: number },
+  ): Promise<{ entries: ListedEntry[]; truncated: boolean }>;
+  /** Changes in the container's filesystem against its image. */
+  changes(): Promise<FsChange[]>;
+  /**
+   * Everything under the directory `path`, in archive order (symlinks inside
+   * it as symlinks); files over `maxFileBytes` come with `data: null`.
+   */
+  read(
+    path: string,
+    options: { maxFileBytes: number },
+  ): AsyncIterable<ArchiveEntry>;
   /** Stop and remove the container. Idempotent. */
   close(): Promise<void>;
 }
@@ -101,6 +231,8 @@ export interface Sandbox extends AsyncDisposable {
 export interface EngineInfo {
   rootless: boolean;
   serverVersion: string;
+  /** "docker" or "podman" (from the version's components), for messages and API differences. */
+  product: string;
   /** Where the engine was found (DOCKER_HOST, docker context, default socket). */
   endpoint: string;
 }
@@ -113,9 +245,19 @@ export interface ContainerRuntime {
   /** Fails with EnvironmentError (exit 3) when the engine does not answer. */
   info(): Promise<EngineInfo>;
   hasImage(name: string): Promise<boolean>;
+  /** The image's id and labels, or null when it does not exist. */
+  inspectImage(
+    name: string,
+  ): Promise<{ id: string; labels: Record<string, string> } | null>;
   /** Pull from a registry; EnvironmentError naming the image when impossible. */
-  pullImage(name: string, onProgress?: ProgressSink): Promise<void>;
-  /** Build `dockerfile` (text) with `contextDir` as context, tagged `tag`. */
+  pullImage(
+    name: string,
+    options?: { onProgress?: ProgressSink; signal?: AbortSignal },
+  ): Promise<void>;
+  /**
+   * Build `dockerfile` (text) with `context` (a tar stream of the context
+   * directory, or none), tagged `tag`.
+   */
   buildImage(
     options: {
       dockerfile: string;
@@ -123,20 +265,54 @@ export interface ContainerRuntime {
       tag: string;
       labels?: Record<string, string>;
       onProgress?: ProgressSink;
+      signal?: AbortSignal;
     },
   ): Promise<void>;
-  /** Run to completion, capture, and remove the container. */
+  /**
+   * A new image `tag`: `base` with the tar stream `content` extracted at "/"
+   * (ownership and modes as the tar says), labelled `labels`. One layer.
+   */
+  buildLayer(
+    options: {
+      base: string;
+      content: AsyncIterable<Uint8Array>;
+      tag: string;
+      labels: Record<string, string>;
+      signal?: AbortSignal;
+    },
+  ): Promise<void>;
+  /**
+   * Run to completion, capture, and remove the container. The removal of a
+   * container that ran to its end may still be under way when this returns;
+   * it is done before the next container starts and before `settled()`.
+   */
   run(spec: ContainerSpec, options: RunOptions): Promise<RunResult>;
-  /** Run `spec`, then commit the stopped container as image `tag` (the prepare step). */
-  runAndCommit(
-    spec: ContainerSpec,
-    tag: string,
-    options: RunOptions,
-  ): Promise<RunResult>;
+  /** Resolves once every container `run` finished with is removed. */
+  settled(): Promise<void>;
   startSandbox(spec: ContainerSpec): Promise<Sandbox>;
+  /**
+   * Whether the engine sees this machine's `dir` at the same path (a local
+   * engine, or a VM sharing it): creates, never starts, a container binding
+   * it. `dir` must exist and have a name nobody else could have made.
+   */
+  seesPath(dir: string, image: string): Promise<boolean>;
+  /**
+   * Fails with EnvironmentError naming the first bind source of `mounts`
+   * that does not exist on the engine's host.
+   */
+  checkMounts(mounts: readonly Mount[], image: string): Promise<void>;
   /** Remove every container (running or not) with all these labels; returns how many. */
   removeContainers(labels: Record<string, string>): Promise<number>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
   removeVolumes(labels: Record<string, string>): Promise<number>;
+  /** Remove image `name`; a missing one is fine. */
   removeImage(name: string): Promise<void>;
+  /** Remove every image with all these labels; returns how many. */
+  removeImages(labels: Record<string, string>): Promise<number>;
+  /** Images with all these labels: tag (or id), creation time (s), labels. */
+  listImages(
+    labels: Record<string, string>,
+  ): Promise<
+    { name: string; created: number; labels: Record<string, string> }[]
+  >;
 }

@@ -55,6 +55,11 @@ export interface RunFile {
   trial_image: string | null;
   /** Unit of the baseline's scores (null for plain numbers and times); every trial must match it. */
   unit: string | null;
+  /**
+   * The engine the run's trials use and whether it shares this machine's
+   * files (written at start and at each resume; absent in older files).
+   */
+  engine?: { endpoint: string; shares_filesystem: boolean } | null;
   state: "running" | "finished";
   stop_reason: StopReason | null;
   finished_at: string | null;

@@ -1,29 +1,25 @@
 /**
- * Host-side file operations for the model's editor tool, confined to the
- * run's worktree.
+ * The model's editor tool, carried out on the sandbox container's working
+ * copy at `/work` through the Engine API (spec section 6): nothing of the
+ * container's filesystem is ever opened on the host.
  *
  * The model names paths as the sandbox shows them: rooted at `/work`, or
  * relative to `/work`. Every path is resolved here component by component,
- * following each symlink by hand (the way `realpath` does), and refused when
- * it leaves the tree at any step, names `.git` or `.ratchet`, or (for writes)
- * is protected by the run's ProtectionPolicy. Because a symlink can be made by
- * the model's own `bash` calls, nothing here ever hands a model-controlled
- * path to the file system without that walk.
- *
- * What the walk alone cannot close is a race: a process the model left
- * running in the sandbox could swap a directory for a symlink between the
- * walk and the open, and the host would then read or write a file outside
- * the tree (tests/e2e/security_host_test.ts shows it happening). The
- * sandbox is therefore frozen (`docker pause`) whenever no `bash` command is
- * running (container.ts, DockerSandbox), so nothing in it runs while a tool
- * call here is in progress; tool calls run one at a time.
+ * each symlink followed by hand (the engine says where it leads inside the
+ * container), and refused when it leaves `/work` at any step, names `.git`
+ * or `.ratchet`, or (for writes) is protected by the run's
+ * ProtectionPolicy. The sandbox is frozen while a tool call runs (see
+ * `infra/docker/sandbox.ts`), so a process the model left running cannot
+ * swap a directory for a symlink between the walk and the write; and the
+ * diff check judges whatever the working copy ends up holding.
  */
-import { join } from "node:path";
 import {
   normalizeRelPath,
   protectedReason,
   type ProtectionPolicy,
 } from "../core/protect.ts";
+import type { Ident } from "../core/tree_layout.ts";
+import type { PathStat, PutEntry, Sandbox } from "./runtime.ts";
 
 /** Where the tree appears to the model. */
 export const MODEL_ROOT = "/work";
@@ -45,18 +41,16 @@ export interface ResolvedPath {
   rel: string;
   /** Repo-relative path after following symlinks. */
   realRel: string;
-  /** Absolute host path after following symlinks: the one to open. */
-  host: string;
+  /** Absolute path in the sandbox after following symlinks: the one to open. */
+  target: string;
   /** The path as the model should see it in messages: `/work/…`. */
   display: string;
   /** What is there: a file, a directory, or nothing yet. */
   kind: "file" | "directory" | "missing" | "other";
 }
 
-/** File operations confined to one worktree. */
+/** File operations confined to the sandbox's working copy. */
 export interface Workspace {
-  /** Real (symlink-free) host path of the worktree. */
-  readonly root: string;
   readonly policy: ProtectionPolicy;
   /** Map a model path to the tree, refusing what the model may not touch. */
   resolve(path: string, access: Access): Promise<ResolvedPath>;
@@ -116,17 +110,17 @@ export function modelPathToRel(path: string): string {
   return rel;
 }
 
-/** Components of an absolute posix path. */
+/** Components of a posix path. */
 function components(path: string): string[] {
   return path.split("/").filter((c) => c !== "" && c !== ".");
 }
 
-function isInside(root: string, path: string): boolean {
-  return path === root || path.startsWith(`${root}/`);
+function relOf(container: string): string {
+  return container === MODEL_ROOT ? "" : container.slice(MODEL_ROOT.length + 1);
 }
 
-function relTo(root: string, path: string): string {
-  return path === root ? "" : path.slice(root.length + 1);
+function isInsideRoot(container: string): boolean {
+  return container === MODEL_ROOT || container.startsWith(`${MODEL_ROOT}/`);
 }
 
 /** The first component of a repo-relative path names ratchet's or git's own files. */
@@ -139,37 +133,30 @@ function privateReason(rel: string): string | null {
   return null;
 }
 
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    // A component that is a file with more after it ("a.txt/b") cannot exist.
-    if (error instanceof Deno.errors.NotADirectory) return null;
-    throw error;
-  }
-}
-
-class HostWorkspace implements Workspace {
-  readonly root: string;
+class SandboxWorkspace implements Workspace {
   readonly policy: ProtectionPolicy;
+  readonly #sandbox: Sandbox;
+  readonly #owner: Ident;
 
-  constructor(root: string, policy: ProtectionPolicy) {
-    this.root = root;
+  constructor(sandbox: Sandbox, policy: ProtectionPolicy, owner: Ident) {
+    this.#sandbox = sandbox;
     this.policy = policy;
+    this.#owner = owner;
   }
 
   /**
-   * Walk `rel` from the root one component at a time, replacing each symlink
-   * with its target, and fail as soon as the walk leaves the tree.
+   * Walk `rel` from /work one component at a time, replacing each symlink
+   * with where the engine says it leads, and fail as soon as the walk leaves
+   * /work. Returns the final path, what is there, and the deepest existing
+   * directory on the way (where new directories would start).
    */
   async #walk(
     rel: string,
     display: string,
-  ): Promise<{ host: string; info: Deno.FileInfo | null }> {
+  ): Promise<{ target: string; stat: PathStat | null }> {
     const pending = components(rel);
-    let current = this.root;
-    let info: Deno.FileInfo | null = await lstatOrNull(current);
+    let current = MODEL_ROOT;
+    let stat: PathStat | null = await this.#sandbox.stat(current);
     let hops = 0;
     let missing = false;
     // The last symlink followed, named in the message when the walk escapes.
@@ -181,42 +168,35 @@ class HostWorkspace implements Workspace {
     while (pending.length > 0) {
       const part = pending.shift()!;
       if (part === "..") {
-        if (current === this.root) throw outside();
+        if (current === MODEL_ROOT) throw outside();
         current = current.slice(0, current.lastIndexOf("/"));
-        info = await lstatOrNull(current);
+        stat = await this.#sandbox.stat(current);
         continue;
       }
       const next = `${current}/${part}`;
       // Once a component is missing, the rest will be created as plain
       // directories and a file; nothing below it can be a symlink yet.
-      const nextInfo = missing ? null : await lstatOrNull(next);
-      if (nextInfo === null) missing = true;
-      if (nextInfo?.isSymlink) {
+      const nextStat = missing ? null : await this.#sandbox.stat(next);
+      if (nextStat === null) missing = true;
+      if (nextStat?.kind === "symlink") {
         if (++hops > MAX_SYMLINK_HOPS) {
           throw new WorkspaceError(
             `${display} has too many levels of symlinks.`,
           );
         }
-        const target = await Deno.readLink(next);
-        via = ` (through the symlink ${
-          toModelPath(relTo(this.root, next))
-        } -> ${target})`;
-        if (target.startsWith("/")) {
-          // An absolute target is a host path. `/work/x` written inside the
-          // sandbox names some other host file, so it is judged as written.
-          const absolute = `/${normalizeRelPath(target)}`;
-          if (!isInside(this.root, absolute)) throw outside();
-          current = this.root;
-          pending.unshift(...components(relTo(this.root, absolute)));
-        } else {
-          pending.unshift(...components(target));
+        const target = nextStat.linkTarget;
+        via = ` (through the symlink ${next} -> ${target})`;
+        if (!target.startsWith("/") || !isInsideRoot(normalizeAbs(target))) {
+          throw outside();
         }
+        current = MODEL_ROOT;
+        pending.unshift(...components(relOf(normalizeAbs(target))));
         continue;
       }
       current = next;
-      info = nextInfo;
+      stat = nextStat;
     }
-    return { host: current, info };
+    return { target: current, stat };
   }
 
   async resolve(path: string, access: Access): Promise<ResolvedPath> {
@@ -235,7 +215,7 @@ class HostWorkspace implements Workspace {
         `Cannot resolve ${display}: ${(error as Error).message}`,
       );
     }
-    const realRel = relTo(this.root, walked.host);
+    const realRel = relOf(walked.target);
     const privateReal = privateReason(realRel);
     if (privateReal !== null) {
       throw new WorkspaceError(
@@ -263,15 +243,14 @@ class HostWorkspace implements Workspace {
         }
       }
     }
-    const info = walked.info;
-    const kind = info === null
+    const kind = walked.stat === null
       ? "missing"
-      : info.isFile
+      : walked.stat.kind === "file"
       ? "file"
-      : info.isDirectory
+      : walked.stat.kind === "dir"
       ? "directory"
       : "other";
-    return { rel, realRel, host: walked.host, display, kind };
+    return { rel, realRel, target: walked.target, display, kind };
   }
 
   async readText(
@@ -284,17 +263,19 @@ class HostWorkspace implements Workspace {
     if (resolved.kind !== "file") {
       throw new WorkspaceError(`${resolved.display} is not a regular file.`);
     }
-    const info = await Deno.stat(resolved.host);
-    if (info.size > MAX_READ_BYTES) {
+    const got = await this.#sandbox.readFile(resolved.target, MAX_READ_BYTES);
+    if (got.kind !== "file") {
+      throw new WorkspaceError(`${resolved.display} is not a regular file.`);
+    }
+    if (got.truncated) {
       throw new WorkspaceError(
-        `${resolved.display} is ${info.size} bytes, too large for the editor (limit ${MAX_READ_BYTES}); use bash (head, sed -n, grep) to read parts of it.`,
+        `${resolved.display} is larger than ${MAX_READ_BYTES} bytes, too large for the editor; use bash (head, sed -n, grep) to read parts of it.`,
       );
     }
-    const bytes = await Deno.readFile(resolved.host);
     try {
       return {
         resolved,
-        text: new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+        text: new TextDecoder("utf-8", { fatal: true }).decode(got.bytes),
       };
     } catch {
       throw new WorkspaceError(
@@ -311,9 +292,47 @@ class HostWorkspace implements Workspace {
     if (resolved.kind === "other") {
       throw new WorkspaceError(`${resolved.display} is not a regular file.`);
     }
+    const parts = components(resolved.realRel);
+    // The deepest directory that exists; the missing ones are made by the
+    // archive, owned like the rest of the model's files.
+    let base = MODEL_ROOT;
+    let i = 0;
+    for (; i < parts.length - 1; i++) {
+      const next = `${base}/${parts[i]}`;
+      const stat = await this.#sandbox.stat(next);
+      if (stat === null) break;
+      if (stat.kind !== "dir") {
+        throw new WorkspaceError(
+          `Cannot write ${resolved.display}: ${
+            toModelPath(relOf(next))
+          } is not a directory.`,
+        );
+      }
+      base = next;
+    }
+    const existing = resolved.kind === "file"
+      ? await this.#sandbox.stat(resolved.target)
+      : null;
+    const owner = { uid: this.#owner.uid, gid: this.#owner.gid };
+    const entries: PutEntry[] = [];
+    for (let j = i; j < parts.length - 1; j++) {
+      entries.push({
+        path: parts.slice(i, j + 1).join("/"),
+        kind: "dir",
+        mode: 0o755,
+        ...owner,
+      });
+    }
+    entries.push({
+      path: parts.slice(i).join("/"),
+      kind: "file",
+      // An existing file keeps its mode (an executable stays one).
+      mode: existing === null ? 0o644 : existing.mode,
+      ...owner,
+      data: new TextEncoder().encode(text),
+    });
     try {
-      await Deno.mkdir(join(resolved.host, ".."), { recursive: true });
-      await Deno.writeTextFile(resolved.host, text);
+      await this.#sandbox.put(base, entries);
     } catch (error) {
       throw new WorkspaceError(
         `Cannot write ${resolved.display}: ${(error as Error).message}`,
@@ -332,75 +351,81 @@ class HostWorkspace implements Workspace {
     if (resolved.kind !== "directory") {
       throw new WorkspaceError(`${resolved.display} is not a directory.`);
     }
-    const entries: string[] = [];
-    let truncated = false;
-    const visit = async (
-      host: string,
-      rel: string,
-      level: number,
-    ): Promise<void> => {
-      const children: Deno.DirEntry[] = [];
-      for await (const entry of Deno.readDir(host)) children.push(entry);
-      // Plain code-point order: the overview must not depend on the locale.
-      children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const child of children) {
-        const childRel = rel === "" ? child.name : `${rel}/${child.name}`;
-        if (child.name === ".git" || privateReason(childRel) !== null) continue;
-        if (entries.length >= MAX_LIST_ENTRIES) {
-          truncated = true;
-          return;
-        }
-        const shown = toModelPath(childRel);
-        if (child.isSymlink) {
-          // Listed, never followed: where it points is for resolve() to judge.
-          entries.push(
-            `${shown} -> ${await Deno.readLink(join(host, child.name))}`,
-          );
-        } else if (child.isDirectory) {
-          entries.push(`${shown}/`);
-          if (level < depth) {
-            await visit(join(host, child.name), childRel, level + 1);
-          }
-        } else {
-          entries.push(shown);
-        }
-      }
-    };
-    await visit(resolved.host, resolved.realRel, 1);
+    const listed = await this.#sandbox.list(resolved.target, {
+      depth,
+      maxEntries: MAX_LIST_ENTRIES,
+    });
+    const entries = listed.entries.flatMap((e) => {
+      const rel = resolved.realRel === ""
+        ? e.path
+        : `${resolved.realRel}/${e.path}`;
+      if (privateReason(rel) !== null) return [];
+      return [
+        e.kind === "symlink"
+          ? `${toModelPath(rel)} -> ${e.linkTarget}`
+          : e.kind === "dir"
+          ? `${toModelPath(rel)}/`
+          : toModelPath(rel),
+      ];
+    });
+    const truncated = listed.truncated;
     return { resolved, entries, truncated };
   }
 }
 
-/** Open the worktree at `root` (resolved to its real path) under `policy`. */
-export async function openWorkspace(
-  root: string,
+/** An absolute posix path without `.`, `..` or repeated slashes. */
+function normalizeAbs(path: string): string {
+  const out: string[] = [];
+  for (const part of components(path)) {
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return `/${out.join("/")}`;
+}
+
+/**
+ * The editor tool's view of `sandbox`'s working copy under `policy`; files it
+ * creates belong to `owner` (the trial user).
+ */
+export function openWorkspace(
+  sandbox: Sandbox,
   policy: ProtectionPolicy,
-): Promise<Workspace> {
-  return new HostWorkspace(await Deno.realPath(root), policy);
+  owner: Ident,
+): Workspace {
+  return new SandboxWorkspace(sandbox, policy, owner);
 }
 
 /**
  * A listing of the tree for the stable part of the prompt: up to three levels,
- * read-only paths marked. Built once per run so the cached prefix stays
- * byte-identical across iterations.
+ * read-only paths marked. Built once per run from the start tree's paths
+ * (`git ls-tree`), so the cached prefix stays byte-identical across
+ * iterations.
  */
-export async function repoOverview(
-  workspace: Workspace,
+export function repoOverview(
+  paths: readonly { path: string; kind: "file" | "dir" | "symlink" }[],
+  policy: ProtectionPolicy,
   maxEntries = 300,
-): Promise<string> {
-  const { entries } = await workspace.list(MODEL_ROOT, 3);
-  const lines = entries.slice(0, maxEntries).map((entry) => {
-    const rel = entry.replace(/ -> .*$/, "").replace(/\/$/, "").slice(
-      MODEL_ROOT.length + 1,
-    );
-    return protectedReason(rel, workspace.policy) === null
+): string {
+  const shown = paths.filter((p) => p.path.split("/").length <= 3)
+    .map((p) => ({ ...p, parts: p.path.split("/") }))
+    .sort((a, b) => {
+      for (let k = 0; k < Math.min(a.parts.length, b.parts.length); k++) {
+        if (a.parts[k] !== b.parts[k]) {
+          return a.parts[k]! < b.parts[k]! ? -1 : 1;
+        }
+      }
+      return a.parts.length - b.parts.length;
+    });
+  const lines = shown.slice(0, maxEntries).map((p) => {
+    const entry = toModelPath(p.path) + (p.kind === "dir" ? "/" : "");
+    return protectedReason(p.path, policy) === null
       ? entry
       : `${entry}  (read-only)`;
   });
-  if (entries.length > maxEntries) {
+  if (shown.length > maxEntries) {
     lines.push(
       `… ${
-        entries.length - maxEntries
+        shown.length - maxEntries
       } more entries (view a directory to see them)`,
     );
   }

@@ -10,10 +10,10 @@ import type { Config } from "../../config/config.ts";
 import { CONFIG_FILE_NAME, loadConfig } from "../../config/load.ts";
 import { analyzeNoise, type NoiseReport } from "../../core/noise.ts";
 import { BaselineError } from "../../errors.ts";
-import { DockerRuntime } from "../../infra/container.ts";
+import { DockerRuntime } from "../../infra/docker/runtime.ts";
 import { resolveEngine } from "../../infra/engine.ts";
 import { runGitRaw } from "../../infra/git.ts";
-import { ensureConfiguredImage } from "../../infra/image.ts";
+import { engineLine } from "../../trial/setup.ts";
 import { measure, type MeasureRun } from "../../measure.ts";
 import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
 import { renderCalibration } from "../../ui/calibrate_view.ts";
@@ -55,19 +55,18 @@ async function measureCheckout(
   });
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
   await runtime.info();
-  const image = await ensureConfiguredImage(runtime, config, {
-    root,
-    onProgress: (line) => {
-      if (!cmd.json) ctx.output.err(line);
-    },
-  });
   const run = await measure(
     { runtime, env: (name) => ctx.env[name], signal: ctx.signal, now: ctx.now },
     {
       config,
       checkoutDir: root,
       trials: cmd.trials,
-      image,
+      onProgress: (line) => {
+        if (!cmd.json) ctx.output.err(line);
+      },
+      onReady: (setup) => {
+        if (!cmd.json) ctx.output.err(engineLine(setup));
+      },
       onTrial: (p) => {
         if (!cmd.json || options.progressOnJson) {
           ctx.output.err(

@@ -10,7 +10,7 @@ import { Store } from "../../infra/store.ts";
 import { writeFileAtomic } from "../../infra/atomic.ts";
 import { createFaultHook } from "../../infra/fault.ts";
 import { resolveEngine } from "../../infra/engine.ts";
-import { DockerRuntime } from "../../infra/container.ts";
+import { DockerRuntime } from "../../infra/docker/runtime.ts";
 import { requireRun } from "../../status.ts";
 import { renderReport } from "../../ui/report_html.ts";
 import { UsageError } from "../../errors.ts";

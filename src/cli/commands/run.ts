@@ -25,13 +25,12 @@ import {
 } from "../../errors.ts";
 import { AnthropicClient, clientTuningFromEnv } from "../../agent/anthropic.ts";
 import { priceFor } from "../../agent/pricing.ts";
-import { DockerRuntime } from "../../infra/container.ts";
+import { DockerRuntime } from "../../infra/docker/runtime.ts";
 import { resolveEngine } from "../../infra/engine.ts";
 import { createFaultHook, type FaultHook, noFault } from "../../infra/fault.ts";
 import {
   createWorktree,
   ensureExcluded,
-  exportTree,
   findRepoRoot,
   headSha,
   isDirty,
@@ -40,24 +39,20 @@ import {
   runGit,
   treeOf,
 } from "../../infra/git.ts";
-import { ensureConfiguredImage, prepareImage } from "../../infra/image.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
-import {
-  materialize,
-  ownerOf,
-  parseOwner,
-  removeTree,
-} from "../../infra/materialize.ts";
-import {
-  extraMounts,
-  HOME_DIR,
-  snapshotHarness,
-  WORK_DIR,
-} from "../../infra/mounts.ts";
+import { snapshotHarness } from "../../infra/harness_snapshot.ts";
 import type { ContainerRuntime } from "../../infra/runtime.ts";
 import { type RunFile, Store } from "../../infra/store.ts";
-import { openWorkspace, repoOverview } from "../../infra/workspace.ts";
-import { limitsOf, trialEnv } from "../../trial.ts";
+import { repoOverview } from "../../infra/workspace.ts";
+import {
+  engineLine,
+  prepareTrials,
+  setUpEngine,
+  specContext,
+  type TrialSetup,
+} from "../../trial/setup.ts";
+import { removeRunImages, TreeImages } from "../../trial/tree_images.ts";
+import { listSource } from "../../trial/tree_source.ts";
 import type { LoopPorts } from "../../loop_ports.ts";
 import {
   crashTailOf,
@@ -71,12 +66,7 @@ import {
   stateFromRecords,
 } from "../../run.ts";
 import type { Spend } from "../../loop.ts";
-import {
-  ensureEmptyFile,
-  gitPort,
-  proposerPort,
-  trialPort,
-} from "../../wiring.ts";
+import { gitPort, proposerPort, trialPort } from "../../wiring.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
@@ -163,28 +153,20 @@ async function checkDisk(dir: string): Promise<void> {
   }
 }
 
+/** Largest file brought back from the model's sandbox into a candidate. */
+const MAX_FILE_BYTES = 100 * 1024 * 1024;
+
 /**
- * Remove the per-trial copies (and a prepare copy) that a killed run left in
- * `.ratchet/tmp/`: a trial removes its own copy, but not when the process
- * dies mid-trial. Only `runId`'s copies go (and prepare copies, made only
- * under the run lock, which the caller holds): `ratchet measure` may be
- * using tmp/ at the same time.
+ * Remove what a run left on the engine (containers, tree images, volumes)
+ * and in `.ratchet/tmp/` (probe directories of a killed process).
  */
-async function removeLeftoverCopies(tmp: string, runId: string): Promise<void> {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = await Array.fromAsync(Deno.readDir(tmp));
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (
-      e.isDirectory &&
-      (e.name.startsWith(`${runId}-`) || /^prepare-[0-9a-f]+$/.test(e.name))
-    ) {
-      await removeTree(join(tmp, e.name)).catch(() => {});
-    }
-  }
+async function removeLeftovers(
+  runtime: ContainerRuntime,
+  store: Store,
+  runId: string,
+): Promise<void> {
+  await removeRunImages(runtime, runId).catch(() => {});
+  await Deno.remove(store.paths.tmp, { recursive: true }).catch(() => {});
 }
 
 /** The pieces a run needs once preflight has passed. */
@@ -195,8 +177,8 @@ interface Session {
   run: RunFile;
   config: Config;
   runtime: ContainerRuntime;
-  image: string;
-  repoOwner: string;
+  /** The engine, the trial user and the trial image (prepared). */
+  setup: TrialSetup;
   events: (e: RunEvent) => void;
   view: RunView;
 }
@@ -211,14 +193,6 @@ function apiKey(ctx: CommandContext): string {
   return key;
 }
 
-async function engineOwner(
-  runtime: ContainerRuntime,
-  root: string,
-): Promise<string> {
-  const info = await runtime.info();
-  return info.rootless ? "0:0" : await ownerOf(root);
-}
-
 function buildPorts(
   s: Session,
   worktree: string,
@@ -227,9 +201,6 @@ function buildPorts(
   return (async () => {
     const config = s.config;
     const policy = policyOf(config);
-    const workspace = await openWorkspace(worktree, policy);
-    const overview = await repoOverview(workspace);
-    const extra = await extraMounts(s.root, config.mount);
     const envOf = (name: string) => s.ctx.env[name];
     const fault = createFaultHook(s.ctx.faultSpec);
     const model = new AnthropicClient({
@@ -237,19 +208,39 @@ function buildPorts(
       baseURL: s.ctx.env.ANTHROPIC_BASE_URL ?? null,
       ...clientTuningFromEnv(s.ctx.env),
     });
-    const trials = trialPort({
+    const startTree = await treeOf(s.root, s.run.start_sha);
+    const images = new TreeImages({
       runtime: s.runtime,
       runId: s.run.run_id,
-      root: s.root,
-      harnessDir: s.store.paths.harness,
+      baseImage: s.setup.image,
+      snapshotDir: s.store.paths.harness,
+      policy: { ...policy, configPath: null },
+      trialUser: s.setup.trialUser,
+      fault,
+      signal: s.ctx.signal,
+      onBuilt: (b) =>
+        s.events({
+          event: "progress",
+          message: `Tree ${
+            b.key.slice(0, 12)
+          } sent to the engine as ${b.image} (${b.files} files, ${
+            (b.bytes / 1024 ** 2).toFixed(1)
+          } MiB, ${b.seconds.toFixed(1)} s)`,
+        }),
+    });
+    const spec = specContext(s.run.run_id, config, s.setup, envOf);
+    const trials = trialPort({
+      runtime: s.runtime,
+      images,
+      spec,
       config,
-      image: s.image,
-      repoOwner: s.repoOwner,
-      env: envOf,
       saveReport: async (iter, trial, text) => {
         await s.store.saveReport(iter, trial, text);
       },
       signal: s.ctx.signal,
+      diskDir: s.store.paths.root,
+      root: s.root,
+      pinned: [startTree],
     });
     const guardedTrials = {
       async trial(input: Parameters<typeof trials.trial>[0]) {
@@ -258,30 +249,32 @@ function buildPorts(
         return await trials.trial(input);
       },
       check: trials.check,
+      retain: trials.retain,
     };
+    const listing = await listSource({
+      kind: "git",
+      root: s.root,
+      treeish: s.run.start_sha,
+    });
     return {
       git: gitPort(s.root, worktree),
       trials: guardedTrials,
       proposer: proposerPort({
         model,
-        workspace,
         config,
         policy,
-        repoOverview: overview,
+        repoOverview: repoOverview(listing.entries, policy),
         events: s.events,
         sandbox: {
           runtime: s.runtime,
-          image: s.image,
-          runId: s.run.run_id,
-          config,
-          policy,
+          images,
+          spec,
+          root: s.root,
           worktree,
-          harnessDir: s.store.paths.harness,
-          emptyFile: await ensureEmptyFile(s.store.paths.tmp),
-          user: s.repoOwner,
-          owner: parseOwner(s.repoOwner),
-          extraMounts: extra,
-          env: trialEnv(config.passEnv, envOf),
+          policy,
+          trialUser: s.setup.trialUser,
+          preparedRoots: s.setup.preparedRoots,
+          maxFileBytes: MAX_FILE_BYTES,
         },
       }),
       store: s.store,
@@ -293,44 +286,22 @@ function buildPorts(
   })();
 }
 
-/** Run the prepare step on `base`, with the start tree at /work. */
+/** Run the prepare step (or reuse its result) for the run's start tree. */
 async function prepare(
-  s: Omit<Session, "image">,
-  base: string,
-  sha: string,
-): Promise<string> {
-  const config = s.config;
-  if (config.prepareCommand === null) return base;
-  await using copy = await materialize(
-    {
-      kind: "git",
-      root: s.root,
-      treeish: sha,
-      exportTree,
-    },
-    {
-      tmpRoot: s.store.paths.tmp,
-      label: "prepare",
-      owner: parseOwner(s.repoOwner),
-    },
-  );
-  return await prepareImage(s.runtime, {
-    baseImage: base,
+  s: Omit<Session, "setup">,
+  setup: TrialSetup,
+): Promise<TrialSetup> {
+  return await prepareTrials(setup, {
+    runtime: s.runtime,
+    root: s.root,
+    config: s.config,
     runId: s.run.run_id,
-    command: config.prepareCommand,
-    workingDir: WORK_DIR,
-    env: trialEnv(config.passEnv, (n) => s.ctx.env[n]),
-    user: s.repoOwner,
-    mounts: [
-      { type: "bind", source: copy.tree, target: WORK_DIR, readOnly: false },
-      { type: "tmpfs", source: "", target: HOME_DIR, readOnly: false },
-      ...await extraMounts(s.root, config.mount),
-    ],
-    limits: limitsOf(config),
-    labels: { "ratchet.run": s.run.run_id, "ratchet.role": "prepare" },
-    timeoutMs: null,
+    source: { kind: "git", root: s.root, treeish: s.run.start_sha },
+    env: (name) => s.ctx.env[name],
     signal: s.ctx.signal,
     onProgress: (line) => s.events({ event: "progress", message: line }),
+    fault: createFaultHook(s.ctx.faultSpec),
+    preparedImage: s.run.trial_image,
   });
 }
 
@@ -349,9 +320,9 @@ async function finish(
   // A resumable stop keeps current.json: it carries the spend of the
   // iteration cut short into the retry.
   if (end.error === null) await s.store.clearCurrent().catch(() => {});
-  await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(() =>
-    0
-  );
+  // Containers, tree images and cache volumes, on any ending.
+  await removeLeftovers(s.runtime, s.store, s.run.run_id);
+  fault("images.removed");
   const records = await s.store.readRecords();
   const best = incumbentOf(records, { confidence: s.config.confidence });
   s.events({
@@ -449,20 +420,21 @@ export async function runRun(
   // unreachable Docker or a missing image leaves no .ratchet/ behind and
   // never archives the previous run.
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
-  const repoOwner = await engineOwner(runtime, root);
-  const baseImage = await ensureConfiguredImage(runtime, config, {
+  const engine = await setUpEngine({
+    runtime,
     root,
+    config,
+    env: (name) => ctx.env[name],
+    signal: ctx.signal,
     onProgress: (line) => events({ event: "progress", message: line }),
   });
+  events({ event: "info", message: engineLine(engine) });
   const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
   await store.init();
   return await withLock(store, ctx, events, async () => {
     const previous = await store.readRun().catch(() => null);
     if (previous !== null) {
-      await runtime.removeContainers({ "ratchet.run": previous.run_id }).catch(
-        () => 0,
-      );
-      await removeLeftoverCopies(store.paths.tmp, previous.run_id);
+      await removeLeftovers(runtime, store, previous.run_id);
     }
     await removeWorktree(root, store.paths.worktree).catch(() => {});
     await finishInterruptedStart(root, store, previous);
@@ -493,6 +465,10 @@ export async function runRun(
       deterministic: null,
       trial_image: null,
       unit: null,
+      engine: {
+        endpoint: engine.info.endpoint,
+        shares_filesystem: engine.sharesFiles,
+      },
       state: "running",
       stop_reason: null,
       finished_at: null,
@@ -530,14 +506,13 @@ export async function runRun(
       run,
       config,
       runtime,
-      repoOwner,
       events,
       view,
     };
-    const image = await prepare(partial, baseImage, startSha);
-    run.trial_image = image;
+    const setup = await prepare(partial, engine);
+    run.trial_image = setup.image;
     await store.writeRun(run);
-    const session: Session = { ...partial, image };
+    const session: Session = { ...partial, setup };
     return await loopSession(session, key, store.paths.worktree, []);
   });
 }
@@ -610,9 +585,7 @@ async function loopSession(
       end = stopped;
     } else {
       s.view.close();
-      await s.runtime.removeContainers({ "ratchet.run": s.run.run_id }).catch(
-        () => 0,
-      );
+      await removeLeftovers(s.runtime, s.store, s.run.run_id);
       if (error instanceof BaselineError && records.length === 0) {
         await abandonRun(s, worktree);
         throw error;
@@ -712,9 +685,11 @@ export async function runResume(
       // A run killed while finishing (its stop already written) can have
       // left its worktree and containers behind: finish that cleanup now.
       await removeWorktree(root, store.paths.worktree).catch(() => {});
-      await new DockerRuntime(resolveEngine(ctx.env))
-        .removeContainers({ "ratchet.run": run.run_id })
-        .catch(() => 0);
+      await removeLeftovers(
+        new DockerRuntime(resolveEngine(ctx.env)),
+        store,
+        run.run_id,
+      );
       return 0;
     }
     run.config = toFileForm(config);
@@ -723,7 +698,6 @@ export async function runResume(
     run.finished_at = null;
     await store.writeRun(run);
     const runtime = new DockerRuntime(resolveEngine(ctx.env));
-    const repoOwner = await engineOwner(runtime, root);
     const removed = await runtime.removeContainers({
       "ratchet.run": run.run_id,
     });
@@ -733,7 +707,21 @@ export async function runResume(
         message: `Removed ${removed} leftover container(s) of the run`,
       });
     }
-    await removeLeftoverCopies(store.paths.tmp, run.run_id);
+    // Tree images and volumes of the interrupted process are rebuilt as needed.
+    await removeLeftovers(runtime, store, run.run_id);
+    const engine = await setUpEngine({
+      runtime,
+      root,
+      config,
+      env: (name) => ctx.env[name],
+      signal: ctx.signal,
+      onProgress: (line) => events({ event: "progress", message: line }),
+    });
+    events({ event: "info", message: engineLine(engine) });
+    run.engine = {
+      endpoint: engine.info.endpoint,
+      shares_filesystem: engine.sharesFiles,
+    };
     // The worktree is gone after a finished run or a reboot that cleaned
     // tmp dirs: attach it again to the run's existing branch.
     const worktree = store.paths.worktree;
@@ -749,20 +737,12 @@ export async function runResume(
     // Discard whatever the interrupted iteration left: an uncommitted edit or
     // a commit made without its record.
     await resetWorktree(worktree, inc?.sha ?? run.start_sha);
-    let image = run.trial_image;
-    if (image === null || !(await runtime.hasImage(image))) {
-      const base = await ensureConfiguredImage(runtime, config, {
-        root,
-        onProgress: (line) => events({ event: "progress", message: line }),
-      });
-      image = await prepare(
-        { ctx, root, store, run, config, runtime, repoOwner, events, view },
-        base,
-        run.start_sha,
-      );
-      run.trial_image = image;
-      await store.writeRun(run);
-    }
+    const setup = await prepare(
+      { ctx, root, store, run, config, runtime, events, view },
+      engine,
+    );
+    run.trial_image = setup.image;
+    await store.writeRun(run);
     events({
       event: "run_started",
       run_id: run.run_id,
@@ -779,8 +759,7 @@ export async function runResume(
       run,
       config,
       runtime,
-      image,
-      repoOwner,
+      setup,
       events,
       view,
     };

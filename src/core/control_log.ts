@@ -1,0 +1,81 @@
+/**
+ * The control log the in-container wrapper (`src/trial/wrapper.sh`) writes:
+ * one line per event, each prefixed with the trial's nonce, so a command that
+ * writes into the log cannot forge a line ratchet accepts (it never sees the
+ * nonce: see wrapper.sh). Pure: parsing only.
+ */
+
+/** What the wrapper wrote into the control log. */
+export interface ControlLog {
+  started: boolean;
+  /** The setup command's non-zero status, when it failed. */
+  setupStatus: number | null;
+  /** The watchdog fired. */
+  timeout: boolean;
+  /** Wall time of the command in seconds, and which clock measured it. */
+  wall: { seconds: number; clock: string; status: number } | null;
+}
+
+/** Clock names written by the wrapper, for messages. */
+export const CLOCKS: Readonly<Record<string, string>> = {
+  // The shell's own clock (busybox ash, bash): no process forked to read it.
+  er: "$EPOCHREALTIME (µs)",
+  ns: "date +%s%N (ns)",
+  us: "adjtimex (µs)",
+  up: "/proc/uptime (10 ms)",
+};
+
+/** A wrapper timestamp in nanoseconds, or null when malformed. */
+export function clockNs(clock: string, value: string): bigint | null {
+  if (clock === "ns") return /^\d{1,25}$/.test(value) ? BigInt(value) : null;
+  if (clock === "us") {
+    const m = /^(\d{1,20}):(\d{1,6}):?$/.exec(value);
+    return m ? BigInt(m[1]!) * 1_000_000_000n + BigInt(m[2]!) * 1000n : null;
+  }
+  // Decimal seconds: $EPOCHREALTIME (a fraction always, "," in some
+  // locales) and /proc/uptime (a fraction of up to 2 digits).
+  const decimal = clock === "er"
+    ? /^(\d{1,20})[.,](\d{1,9})$/.exec(value)
+    : clock === "up"
+    ? /^(\d{1,20})(?:\.(\d{1,9}))?$/.exec(value)
+    : null;
+  if (decimal) {
+    return BigInt(decimal[1]!) * 1_000_000_000n +
+      BigInt((decimal[2] ?? "").padEnd(9, "0"));
+  }
+  return null;
+}
+
+/** Parse the control log; lines without the nonce (forgeries, noise) are ignored. */
+export function parseControlLog(text: string, nonce: string): ControlLog {
+  const log: ControlLog = {
+    started: false,
+    setupStatus: null,
+    timeout: false,
+    wall: null,
+  };
+  for (const line of text.split("\n")) {
+    const parts = line.trim().split(/\s+/);
+    if (parts[0] !== nonce) continue;
+    const [, kind, a, b, c, d] = parts;
+    if (kind === "start") log.started = true;
+    else if (kind === "timeout") log.timeout = true;
+    else if (kind === "setup" && a !== undefined && /^\d+$/.test(a)) {
+      log.setupStatus ??= Number(a);
+    } else if (
+      kind === "wall" && log.wall === null && a !== undefined &&
+      b !== undefined && c !== undefined && d !== undefined
+    ) {
+      const t0 = clockNs(a, b);
+      const t1 = clockNs(a, c);
+      if (t0 !== null && t1 !== null && t1 >= t0 && /^\d+$/.test(d)) {
+        log.wall = {
+          seconds: Number(t1 - t0) / 1e9,
+          clock: a,
+          status: Number(d),
+        };
+      }
+    }
+  }
+  return log;
+}
