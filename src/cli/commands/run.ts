@@ -77,6 +77,7 @@ import {
   proposerPort,
   trialPort,
 } from "../../wiring.ts";
+import { restoreWorktree } from "./resume_worktree.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
@@ -734,21 +735,17 @@ export async function runResume(
       });
     }
     await removeLeftoverCopies(store.paths.tmp, run.run_id);
-    // The worktree is gone after a finished run or a reboot that cleaned
-    // tmp dirs: attach it again to the run's existing branch.
+    // Attached again if gone; at the incumbent, whatever the interrupted
+    // iteration left (resume_worktree.ts).
     const worktree = store.paths.worktree;
-    const present = await Deno.stat(join(worktree, ".git")).then(
-      () => true,
-      () => false,
-    );
-    if (!present) {
-      await removeWorktree(root, worktree).catch(() => {});
-      await runGit(root, ["worktree", "add", "--force", worktree, run.branch]);
-    }
-    const inc = incumbentOf(records, { confidence: config.confidence });
-    // Discard whatever the interrupted iteration left: an uncommitted edit or
-    // a commit made without its record.
-    await resetWorktree(worktree, inc?.sha ?? run.start_sha);
+    await restoreWorktree({
+      root,
+      worktree,
+      branch: run.branch,
+      startSha: run.start_sha,
+      records,
+      confidence: config.confidence,
+    });
     let image = run.trial_image;
     if (image === null || !(await runtime.hasImage(image))) {
       const base = await ensureConfiguredImage(runtime, config, {
