@@ -27,16 +27,20 @@ export interface ReportDeps {
 
 /**
  * The engine's version and endpoint, or null when it does not answer within
- * two seconds: the report is about the run, and must not wait on Docker.
+ * two seconds (`waitMs`): the report is about the run, and must not wait on
+ * Docker.
  */
-export async function engineLine(ctx: CommandContext): Promise<string | null> {
+export async function engineLine(
+  ctx: CommandContext,
+  options: { waitMs?: number } = {},
+): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const runtime = new DockerRuntime(resolveEngine(ctx.env));
     const info = await Promise.race([
       runtime.info(),
       new Promise<null>((res) => {
-        timer = setTimeout(() => res(null), ENGINE_WAIT_MS);
+        timer = setTimeout(() => res(null), options.waitMs ?? ENGINE_WAIT_MS);
       }),
     ]);
     if (info === null) return null;
