@@ -104,10 +104,6 @@ function groupSection(key: string, g: Group): string {
       } | ${held(s)} | ${s.seconds} |`,
     );
   }
-  const pending = g.scenarios.filter((s) => s.pending);
-  for (const s of pending) {
-    lines.push("", `Pending in “${tableCell(s.title)}”: ${s.pending}.`);
-  }
   const failed = g.scenarios.filter((s) => !s.ok);
   if (failed.length > 0) {
     lines.push("", "What did not hold:", "");

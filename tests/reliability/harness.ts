@@ -84,8 +84,6 @@ export interface ScenarioResult {
   ok: boolean;
   seconds: number;
   error: string | null;
-  /** Set when part of the scenario could not run yet (e.g. a command not built). */
-  pending?: string;
 }
 
 /** A record as the checks read it. */
