@@ -193,8 +193,11 @@ dockerTest(
               held: r.code === 3 && /holds the lock/.test(error) &&
                 after.run_id === run.run_id && after.state === "running" &&
                 branchesAfter === branchesBefore && !archived,
-              evidence:
-                "the live run's config.json, branch and worktree untouched; nothing archived",
+              evidence: `config.json afterwards: ${
+                after.run_id === run.run_id ? "the live run's" : "another run's"
+              }, state ${after.state}; ratchet/* branches ${
+                branchesAfter === branchesBefore ? "unchanged" : "changed"
+              }; .ratchet/runs/ ${archived ? "created" : "absent"}`,
             });
           }
         } finally {
