@@ -778,6 +778,7 @@ Deno.test("a repository's ratchet.jsonc cannot set trust-gated keys, an API key,
       /Docker is not reachable/.test(trusted.stderr) && contacted > 0;
     recorder.add({
       id: "config-trusted-control",
+      kind: "control",
       attack:
         'the same "network": "bridge" and "memory": "none" with --trust-config',
       vector: "config",

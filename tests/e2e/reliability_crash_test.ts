@@ -509,7 +509,12 @@ dockerTest(
             title: `kill -9 after ${ms} ms`,
             fault: `SIGKILL after ${ms} ms`,
             modelUrl: model.url,
-          }, (lab) => killAndRecover(lab, { kill: { afterMs: ms } })).then(add)
+          }, (lab) => killAndRecover(lab, { kill: { afterMs: ms } })).then(
+            (r) => {
+              r.timed = true;
+              return add(r);
+            },
+          )
         ),
       );
     });
