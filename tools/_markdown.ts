@@ -36,8 +36,9 @@ export function tableCell(text: string): string {
  */
 export function stableText(text: string): string {
   return text
-    // Deno.makeTempDir's random suffix: /tmp/ratchet-sec-case-f70dc871821ea2f2
-    .replace(/(\/[\w.-]*?-)[0-9a-f]{16}(?![0-9a-f])/g, "$1XXXX")
+    // Deno.makeTempDir's random suffix, up to 16 hex digits (leading zeros
+    // dropped): /tmp/ratchet-sec-case-f70dc871821ea2f2
+    .replace(/(\/[\w.-]*?-)[0-9a-f]{8,16}(?![\w-])/g, "$1XXXX")
     .replace(/\b[0-9a-f]{40}\b/g, "SHA")
     // Short commit shas and container ids (hostnames): 12 hex digits with at
     // least one letter and one digit.

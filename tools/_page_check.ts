@@ -9,8 +9,9 @@
  * table row is its trimmed cells (a longer cell re-pads the whole table).
  * Then these are masked on both sides:
  * - timings: durations (`12.1 s`, `713 ms`), dates (`2026-11-28 14:30 UTC`),
- *   the `s` column of a table, and anything marked `†` (an outcome that
- *   depends on where a timed kill landed);
+ *   the `s` column of a table, and what is marked `†` (it depends on
+ *   timing: where a timed kill landed, how a race or a poll fell): a number
+ *   written `497†`, or a whole table cell ending in ` †`;
  * - versions: `deno X`, `docker X`, `podman X`, and the machine's `cpus N`.
  */
 
@@ -108,7 +109,7 @@ export function normalizePage(page: string): PageLine[] {
       const masked = row.map((c, j) =>
         timeColumns.has(j) && /^[\d.]+$/.test(c)
           ? "<t>"
-          : c.includes("†")
+          : /\s†$/.test(c)
           ? "<timed> †"
           : maskTimingsAndVersions(c)
       );

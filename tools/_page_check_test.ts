@@ -203,3 +203,21 @@ Deno.test("normalizePage() joins wrapped paragraphs, trims table cells and masks
     { line: 8, text: "- item <time>" },
   ]);
 });
+
+Deno.test("comparePages() ignores a value marked † in prose and in a table cell", () => {
+  const a =
+    "lowest free 497† MiB, 2† of 2000 reads\n\n| a | b |\n|---|---|\n| x | 2† of 2000 |\n";
+  const b =
+    "lowest free 420† MiB, 0† of 2000 reads\n\n| a | b |\n|---|---|\n| x | 0† of 2000 |\n";
+  assert.deepEqual(comparePages(a, b), []);
+  const c =
+    "lowest free 420† MiB, 0† of 3000 reads\n\n| a | b |\n|---|---|\n| x | 0† of 2000 |\n";
+  assert.equal(comparePages(a, c).length, 2);
+  // Only the marked number, not the rest of the cell.
+  const d = a.replace("| x | 2† of 2000 |", "| x | 2† of 3000 |");
+  assert.equal(comparePages(a, d).length, 2);
+  // A cell ending in " †" is timed as a whole.
+  const e = "| a |\n|---|\n| `run` → 137, `resume` → 0 † |\n";
+  const f = "| a |\n|---|\n| `run` → 137, `resume` → 3, `run` → 0 † |\n";
+  assert.deepEqual(comparePages(e, f), []);
+});

@@ -121,3 +121,17 @@ Deno.test("render() reads a case recorded without a kind as an attack", () => {
   const page = render(results({ tamper: [legacy as Scenario] }));
   assert.match(page, /\*\*1 attack, 1 stopped\.\*\*/);
 });
+
+Deno.test("render() masks a temp directory's suffix whatever its length", () => {
+  const page = render(results({
+    input: [{
+      ...kase("no-commit", "attack"),
+      recorded:
+        "exit 3: the repository at /tmp/ratchet-sec-case-1532714210516b1 has no commits; /tmp/ratchet-sec-host-61fc21f97ba660a0/forged.txt",
+    }],
+  }));
+  assert.match(
+    page,
+    /the repository at \/tmp\/ratchet-sec-case-XXXX has no commits; \/tmp\/ratchet-sec-host-XXXX\/forged\.txt/,
+  );
+});

@@ -142,7 +142,7 @@ dockerTest(
           attack: "a lock file naming a live PID (the test's own)",
           vector: "cli",
           layer: "run lock",
-          recorded: `exit ${r.code}: ${error} — hint: ${hint.slice(0, 120)}`,
+          recorded: `exit ${r.code}: ${error} — hint: ${hint}`,
           held,
           evidence: `lock untouched; .ratchet/ holds ${left.join(", ")}`,
         });
@@ -194,9 +194,7 @@ dockerTest(
               attack: what,
               vector: "cli",
               layer: "run lock (PID of the live run)",
-              recorded: `exit ${r.code}: ${error} — hint: ${
-                hint.slice(0, 120)
-              }`,
+              recorded: `exit ${r.code}: ${error} — hint: ${hint}`,
               held: r.code === 3 && /holds the lock/.test(error) &&
                 after.run_id === run.run_id && after.state === "running" &&
                 branchesAfter === branchesBefore && !archived,
