@@ -132,7 +132,10 @@ async function writeRecommendations(
   let text = await Deno.readTextFile(path).catch(() => "{\n}\n");
   const values: [string, number][] = [
     ["trials", report.recommend.trials],
-    ["max-trials", report.recommend.maxTrials],
+    // A run starts each side at max(trials, 3) under stat before it knows a
+    // metric is deterministic; a smaller max-trials (a deterministic
+    // metric's 1) would make the file refuse `ratchet run`.
+    ["max-trials", Math.max(report.recommend.maxTrials, 3)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
   ];
   for (const [key, value] of values) {
