@@ -364,14 +364,56 @@ class ProgressLines {
 function followProgress(
   stream: NodeJS.ReadableStream,
   lines: ProgressLines,
+  signal?: AbortSignal,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An abort once the engine has started answering may not end the
+    // response stream: stop reading and drop it at once.
+    const onAbort = () => {
+      (stream as { destroy?: () => void }).destroy?.();
+      reject(signal!.reason);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
     stream.on("data", (chunk: Uint8Array | string) => lines.push(chunk));
     stream.on("end", () => {
+      done();
       lines.end();
       resolve();
     });
-    stream.on("error", reject);
+    stream.on("error", (error) => {
+      done();
+      reject(error);
+    });
+  });
+}
+
+/**
+ * `request`, or the abort's reason as soon as `signal` fires: an engine
+ * request aborted before its response started (a pull waiting on a silent
+ * registry) is not always ended by the abort itself. A stream that arrives
+ * after the abort is dropped.
+ */
+function untilAborted<T>(
+  request: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (signal === undefined) return request;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    request.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        (value as { destroy?: () => void } | null)?.destroy?.();
+      }
+      resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
   });
 }
 
@@ -458,9 +500,12 @@ export class DockerRuntime implements ContainerRuntime {
       });
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.pull(
-        name,
-        options.signal ? { abortSignal: options.signal } : {},
+      stream = await untilAborted(
+        this.#docker.pull(
+          name,
+          options.signal ? { abortSignal: options.signal } : {},
+        ),
+        options.signal,
       );
     } catch (error) {
       if (isConnectionError(error)) {
@@ -469,8 +514,9 @@ export class DockerRuntime implements ContainerRuntime {
       throw fail(messageOf(error), error);
     }
     try {
-      await followProgress(stream, lines);
+      await followProgress(stream, lines, options.signal);
     } catch (error) {
+      options.signal?.throwIfAborted();
       throw fail(messageOf(error), error);
     }
     if (lines.error !== null) throw fail(lines.error);
@@ -513,15 +559,18 @@ export class DockerRuntime implements ContainerRuntime {
       );
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.buildImage(context, {
-        t: options.tag,
-        dockerfile: dockerfileName,
-        labels: options.labels ?? {},
-        rm: true,
-        forcerm: true,
-        // Cutting the request off makes the engine cancel the build.
-        ...(options.signal ? { abortSignal: options.signal } : {}),
-      });
+      stream = await untilAborted(
+        this.#docker.buildImage(context, {
+          t: options.tag,
+          dockerfile: dockerfileName,
+          labels: options.labels ?? {},
+          rm: true,
+          forcerm: true,
+          // Cutting the request off makes the engine cancel the build.
+          ...(options.signal ? { abortSignal: options.signal } : {}),
+        }),
+        options.signal,
+      );
     } catch (error) {
       context.destroy();
       if (isConnectionError(error)) {
@@ -530,8 +579,9 @@ export class DockerRuntime implements ContainerRuntime {
       throw fail(messageOf(error), error);
     }
     try {
-      await followProgress(stream, lines);
+      await followProgress(stream, lines, options.signal);
     } catch (error) {
+      options.signal?.throwIfAborted();
       throw fail(messageOf(error), error);
     }
     if (lines.error !== null) throw fail(lines.error);
