@@ -674,6 +674,10 @@ export function startFakeAnthropic(
       return violation(problems, raw);
     }
     const model = typeof body?.model === "string" ? body.model : "claude-test";
+    if (!known(model)) {
+      // As the API answers a model it does not know; the step is consumed.
+      return errorResponse(404, "not_found_error", `model: ${model}`);
+    }
     switch (step.type) {
       case "error":
         return errorResponse(
