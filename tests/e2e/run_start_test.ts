@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { dockerTest } from "../_helpers/docker.ts";
 import { startFakeAnthropic } from "../_helpers/fake_anthropic.ts";
-import { spawnCli } from "../_helpers/cli.ts";
+import { runCliInTerminal, spawnCli } from "../_helpers/cli.ts";
 import {
   apiEnv,
   exists,
@@ -122,6 +122,34 @@ dockerTest(
       );
       assert.equal(st.phase, "finished");
       assert.equal(st.trial, null);
+    } finally {
+      await removeRunContainers(repo.dir);
+    }
+  },
+);
+
+dockerTest(
+  "on a terminal the live line shows the baseline phase with trial k of n",
+  async () => {
+    await using repo = await scoringRepo();
+    await using server = await startFakeAnthropic([]);
+    try {
+      const r = await runCliInTerminal(
+        runArgs(0, "--decision", "stat", "--trials", "3"),
+        { cwd: repo.dir, env: apiEnv(server) },
+      );
+      assert.equal(r.code, 0, r.terminal);
+      // Without the colour codes (the terminal gets them).
+      const plain = r.terminal.replace(
+        new RegExp(`${"\x1b"}\\[[0-9;]*[A-Za-z]`, "g"),
+        "",
+      );
+      for (let k = 1; k <= 5; k++) {
+        assert.ok(
+          plain.includes(`iter 0 baseline trial ${k}/5`),
+          `no live line for trial ${k}/5: ${JSON.stringify(plain)}`,
+        );
+      }
     } finally {
       await removeRunContainers(repo.dir);
     }
