@@ -724,6 +724,8 @@ async function abandonRun(s: Session, worktree: string): Promise<void> {
   await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
     () => {},
   );
+  // The baseline's phase (current.json) belongs to the run that never was.
+  await s.store.clearCurrent().catch(() => {});
 }
 
 /** Everything the run has spent: its records and an iteration cut short. */
