@@ -759,11 +759,12 @@ export async function runResume(
       hint: "Start one with `ratchet run`.",
     });
   }
+  const before = await store.readRecords();
   const settings = resumeSettings({
     run,
-    records: await store.readRecords(),
+    records: before,
     flags: cmd.flags,
-    spentUsd: await spentSoFar(store, run, await store.readRecords()),
+    spentUsd: await spentSoFar(store, run, before),
   });
   const config = settings.config;
   const key = apiKey(ctx);
