@@ -44,6 +44,8 @@ Deno.test("readStatus() reports a finished run: baseline, best, kept, cost, stop
     "worktree",
     "iter",
     "phase",
+    "trial",
+    "of",
     "baseline",
     "best",
     "kept",
@@ -172,6 +174,8 @@ function status(overrides: Partial<StatusJson> = {}): StatusJson {
     worktree: "/repo/.ratchet/worktree",
     iter: 13,
     phase: "finished",
+    trial: null,
+    of: null,
     baseline: { mean: 12.424, ci: [12.3452, 12.5028] },
     best: {
       iter: 12,

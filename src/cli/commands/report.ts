@@ -55,14 +55,18 @@ export async function engineLine(
   }
 }
 
-/** Where the report goes: `--out` resolved against the cwd, else `.ratchet/report.html`. */
+/**
+ * Where the report goes: `--out` relative to the repo root (like every path
+ * flag but --config and --instructions-file) or absolute, else
+ * `.ratchet/report.html`.
+ */
 async function outputPath(
   out: string | null,
-  ctx: CommandContext,
+  root: string,
   store: Store,
 ): Promise<string> {
   if (out === null) return store.paths.reportHtml;
-  const path = resolve(ctx.cwd, out);
+  const path = resolve(root, out);
   const stat = await Deno.stat(path).catch(() => null);
   if (stat?.isDirectory) {
     throw new UsageError(`--out ${out} is a directory`, {
@@ -89,9 +93,10 @@ export async function reportCommand(
   ctx: CommandContext,
   deps: ReportDeps = {},
 ): Promise<number> {
-  const store = new Store(await findRepoRoot(ctx.cwd));
+  const root = await findRepoRoot(ctx.cwd);
+  const store = new Store(root);
   const run = await requireRun(store);
-  const out = await outputPath(options.out, ctx, store);
+  const out = await outputPath(options.out, root, store);
   const records = await store.readRecords();
   const diffs = new Map<number, string>();
   for (const r of records) {

@@ -57,19 +57,28 @@ Deno.test("reportCommand() writes .ratchet/report.html and prints its path", asy
   ]);
 });
 
-Deno.test("reportCommand() --out is relative to the cwd and replaces an old report", async () => {
+Deno.test("reportCommand() --out is relative to the repo root (absolute is absolute) and replaces an old report", async () => {
   await using repo = await tempRepo();
   await installFixture("mixed", repo.dir);
   await Deno.mkdir(join(repo.dir, "docs"));
   await Deno.writeTextFile(join(repo.dir, "docs", "run.html"), "old");
   await Deno.remove(join(repo.dir, ".ratchet", "diffs", "iter-0008.patch"));
+  // From a subdirectory, as every path flag but --config and
+  // --instructions-file (spec section 3).
   const ctx = context(join(repo.dir, "docs"));
-  assert.equal(await reportCommand({ out: "run.html" }, ctx, ENGINE), 0);
+  assert.equal(await reportCommand({ out: "docs/run.html" }, ctx, ENGINE), 0);
   const path = join(repo.dir, "docs", "run.html");
   assert.deepEqual(ctx.output.stdout, [path]);
   const html = await Deno.readTextFile(path);
   assert.match(html, /<h3>iter 8:[^]*?no diff found/);
   await assert.rejects(Deno.stat(join(repo.dir, ".ratchet", "report.html")));
+  await assert.rejects(Deno.stat(join(repo.dir, "docs", "docs")));
+  await using elsewhere = await tempRepo();
+  const absolute = join(elsewhere.dir, "abs.html");
+  const again = context(join(repo.dir, "docs"));
+  assert.equal(await reportCommand({ out: absolute }, again, ENGINE), 0);
+  assert.deepEqual(again.output.stdout, [absolute]);
+  assert.match(await Deno.readTextFile(absolute), /^<!doctype html>/);
 });
 
 Deno.test("reportCommand() refuses an --out it cannot write with exit 2", async () => {
