@@ -355,6 +355,9 @@ export function trialPort(s: TrialSettings): TrialPort {
         ...(input.expectedUnit === undefined
           ? {}
           : { expectedUnit: input.expectedUnit }),
+        ...(input.expectedGuardUnits === undefined
+          ? {}
+          : { expectedGuardUnits: input.expectedGuardUnits }),
       });
       return toTrialSummary(result);
     },

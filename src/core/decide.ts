@@ -21,6 +21,7 @@ import {
 import type { Decision, Reason } from "./state.ts";
 import {
   allEqual,
+  effectInterval,
   mean,
   normalQuantile,
   pairHasOutlier,
@@ -58,6 +59,14 @@ export interface Verdict {
   rule: string;
 }
 
+/** The numbers of a look, whether or not it decided. */
+export interface StatEstimate {
+  p_value: number | null;
+  effect: number | null;
+  ci: [number, number] | null;
+  rule: string;
+}
+
 /** One step of the sequential rule. */
 export type StatStep =
   | {
@@ -67,8 +76,45 @@ export type StatStep =
     looks: number;
     /** Why more trials are needed, for the live view. */
     detail: string;
+    /** The look's p-value, effect and interval, once both sides have two values. */
+    estimate?: StatEstimate;
   }
   | ({ kind: "done" } & Verdict);
+
+/** Where a comparison with `pairs` pairs stands in its plan of looks. */
+export interface LookPosition {
+  /** The look (1-based) of `looks` planned. */
+  look: number;
+  looks: number;
+  /** This look's nominal one-sided level α_k. */
+  level: number;
+  /** The last planned look: no more pairs may be added. */
+  final: boolean;
+}
+
+/**
+ * The look that `pairs` pairs make in a plan of `startPerSide` to
+ * `maxPerSide` pairs, and its nominal level from the group-sequential
+ * boundary at `confidence`. Guards test at the same levels as the metric.
+ */
+export function lookAt(
+  pairs: number,
+  plan: StatPlan & { confidence: number },
+): LookPosition {
+  const boundary = planBoundary(
+    plan.confidence,
+    plan.startPerSide,
+    plan.maxPerSide,
+  );
+  const looks = boundary.times.length;
+  const look = Math.min(looks, Math.max(1, pairs - plan.startPerSide + 1));
+  return {
+    look,
+    looks,
+    level: boundary.nominal[look - 1]!,
+    final: pairs >= plan.maxPerSide,
+  };
+}
 
 /** Sign that turns "candidate − incumbent" into "how much better". */
 function goodSign(direction: Direction): 1 | -1 {
@@ -415,9 +461,10 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   }
   const goodHi = sign === 1 ? hi : -lo;
   const effect = relative(diff, incMean);
-  const ci: [number, number] | null = incMean === 0
-    ? null
-    : [lo / Math.abs(incMean), hi / Math.abs(incMean)];
+  // The recorded interval is the same repeated interval on the ratio scale
+  // (log of the means, delta method): a relative effect of a positive
+  // metric cannot go below −100%. The decision above uses the difference.
+  const ci = effectInterval(candidate, incumbent, 1 - alphaK);
   const pReported = Math.min(pGood, 1);
   const done = (
     decision: VerdictDecision,
@@ -460,6 +507,7 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
       look,
       looks,
       detail: `${counts}: significant, effect not yet past the minimum`,
+      estimate: { p_value: pReported, effect, ci, rule },
     };
   }
   if (pBad <= alphaK) return done("regressed", null, "significantly worse");
@@ -501,5 +549,6 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
     look,
     looks,
     detail: `${counts}: p=${fmt(pGood)} vs level ${fmt(alphaK)}${unreachable}`,
+    estimate: { p_value: pReported, effect, ci, rule },
   };
 }

@@ -41,6 +41,7 @@ export const REASONS = [
   "within_noise",
   "below_min_effect",
   "trials_exhausted",
+  "guard_regressed",
 ] as const;
 export type Reason = typeof REASONS[number];
 
