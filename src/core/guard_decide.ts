@@ -35,6 +35,8 @@ export type GuardState = "not_worse" | "worse" | "open";
 /** One guard at one look. */
 export interface GuardLook {
   name: string;
+  /** The guard's relative tolerance. */
+  tolerance: number;
   state: GuardState;
   /** (candidate − incumbent) / |incumbent| from the means; null when undefined. */
   effect: number | null;
@@ -116,6 +118,7 @@ export function exactGuard(
   const effect = relative(candidateMean, incumbentMean);
   return {
     name: g.name,
+    tolerance: g.tolerance,
     state,
     effect,
     ci: ci === "point" && effect !== null ? [effect, effect] : null,
@@ -138,6 +141,7 @@ export function lookGuard(
   if (incumbent.length === 0 || candidate.length === 0) {
     return {
       name: g.name,
+      tolerance: g.tolerance,
       state: "open",
       effect: null,
       ci: null,
@@ -152,6 +156,7 @@ export function lookGuard(
   if (incumbent.length < 2 || candidate.length < 2) {
     return {
       name: g.name,
+      tolerance: g.tolerance,
       state: "open",
       effect,
       ci: null,
@@ -174,6 +179,7 @@ export function lookGuard(
     : "open";
   return {
     name: g.name,
+    tolerance: g.tolerance,
     state,
     effect,
     ci: effectInterval(candidate, incumbent, 1 - options.level),

@@ -148,6 +148,7 @@ const IMPROVED: StatStep = {
 
 const look = (state: GuardLook["state"], name = "accuracy"): GuardLook => ({
   name,
+  tolerance: 0.02,
   state,
   effect: -0.01,
   ci: null,

@@ -55,6 +55,12 @@ export interface RunFile {
   trial_image: string | null;
   /** Unit of the baseline's scores (null for plain numbers and times); every trial must match it. */
   unit: string | null;
+  /**
+   * Units of the baseline's guard values by guard name (`--guard`); every
+   * trial must match them. Absent in runs from before guards, and null
+   * until the baseline is measured.
+   */
+  guard_units?: Record<string, string | null> | null;
   state: "running" | "finished";
   stop_reason: StopReason | null;
   finished_at: string | null;
@@ -308,6 +314,8 @@ function checkRecord(
   const where = `line ${line}: `;
   if (!isObject(value)) throw damaged(path, `${where}not a JSON object`);
   checkSchemaVersion(path, value, where);
+  // Records written before guards existed have no `guards`: they had none.
+  if (!("guards" in value)) value.guards = null;
   for (const key of RECORD_KEYS) {
     if (!(key in value)) throw damaged(path, `${where}missing key "${key}"`);
   }

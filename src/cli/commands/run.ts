@@ -575,6 +575,7 @@ async function loopSession(
       );
       s.run.deterministic = b.deterministic;
       s.run.unit = b.unit;
+      s.run.guard_units = b.guardUnits;
       await s.store.writeRun(s.run);
       await s.store.appendRecord(b.record);
       ports.fault("run.baseline-recorded");
@@ -599,6 +600,7 @@ async function loopSession(
       config: s.config,
       deterministic: s.run.deterministic ?? false,
       unit: s.run.unit,
+      guardUnits: s.run.guard_units ?? null,
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
       ...resumed,
