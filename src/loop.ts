@@ -107,6 +107,20 @@ function diffSummary(r: IterationRecord): string {
   return `${d.files} file(s), +${d.insertions} -${d.deletions}`;
 }
 
+/**
+ * For the research log: the guards that stopped a change (shown worse) or
+ * kept it from being kept (still open when the trials ran out), from the
+ * record's detail; null when no guard did.
+ */
+export function guardNote(r: IterationRecord): string | null {
+  if (r.guards === null) return null;
+  if (r.decision !== "regressed" && r.decision !== "inconclusive") return null;
+  const stopped = r.detail.split("; ").filter((part) =>
+    part.startsWith("guard ") && /: (worse|open)\b/.test(part)
+  ).map((part) => part.replace(/, non-inferiority p=.*$/, ""));
+  return stopped.length === 0 ? null : stopped.join("; ");
+}
+
 async function setPhase(
   ports: LoopPorts,
   current: CurrentIteration,
@@ -165,6 +179,7 @@ export async function runIteration(
       reason: r.reason,
       score: r.avg,
       diffSummary: diffSummary(r),
+      guard: guardNote(r),
     })),
     notes: notes.map((n) => n.text),
     crashTail: state.crashTail,

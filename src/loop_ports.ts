@@ -57,7 +57,8 @@ export interface TrialPort {
     /** 1-based, across both sides, for the report file name. */
     trial: number;
     tree: string;
-    side: "incumbent" | "candidate";
+    /** `baseline`: the start commit, in the end-of-run confirmation. */
+    side: "incumbent" | "candidate" | "baseline";
     /** The baseline's unit; a different unit is `no_metric`. Absent: not checked. */
     expectedUnit?: string | null;
     /** The baseline's guard units; a different unit is `no_metric`. Absent: not checked. */
@@ -77,6 +78,8 @@ export interface LogEntry {
   reason: Reason | null;
   score: number | null;
   diffSummary: string;
+  /** Which guard stopped the change (or stayed open), in words; null when none did. */
+  guard?: string | null;
 }
 
 /** What the proposer is told this iteration. */

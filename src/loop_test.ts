@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runIteration, type RunState } from "./loop.ts";
+import { guardNote, runIteration, type RunState } from "./loop.ts";
 import { makeRecord } from "./core/state.ts";
 import { policyOf } from "./run.ts";
 import { testConfig } from "../tests/_helpers/config.ts";
@@ -464,4 +464,29 @@ Deno.test("runIteration() records guards on every record of a guarded run, and n
   });
   await runIteration(g.ports, state(), 1);
   assert.equal(g.records[0]!.guards, null);
+});
+
+Deno.test("guardNote() names the guards that stopped or held back a change", () => {
+  const r = makeRecord({
+    run_id: "r",
+    iter: 3,
+    decision: "regressed",
+    reason: "guard_regressed",
+    detail:
+      "rule=stat/welch-t; guard accuracy −10.0% (tolerance 2.0%): worse, non-inferiority p=1.00 vs level 0.005; metric: welch-t …",
+    guards: {},
+    timestamp: "t",
+  });
+  assert.equal(guardNote(r), "guard accuracy −10.0% (tolerance 2.0%): worse");
+  assert.equal(guardNote({ ...r, guards: null }), null);
+  assert.equal(guardNote({ ...r, decision: "improved" }), null);
+  assert.equal(
+    guardNote({
+      ...r,
+      decision: "inconclusive",
+      detail:
+        "rule=stat/welch-t; guard mem +3.0% (tolerance 5.0%): open, non-inferiority p=0.2 vs level 0.03 when the trials ran out; metric: …",
+    }),
+    "guard mem +3.0% (tolerance 5.0%): open",
+  );
 });

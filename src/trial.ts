@@ -142,7 +142,7 @@ export interface TrialRequest {
   iter: number;
   /** 1-based trial number within the iteration (report file name). */
   trial: number;
-  side: "incumbent" | "candidate" | "measure";
+  side: "incumbent" | "candidate" | "baseline" | "measure";
   /** The tree to measure: a git tree or a plain checkout directory. */
   source: TreeSource;
   /** The repository root: `.ratchet/tmp/` lives there, `--mount` sources are relative to it. */
@@ -469,7 +469,9 @@ export function formatTrialReport(
   const yesNo = (b: boolean) => (b ? "yes" : "no");
   const mib = OUTPUT_CAP_BYTES / 1024 / 1024;
   const lines = [
-    `ratchet trial report — run ${meta.runId}, iteration ${meta.iter}, trial ${meta.trial} (${meta.side})`,
+    `ratchet trial report — run ${meta.runId}, ${
+      meta.iter < 0 ? "end-of-run confirmation" : `iteration ${meta.iter}`
+    }, trial ${meta.trial} (${meta.side})`,
     `outcome:     ${result.outcome}`,
     `score:       ${result.score === null ? "—" : String(result.score)}${
       result.unit === null ? "" : ` ${result.unit}`

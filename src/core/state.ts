@@ -223,6 +223,7 @@ export type Phase =
   | "measuring"
   | "deciding"
   | "recording"
+  | "confirming"
   | "finished";
 
 /**

@@ -53,7 +53,7 @@ export interface FakeLoop {
  */
 export function fakeLoop(options: {
   proposals: FakeProposal[];
-  trial: (side: "incumbent" | "candidate", n: number) => FakeTrial;
+  trial: (side: "incumbent" | "candidate" | "baseline", n: number) => FakeTrial;
   check?: (tree: string) => { passed: boolean; detail: string } | null;
   signal?: AbortSignal;
 }): FakeLoop {
@@ -69,7 +69,7 @@ export function fakeLoop(options: {
   };
   let current: FakeProposal | undefined;
   let treeNo = 0;
-  const counts = { incumbent: 0, candidate: 0 };
+  const counts = { incumbent: 0, candidate: 0, baseline: 0 };
   f.ports = {
     git: {
       candidateTree: () => Promise.resolve(current?.tree ?? `tree-${++treeNo}`),
