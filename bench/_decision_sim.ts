@@ -116,7 +116,7 @@ export interface Clock {
   index: number;
 }
 
-function statParams(): StatParams {
+export function statParams(): StatParams {
   const plan = planStat(BENCH_CONFIG);
   return {
     ...plan,
@@ -459,17 +459,17 @@ export interface SimSizes {
   iterations: number;
 }
 
-function pctCell(x: number): string {
+export function pctCell(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
-function signedPct(x: number): string {
+export function signedPct(x: number): string {
   // U+2212 minus, as in the prose; "+0.0%" for zero.
   return `${x < 0 ? "\u2212" : "+"}${Math.abs(x * 100).toFixed(1)}%`;
 }
 
 /** Seed of one table cell, so each cell is reproducible on its own. */
-function cellSeed(...parts: number[]): number {
+export function cellSeed(...parts: number[]): number {
   let h = SEED >>> 0;
   for (const p of parts) h = Math.imul(h ^ (p + 0x9e3779b9), 0x85ebca6b) >>> 0;
   return h;

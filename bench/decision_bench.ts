@@ -4,13 +4,16 @@
  *
  * With `--write-readme`, also replace the section of README.md between
  * `<!-- decision-bench:start -->` and `<!-- decision-bench:end -->` (a test
- * fails when that copy differs from what this prints). The numbers are
- * deterministic: the simulation is seeded.
+ * fails when that copy differs from what this prints). With `--write-docs`,
+ * rewrite the generated sections of docs/decisions.md (bench/_decisions_doc.ts;
+ * a test fails when they are stale). The numbers are deterministic: the
+ * simulations are seeded.
  *
- * Usage: deno task bench:decision [--write-readme]
+ * Usage: deno task bench:decision [--write-readme] [--write-docs]
  */
 import { parseArgs } from "node:util";
 import { renderDecisionTable, replaceReadmeSection } from "./_decision_sim.ts";
+import { renderDocSections, replaceDocSections } from "./_decisions_doc.ts";
 
 function write(stream: { writeSync(p: Uint8Array): number }, s: string) {
   const bytes = new TextEncoder().encode(s + "\n");
@@ -20,7 +23,10 @@ function write(stream: { writeSync(p: Uint8Array): number }, s: string) {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { "write-readme": { type: "boolean", default: false } },
+  options: {
+    "write-readme": { type: "boolean", default: false },
+    "write-docs": { type: "boolean", default: false },
+  },
 });
 
 const started = performance.now();
@@ -51,4 +57,18 @@ if (values["write-readme"]) {
   }
   await Deno.writeTextFile(path, next);
   write(Deno.stderr, "README.md: decision-bench section updated");
+}
+
+if (values["write-docs"]) {
+  const path = new URL("../docs/decisions.md", import.meta.url);
+  const doc = await Deno.readTextFile(path);
+  const docStarted = performance.now();
+  const next = replaceDocSections(doc, renderDocSections());
+  await Deno.writeTextFile(path, next);
+  write(
+    Deno.stderr,
+    `docs/decisions.md: generated sections updated (${
+      ((performance.now() - docStarted) / 1000).toFixed(1)
+    } s)`,
+  );
 }

@@ -7,16 +7,13 @@ import type { Config } from "./config/config.ts";
 import {
   decideCrashed,
   decideMean,
-  lookAt,
   planStat,
-  stepStat,
   type Verdict,
 } from "./core/decide.ts";
 import {
-  combineGuards,
   exactGuard,
   type GuardLook,
-  lookGuard,
+  stepStatGuarded,
 } from "./core/guard_decide.ts";
 import type { Judgement } from "./core/judgement.ts";
 import { withRuleLabel } from "./core/rule_label.ts";
@@ -166,7 +163,7 @@ export function judge(rule: MeasureRule, input: JudgeInput): Judgement | null {
     !noisyGuards(config, input.guards) && rule === "exact",
   );
   const candidate = input.candidate as readonly number[];
-  const step = stepStat(
+  const { step, looks } = stepStatGuarded(
     { incumbent: input.incumbent, candidate },
     {
       ...p,
@@ -176,29 +173,16 @@ export function judge(rule: MeasureRule, input: JudgeInput): Judgement | null {
       minImprovement: config.minImprovement,
       deterministic: rule === "exact",
     },
+    {
+      specs,
+      incumbent: input.guards?.incumbent ?? {},
+      candidate: input.guards?.candidate ?? {},
+      deterministic: input.guards?.deterministic ?? {},
+    },
   );
-  if (specs.length === 0) {
-    return step.kind === "continue" ? null : toJudgement(step, input, null);
-  }
-  const pairs = Math.max(input.incumbent.length, candidate.length);
-  const position = lookAt(pairs, { ...p, confidence: config.confidence });
-  const looks = specs.map((g) =>
-    lookGuard(g, {
-      incumbent: input.guards?.incumbent[g.name] ?? [],
-      candidate: input.guards?.candidate[g.name] ?? [],
-    }, {
-      level: position.level,
-      deterministic: input.guards?.deterministic[g.name] ?? false,
-    })
-  );
-  const combined = combineGuards(step, looks, {
-    position,
-    nIncumbent: input.incumbent.length,
-    nCandidate: candidate.length,
-  });
-  return combined.kind === "continue"
+  return step.kind === "continue"
     ? null
-    : toJudgement(combined, input, looks);
+    : toJudgement(step, input, looks.length === 0 ? null : looks);
 }
 
 /** The baseline's scores, mean and interval. */

@@ -15,6 +15,7 @@
 import { mannWhitney } from "./mann_whitney.ts";
 import {
   FUTILITY_PREDICTIVE_POWER,
+  type LookMethod,
   planBoundary,
   predictivePower,
 } from "./sequential.ts";
@@ -99,12 +100,13 @@ export interface LookPosition {
  */
 export function lookAt(
   pairs: number,
-  plan: StatPlan & { confidence: number },
+  plan: StatPlan & { confidence: number; lookMethod?: LookMethod },
 ): LookPosition {
   const boundary = planBoundary(
     plan.confidence,
     plan.startPerSide,
     plan.maxPerSide,
+    plan.lookMethod,
   );
   const looks = boundary.times.length;
   const look = Math.min(looks, Math.max(1, pairs - plan.startPerSide + 1));
@@ -293,6 +295,13 @@ export interface StatParams extends StatPlan {
   minImprovement: number;
   /** The metric is deterministic: exact comparison of single trials. */
   deterministic: boolean;
+  /**
+   * How the looks hold the error rate; ratchet always uses the default,
+   * O'Brien–Fleming (the others are for the comparison in the docs).
+   */
+  lookMethod?: LookMethod;
+  /** Stop early for futility (default true; off only for that comparison). */
+  futility?: boolean;
 }
 
 /**
@@ -391,7 +400,12 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   const nI = state.incumbent.length;
   const nC = state.candidate.length;
   const pairs = Math.max(nI, nC);
-  const boundary = planBoundary(confidence, startPerSide, maxPerSide);
+  const boundary = planBoundary(
+    confidence,
+    startPerSide,
+    maxPerSide,
+    params.lookMethod,
+  );
   const looks = boundary.times.length;
   const look = Math.min(looks, Math.max(1, pairs - startPerSide + 1));
   const final = pairs >= maxPerSide;
@@ -536,7 +550,7 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   const z = pGood >= 1 ? -Infinity : -normalQuantile(pGood);
   const t = boundary.times[look - 1]!;
   const pp = predictivePower(z, t, zFinal);
-  if (pp < FUTILITY_PREDICTIVE_POWER) {
+  if (params.futility !== false && pp < FUTILITY_PREDICTIVE_POWER) {
     return done(
       "no_change",
       "within_noise",

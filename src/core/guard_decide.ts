@@ -25,7 +25,15 @@
  * compared exactly. Under `mean` a guard's average must not be worse than
  * the incumbent's recorded average by more than its tolerance.
  */
-import type { LookPosition, StatEstimate, StatStep } from "./decide.ts";
+import {
+  lookAt,
+  type LookPosition,
+  type StatEstimate,
+  type StatParams,
+  type StatState,
+  type StatStep,
+  stepStat,
+} from "./decide.ts";
 import type { GuardSpec } from "./guards.ts";
 import { effectInterval, mean, welch } from "./stats.ts";
 
@@ -259,5 +267,48 @@ export function combineGuards(
     detail: `${
       open.map((l) => l.detail).join("; ")
     } when the trials ran out; metric: ${step.detail}`,
+  };
+}
+
+/** Every guard's values measured so far in one comparison (ok trials only). */
+export interface GuardValues {
+  specs: readonly GuardSpec[];
+  incumbent: Record<string, readonly number[]>;
+  candidate: Record<string, readonly number[]>;
+  /** Guards whose baseline trials were all identical: compared exactly. */
+  deterministic: Record<string, boolean>;
+}
+
+/**
+ * One look of `--decision stat` with guards: the metric's
+ * {@linkcode stepStat}, each guard's {@linkcode lookGuard} at the same
+ * look's level, and {@linkcode combineGuards}. What `judge` (src/decision.ts)
+ * and the decision bench both run.
+ */
+export function stepStatGuarded(
+  state: StatState,
+  params: StatParams,
+  guards: GuardValues,
+): { step: StatStep; looks: GuardLook[] } {
+  const step = stepStat(state, params);
+  if (guards.specs.length === 0) return { step, looks: [] };
+  const pairs = Math.max(state.incumbent.length, state.candidate.length);
+  const position = lookAt(pairs, params);
+  const looks = guards.specs.map((g) =>
+    lookGuard(g, {
+      incumbent: guards.incumbent[g.name] ?? [],
+      candidate: guards.candidate[g.name] ?? [],
+    }, {
+      level: position.level,
+      deterministic: guards.deterministic[g.name] ?? false,
+    })
+  );
+  return {
+    step: combineGuards(step, looks, {
+      position,
+      nIncumbent: state.incumbent.length,
+      nCandidate: state.candidate.length,
+    }),
+    looks,
   };
 }
