@@ -483,7 +483,7 @@ export function guardTable(s: DocSizes) {
   }));
 }
 
-function guardsSection(s: DocSizes): string {
+export function guardsSection(s: DocSizes = DOC_SIZES): string {
   const rows = guardTable(s);
   const plan = planStat(BENCH_CONFIG);
   return [

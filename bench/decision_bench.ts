@@ -13,7 +13,11 @@
  */
 import { parseArgs } from "node:util";
 import { renderDecisionTable, replaceReadmeSection } from "./_decision_sim.ts";
-import { renderDocSections, replaceDocSections } from "./_decisions_doc.ts";
+import {
+  guardsSection,
+  renderDocSections,
+  replaceDocSections,
+} from "./_decisions_doc.ts";
 
 function write(stream: { writeSync(p: Uint8Array): number }, s: string) {
   const bytes = new TextEncoder().encode(s + "\n");
@@ -32,6 +36,9 @@ const { values } = parseArgs({
 const started = performance.now();
 const table = renderDecisionTable();
 write(Deno.stdout, table);
+// Guards: false keeps when a guard truly regresses by twice its tolerance,
+// and the trials guards add (also in docs/decisions.md).
+write(Deno.stdout, "\n## Guards\n\n" + guardsSection());
 write(
   Deno.stderr,
   `\nsimulated in ${((performance.now() - started) / 1000).toFixed(1)} s`,
