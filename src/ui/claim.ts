@@ -5,17 +5,28 @@
  * the baseline's, marked as not confirmed.
  */
 import type { Confirmation, ConfirmResult } from "../core/confirm.ts";
-import { fmtCi, fmtPct } from "./format.ts";
+import { fmtPct } from "./format.ts";
 
-/** A gain with its interval: `+12.3% [+10.1%, +14.6%]`. */
+/** A signed percentage with `decimals` decimals. */
+function pctAt(x: number, decimals: number): string {
+  return `${x >= 0 ? "+" : ""}${(x * 100).toFixed(decimals)}%`;
+}
+
+/**
+ * A gain with its interval, `+12.3% [+10.1%, +14.6%]`, with as many
+ * decimals as a narrow interval needs to show its width (up to 4).
+ */
 export function gainText(
   gain: number | null,
   ci: readonly [number, number] | null,
 ): string {
   if (gain === null) return "—";
-  return ci === null || (ci[0] === gain && ci[1] === gain)
-    ? fmtPct(gain)
-    : `${fmtPct(gain)} ${fmtCi(ci, true)}`;
+  if (ci === null || (ci[0] === gain && ci[1] === gain)) return fmtPct(gain);
+  const half = ((ci[1] - ci[0]) / 2) * 100;
+  const d = half > 0
+    ? Math.min(4, Math.max(1, Math.ceil(-Math.log10(half)) + 1))
+    : 1;
+  return `${pctAt(gain, d)} [${pctAt(ci[0], d)}, ${pctAt(ci[1], d)}]`;
 }
 
 /** What the confirmation measured, in one line after the gain. */
