@@ -37,7 +37,9 @@ export function confirmationBasis(
   return `start commit and iter ${c.incumbent_iter} measured interleaved at the end of the run, ${r.final.n} vs ${r.baseline.n} trials${
     r.p_value === null
       ? ""
-      : `, p=${r.p_value < 0.001 ? "<0.001" : r.p_value.toFixed(3)}`
+      : r.p_value < 0.001
+      ? ", p<0.001"
+      : `, p=${r.p_value.toFixed(3)}`
   }`;
 }
 

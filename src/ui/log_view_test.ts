@@ -147,7 +147,7 @@ Deno.test("renderLog() shows the deciding rule, the guards and the claimed gain"
   );
   assert.match(
     text,
-    /claimed gain -99\.000% \[-99\.017%, -98\.983%\] \(start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p=<0\.001\)/,
+    /claimed gain -99\.000% \[-99\.017%, -98\.983%\] \(start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p<0\.001\)/,
   );
   assert.match(text, /\nguards accuracy \+0\.0%/);
   // Without a confirmation nothing is claimed.

@@ -27,7 +27,7 @@ import { fmtCi, fmtDuration, fmtNum, fmtPct, fmtUsd } from "./format.ts";
 import { fmtP, guardsCell, ruleCell, trialCi } from "./log_view.ts";
 import { claimOf, type Confirmation } from "../core/confirm.ts";
 import { parseGuardSpec } from "../core/guards.ts";
-import { ruleOfDetail } from "../core/rule_label.ts";
+import { detailText, ruleOfDetail } from "../core/rule_label.ts";
 import { confirmationBasis, confirmationGuards, gainText } from "./claim.ts";
 
 /** What the report shows. */
@@ -224,7 +224,7 @@ function chartSvg(
       `<text class="label axis-scale" x="${PLOT.right}" y="${
         PLOT.top - 14
       }" text-anchor="end">log scale (scores span ${
-        esc(fmtNum(10 ** (hi - lo - 2 * margin)))
+        Math.round(10 ** (hi - lo - 2 * margin))
       }×)</text>`,
     );
   }
@@ -399,7 +399,7 @@ function row(
       ? [`<td class="guards">${esc(guardsCell(r))}</td>`]
       : []),
     `<td>${r.reason ? `<code>${esc(r.reason)}</code>` : ""}${
-      detailHtml(r.detail)
+      detailHtml(columns.rule ? detailText(r.detail) : r.detail)
     }</td>`,
     `<td class="num">${tokenTotal(r.tokens).toLocaleString("en-US")}</td>`,
     `<td class="num">${esc(fmtUsd(r.cost_usd))}</td>`,
@@ -503,7 +503,7 @@ tr.hl td,tr:target td{background:#fef9c3}
 .detail{color:var(--muted);font-size:12px;max-width:300px;overflow-wrap:anywhere}
 details.detail summary{cursor:pointer}details.detail .more{color:#2563eb}details.detail pre{max-height:320px;white-space:pre-wrap}
 td.rule,td.guards{white-space:nowrap;font-size:12px}
-.guards{display:flex;flex-wrap:wrap;gap:12px}.guard-chart{width:480px;max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
+.guard-charts{display:flex;flex-wrap:wrap;gap:12px}.guard-chart{width:480px;max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
 .guard-chart .grid{stroke:#eef2f6}.guard-chart .label{font-size:11px;fill:var(--muted)}.guard-chart .dir{font-weight:600}
 .guard-chart .incumbent{fill:none;stroke:#2563eb;stroke-width:2}.guard-chart .bound{fill:none;stroke:#dc2626;stroke-width:1.2;stroke-dasharray:4 3}
 .guard-chart .mark.kept{fill:${COLORS.kept}}.guard-chart .mark.reverted{fill:${COLORS.reverted}}.guard-chart .mark.crashed{fill:${COLORS.crashed}}.guard-chart .mark.rejected{fill:${COLORS.rejected}}
@@ -566,7 +566,7 @@ function guardChartsHtml(
   if (specs.length === 0 || records.length === 0) return "";
   const w = 480;
   const h = 150;
-  const box = { left: 56, right: w - 10, top: 14, bottom: h - 24 };
+  const box = { left: 56, right: w - 10, top: 26, bottom: h - 18 };
   const charts = specs.map((g) => {
     const points = records.flatMap((r) => {
       const v = r.guards?.[g.name]?.avg ?? null;
@@ -632,7 +632,7 @@ function guardChartsHtml(
       );
     }
     parts.push(
-      `<text class="label dir" x="${box.left}" y="${box.top - 3}">${
+      `<text class="label dir" x="${box.left}" y="${box.top - 10}">${
         esc(
           `${g.name} (${
             g.direction === "max" ? "higher" : "lower"
@@ -649,7 +649,7 @@ function guardChartsHtml(
     }">${parts.join("")}</svg>`;
   });
   return `<h2>Guards</h2>
-<div class="guards">${charts.join("")}</div>
+<div class="guard-charts">${charts.join("")}</div>
 <div class="legend sub">Each guard's average per iteration; the solid line is the kept value, the dashed line the bound a candidate must stay within.</div>
 `;
 }

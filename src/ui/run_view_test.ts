@@ -23,6 +23,6 @@ Deno.test("textView() prints the claimed gain when the confirmation finishes", (
   view.close();
   assert.match(
     output.stderr.join("\n"),
-    /^Claimed gain -99\.000% \[-99\.017%, -98\.983%\]: start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p=<0\.001; guards accuracy \+0\.0%$/m,
+    /^Claimed gain -99\.000% \[-99\.017%, -98\.983%\]: start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p<0\.001; guards accuracy \+0\.0%$/m,
   );
 });
