@@ -9,8 +9,10 @@ import type { Config } from "./config/config.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
 import {
   type CurrentIteration,
+  emptyGuardRecord,
   type IterationRecord,
   makeRecord,
+  meanOfScores,
   type StopReason,
 } from "./core/state.ts";
 import type { EventSink } from "./core/events.ts";
@@ -57,6 +59,8 @@ export async function measureBaseline(
     events: EventSink;
     signal: AbortSignal;
     now: () => Date;
+    /** Told before each trial starts (current.json's `baseline` phase). */
+    onTrialStart?: (k: number, n: number) => Promise<void>;
   },
   input: { runId: string; config: Config; tree: string; sha: string },
 ): Promise<
@@ -64,6 +68,8 @@ export async function measureBaseline(
     record: IterationRecord;
     deterministic: boolean;
     unit: string | null;
+    /** Each guard's unit (from the first trial; the others matched it). */
+    guardUnits: Record<string, string | null>;
     secondsPerTrial: number;
   }
 > {
@@ -74,15 +80,18 @@ export async function measureBaseline(
   const started = deps.now().getTime();
   const results: TrialSummary[] = [];
   let unit: string | null | undefined = undefined;
+  let guardUnits: Record<string, string | null> | undefined = undefined;
   for (let k = 1; k <= n; k++) {
     throwIfInterrupted(deps.signal);
+    await deps.onTrialStart?.(k, n);
     const t = await deps.trials.trial({
       iter: 0,
       trial: k,
       tree: input.tree,
       side: "incumbent",
-      // The first trial sets the unit the others must match.
+      // The first trial sets the units the others must match.
       ...(unit === undefined ? {} : { expectedUnit: unit }),
+      ...(guardUnits === undefined ? {} : { expectedGuardUnits: guardUnits }),
     });
     deps.events({
       event: "trial",
@@ -107,9 +116,20 @@ export async function measureBaseline(
       );
     }
     if (unit === undefined) unit = t.unit;
+    if (guardUnits === undefined) guardUnits = { ...t.guardUnits };
     results.push(t);
   }
   const scores = results.map((r) => r.score as number);
+  const guards = config.guard.length === 0 ? null : Object.fromEntries(
+    config.guard.map((g) => {
+      const values = results.map((r) => r.guards[g.name] ?? null);
+      return [g.name, {
+        ...emptyGuardRecord(),
+        scores: values,
+        avg: meanOfScores(values),
+      }];
+    }),
+  );
   const deterministic = config.decision === "stat" && isDeterministic(scores);
   const seconds = (deps.now().getTime() - started) / 1000;
   const summary = baselineSummary(scores, config);
@@ -128,6 +148,7 @@ export async function measureBaseline(
         scores[0]
       }; one trial per side from now on`
       : `mean ${summary.mean} over ${n} trials`,
+    guards,
     duration_s: seconds,
     timestamp: deps.now().toISOString(),
   });
@@ -135,7 +156,40 @@ export async function measureBaseline(
     record,
     deterministic,
     unit: unit ?? null,
+    guardUnits: guardUnits ?? {},
     secondsPerTrial: seconds / n,
+  };
+}
+
+/**
+ * The loop's guard state from the records: each guard's baseline unit
+ * (`units`, from config.json), whether its baseline trials were all
+ * identical (under `stat`), and the incumbent's recorded averages.
+ */
+export function guardStateOf(
+  config: Config,
+  records: readonly IterationRecord[],
+  units: Record<string, string | null> | null | undefined,
+): NonNullable<RunState["guards"]> {
+  const baseline = records[0]?.guards ?? null;
+  let kept: IterationRecord | undefined;
+  for (const r of records) if (r.kept) kept = r;
+  const deterministic: Record<string, boolean> = {};
+  const incumbentMeans: Record<string, number | null> = {};
+  for (const g of config.guard) {
+    const scores = (baseline?.[g.name]?.scores ?? []).filter((
+      v,
+    ): v is number => v !== null);
+    deterministic[g.name] = config.decision === "stat" &&
+      isDeterministic(scores);
+    incumbentMeans[g.name] = kept?.guards?.[g.name]?.avg ?? null;
+  }
+  return {
+    units: Object.fromEntries(
+      config.guard.map((g) => [g.name, units?.[g.name] ?? null]),
+    ),
+    deterministic,
+    incumbentMeans,
   };
 }
 
@@ -145,12 +199,16 @@ export function stateFromRecords(input: {
   config: Config;
   deterministic: boolean;
   unit: string | null;
+  /** Each guard's baseline unit (config.json's `guard_units`). */
+  guardUnits?: Record<string, string | null> | null;
   records: IterationRecord[];
   incumbentTree: string;
   /** Spend of an interrupted attempt at the next iteration. */
   carried?: Spend | null;
   /** When the last record crashed: its trial's output tail, for the next proposal. */
   crashTail?: string | null;
+  /** Where patience and crash counts start (see `StopParams.since`). */
+  since?: number;
 }): RunState {
   const baseline = input.records[0]!;
   const base = baselineSummary(
@@ -164,6 +222,7 @@ export function stateFromRecords(input: {
     policy: policyOf(input.config),
     deterministic: input.deterministic,
     unit: input.unit,
+    guards: guardStateOf(input.config, input.records, input.guardUnits),
     baseline: { mean: base.mean, ci: base.ci, scores: base.scores },
     incumbent: {
       iter: inc.iter,
@@ -178,6 +237,7 @@ export function stateFromRecords(input: {
       (input.carried?.costUsd ?? 0),
     crashTail: input.crashTail ?? null,
     carried: input.carried ?? null,
+    ...(input.since === undefined ? {} : { since: input.since }),
   };
 }
 
@@ -223,7 +283,10 @@ export async function crashTailOf(
 
 /** Why the loop should stop now, or null. */
 export function stopNow(state: RunState): StopReason | null {
-  return computeStop(state.records, state.config, {
+  return computeStop(state.records, {
+    ...state.config,
+    since: state.since ?? 0,
+  }, {
     costUsd: state.costUsd,
     maxCostUsd: state.config.maxCostUsd,
   });

@@ -151,6 +151,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
           direction: p.config.direction,
           runCommand: p.config.runCommand,
           reportSource: p.config.reportSource,
+          guards: p.config.guard,
         },
         runInstructions: p.config.instructions,
         repoOverview: p.repoOverview,
@@ -170,6 +171,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
           reason: e.reason,
           score: e.score,
           diff_summary: e.diffSummary,
+          guard: e.guard ?? null,
         })),
         notes: input.notes,
         crash: input.crashTail !== null && last !== null
@@ -273,6 +275,8 @@ export function toTrialSummary(result: TrialResult): TrialSummary {
     wallSeconds: result.wallSeconds,
     detail: result.detail,
     outputTail: outputTail(result.stdout, result.stderr),
+    guards: result.guards,
+    guardUnits: result.guardUnits,
   };
 }
 
@@ -296,6 +300,9 @@ export function trialPort(s: TrialSettings): TrialPort {
         ...(input.expectedUnit === undefined
           ? {}
           : { expectedUnit: input.expectedUnit }),
+        ...(input.expectedGuardUnits === undefined
+          ? {}
+          : { expectedGuardUnits: input.expectedGuardUnits }),
       });
       return toTrialSummary(result);
     },

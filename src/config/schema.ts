@@ -8,6 +8,12 @@ import { z } from "zod";
 import { type Config, DEFAULT_MODEL, type MountSpec } from "./config.ts";
 import { FILE_ONLY_KEYS, type OptionDef, OPTIONS } from "./options.ts";
 import { ConfigError, UsageError } from "../errors.ts";
+import { parseGpus } from "./gpus.ts";
+import {
+  formatGuardSpec,
+  GUARD_FORMAT,
+  parseGuardSpec,
+} from "../core/guards.ts";
 
 /** Defaults of every optional option (spec section 3). */
 export const DEFAULTS: Omit<
@@ -33,6 +39,7 @@ export const DEFAULTS: Omit<
   setupCommand: null,
   checkCommand: null,
   metricPattern: null,
+  guard: [],
   decision: "stat",
   confidence: 0.95,
   minEffect: 0,
@@ -128,6 +135,8 @@ export function allowedText(def: OptionDef): string {
     case "list":
       return def.name === "mount"
         ? 'a list of "SRC:DST" or "SRC:DST:ro" strings'
+        : def.name === "guard"
+        ? `a list of "${GUARD_FORMAT}" strings, e.g. "accuracy:max:0.01"`
         : "a list of strings";
     case "size":
       return 'a size such as "512m" or "4g"';
@@ -313,6 +322,24 @@ function convert(def: OptionDef, value: unknown, origin: string): unknown {
           return m;
         });
       }
+      if (def.name === "guard") {
+        return (value as string[]).map((text) => {
+          const g = parseGuardSpec(text);
+          if (!g.ok) {
+            throw new ConfigError(
+              origin === "flags"
+                ? `Invalid value for --guard: ${g.message}`
+                : `Invalid value for "guard" in ${origin}: ${g.message}`,
+              {
+                key: "guard",
+                hint:
+                  `Write each guard as ${GUARD_FORMAT}, e.g. --guard accuracy:max or --guard peak_mem_mb:min:0.05 (TOL is relative: 0.05 = 5% worse at most).`,
+              },
+            );
+          }
+          return g.guard;
+        });
+      }
       return value;
     default:
       return value;
@@ -437,13 +464,19 @@ export function finalizeConfig(
   }
   if (merged.direction === undefined) merged.direction = "max";
   const config = merged as unknown as Config;
-  checkCrossField(config);
+  checkCrossField(config, purpose);
   return config;
 }
 
-function checkCrossField(config: Config): void {
+function checkCrossField(config: Config, purpose: ConfigPurpose): void {
   const startPerSide = Math.max(config.trials, 3);
-  if (config.decision === "stat" && config.maxTrials < startPerSide) {
+  // A run's rule: each side starts at max(trials, 3) and grows to
+  // max-trials. `measure` and `calibrate` read --trials as "how many runs of
+  // the checkout" and have no sides, so the rule is not theirs.
+  if (
+    purpose === "run" && config.decision === "stat" &&
+    config.maxTrials < startPerSide
+  ) {
     throw new ConfigError(
       `--max-trials ${config.maxTrials} is below the starting ${startPerSide} trials per side`,
       {
@@ -519,6 +552,9 @@ function checkCrossField(config: Config): void {
       },
     );
   }
+  // The same parser as the Docker adapter's, so a bad value stops here
+  // (exit 2, nothing started) and not at the first container.
+  if (config.gpus !== null) parseGpus(config.gpus);
   const both = config.editable.filter((g) => config.harness.includes(g));
   if (both.length > 0) {
     throw new ConfigError(
@@ -530,8 +566,39 @@ function checkCrossField(config: Config): void {
       },
     );
   }
+  checkGuards(config);
   if (config.decision === "mean" && config.trials < 1) {
     throw new ConfigError("--trials must be at least 1", { key: "trials" });
+  }
+}
+
+/**
+ * Guards must name metrics other than the primary one (compared as the
+ * line rule compares names: case-insensitively) and each other.
+ */
+function checkGuards(config: Config): void {
+  const seen = new Set<string>();
+  for (const g of config.guard) {
+    const key = g.name.toLowerCase();
+    if (key === config.metricName.toLowerCase()) {
+      throw new ConfigError(
+        `--guard ${
+          show(formatGuardSpec(g))
+        } names the metric itself (--metric-name ${show(config.metricName)})`,
+        {
+          key: "guard",
+          hint:
+            "A guard is a second number from the same report that must not get worse (accuracy, memory, size); the metric is already decided by --direction.",
+        },
+      );
+    }
+    if (seen.has(key)) {
+      throw new ConfigError(`--guard ${show(g.name)} is given twice`, {
+        key: "guard",
+        hint: "Give each guard once, with the tolerance you want.",
+      });
+    }
+    seen.add(key);
   }
 }
 
@@ -544,6 +611,8 @@ export function toFileForm(config: Config): Record<string, unknown> {
       out[def.name] = config.mount.map((m) =>
         `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`
       );
+    } else if (def.name === "guard") {
+      out[def.name] = config.guard.map(formatGuardSpec);
     } else if (def.kind === "size" || def.kind === "nullable-size") {
       out[def.name] = value === null ? "none" : formatSize(value as number);
     } else {

@@ -28,6 +28,10 @@ export interface TrialResult {
   /** Why the trial is not `ok` (extraction message, exit code …); "" when ok. */
   detail: string;
   containerId: string;
+  /** Each `--guard`'s value (null when the trial is not ok); see trial/guards.ts. */
+  guards: Record<string, number | null>;
+  /** Each guard's non-time unit (null for plain numbers and times). */
+  guardUnits: Record<string, string | null>;
 }
 
 /** Last `maxLines` lines (at most `maxChars` characters) of a text. */
@@ -61,6 +65,23 @@ export interface ReportMeta {
   setupOutput: string | null;
 }
 
+/** The report's `guards:` line (`--guard`), or nothing without guards. */
+function guardLine(result: TrialResult): string[] {
+  const names = Object.keys(result.guards ?? {});
+  if (names.length === 0) return [];
+  return [
+    `guards:      ${
+      names.map((n) => {
+        const v = result.guards[n];
+        const u = result.guardUnits?.[n];
+        return `${n}=${v === null || v === undefined ? "—" : String(v)}${
+          u ? ` ${u}` : ""
+        }`;
+      }).join(", ")
+    }`,
+  ];
+}
+
 /** The human-readable `.ratchet/reports/iter-NNNN-trial-NN.txt`. */
 export function formatTrialReport(
   result: TrialResult,
@@ -69,7 +90,9 @@ export function formatTrialReport(
   const yesNo = (b: boolean) => (b ? "yes" : "no");
   const mib = OUTPUT_CAP_BYTES / 1024 / 1024;
   const lines = [
-    `ratchet trial report — run ${meta.runId}, iteration ${meta.iter}, trial ${meta.trial} (${meta.side})`,
+    `ratchet trial report — run ${meta.runId}, ${
+      meta.iter < 0 ? "end-of-run confirmation" : `iteration ${meta.iter}`
+    }, trial ${meta.trial} (${meta.side})`,
     `outcome:     ${result.outcome}`,
     `score:       ${result.score === null ? "—" : String(result.score)}${
       result.unit === null ? "" : ` ${result.unit}`
@@ -80,6 +103,7 @@ export function formatTrialReport(
     }${
       meta.clock === null ? "" : ` (clock: ${CLOCKS[meta.clock] ?? meta.clock})`
     }`,
+    ...guardLine(result),
     `timed out:   ${yesNo(result.timedOut)}`,
     `oom-killed:  ${yesNo(result.oomKilled)}`,
     `container:   ${result.containerId}`,

@@ -6,7 +6,7 @@
  * it is built once and rebuilt exactly when either changes.
  */
 import { createHash } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
 import { ConfigError, EnvironmentError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
@@ -68,7 +68,7 @@ export interface EnsureTrialImageOptions {
   onProgress?: ProgressSink;
   /** Replaces the embedded Dockerfile (tests build a tiny one). */
   defaultDockerfile?: string;
-  /** Stops a pull or build (Ctrl-C). */
+  /** Aborts a build or pull in flight (the request is cut off). */
   signal?: AbortSignal;
 }
 
@@ -84,9 +84,10 @@ export function ensureConfiguredImage(
 ): Promise<string> {
   return ensureTrialImage(runtime, {
     image: config.image,
+    // Relative to the repo root; an absolute path is taken as it is.
     dockerfile: config.dockerfile === null
       ? null
-      : { path: join(options.root, config.dockerfile) },
+      : { path: resolve(options.root, config.dockerfile) },
     version: VERSION,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -195,6 +196,8 @@ async function build(
   try {
     await runtime.buildImage(options);
   } catch (error) {
+    // A build cut off by a signal is the signal, not a broken Dockerfile.
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
     if (error instanceof EnvironmentError) {
       throw new EnvironmentError(
         `Could not build the trial image from ${what}. ${error.message}`,

@@ -249,14 +249,18 @@ export interface ContainerRuntime {
   inspectImage(
     name: string,
   ): Promise<{ id: string; labels: Record<string, string> } | null>;
-  /** Pull from a registry; EnvironmentError naming the image when impossible. */
+  /**
+   * Pull from a registry; EnvironmentError naming the image when impossible.
+   * `signal` cuts the request off (the engine stops the pull).
+   */
   pullImage(
     name: string,
     options?: { onProgress?: ProgressSink; signal?: AbortSignal },
   ): Promise<void>;
   /**
    * Build `dockerfile` (text) with `context` (a tar stream of the context
-   * directory, or none), tagged `tag`.
+   * directory, or none), tagged `tag`. `signal` cuts the request off (the
+   * engine cancels the build).
    */
   buildImage(
     options: {

@@ -46,6 +46,7 @@ import {
   WORK_DIR,
 } from "./container_spec.ts";
 import type { TreeImages, TreeRef } from "./tree_images.ts";
+import { guardTexts, withGuards } from "./guards.ts";
 import wrapper from "./wrapper.sh" with { type: "text" };
 
 export { OUTPUT_CAP_BYTES };
@@ -90,6 +91,7 @@ export interface TrialDeps {
     | "metricName"
     | "metricPattern"
     | "cache"
+    | "guard"
   >;
   /** Stores the human-readable trial report (`.ratchet/reports/iter-NNNN-trial-NN.txt`). */
   saveReport?: (iter: number, trial: number, text: string) => Promise<void>;
@@ -104,10 +106,12 @@ export interface TrialRequest {
   iter: number;
   /** 1-based trial number within the iteration (report file name). */
   trial: number;
-  side: "incumbent" | "candidate" | "measure";
+  side: "incumbent" | "candidate" | "baseline" | "measure";
   tree: TreeRef;
   /** The baseline's unit: a different unit is no_metric. Undefined: not checked. */
   expectedUnit?: string | null;
+  /** The baseline's guard units (`--guard`); undefined: not checked. */
+  expectedGuardUnits?: Record<string, string | null>;
 }
 
 /** The `--check-command` verdict. */
@@ -409,7 +413,7 @@ export async function runTrial(
   const { run } = got;
   const stdout = decoder.decode(run.stdout);
   const stderr = decoder.decode(run.stderr);
-  const judged = got.killed === "disk"
+  const metricJudged = got.killed === "disk"
     ? {
       outcome: "crashed" as const,
       score: null,
@@ -437,6 +441,22 @@ export async function runTrial(
         ? {}
         : { expectedUnit: request.expectedUnit }),
     });
+  // --guard: the guards' values from the same report (trial/guards.ts).
+  const judged = withGuards(metricJudged, {
+    config,
+    texts: guardTexts(config.reportSource, {
+      stdout,
+      stderr,
+      stdoutTruncated: run.stdoutTruncated,
+      stderrTruncated: run.stderrTruncated,
+      reportText: got.report?.ok && !got.report.truncated
+        ? got.report.text
+        : null,
+    }),
+    ...(request.expectedGuardUnits === undefined
+      ? {}
+      : { expectedUnits: request.expectedGuardUnits }),
+  });
   const result: TrialResult = {
     outcome: judged.outcome,
     score: judged.score,
@@ -453,6 +473,8 @@ export async function runTrial(
     oomKilled: run.oomKilled,
     reportText: got.report?.ok ? got.report.text : null,
     containerId: run.containerId,
+    guards: judged.guards,
+    guardUnits: judged.guardUnits,
   };
   await deps.saveReport?.(
     request.iter,

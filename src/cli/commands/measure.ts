@@ -2,13 +2,18 @@
  * `ratchet measure` and `ratchet calibrate`: trials of the checkout as it
  * is, with the same machinery as a run, but no model and no git.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { CONFIG_FILE_NAME, loadConfig } from "../../config/load.ts";
-import { analyzeNoise, type NoiseReport } from "../../core/noise.ts";
+import {
+  analyzeNoise,
+  guardNoise,
+  type NoiseReport,
+} from "../../core/noise.ts";
+import { formatGuardSpec } from "../../core/guards.ts";
 import { BaselineError } from "../../errors.ts";
 import { DockerRuntime } from "../../infra/docker/runtime.ts";
 import { resolveEngine } from "../../infra/engine.ts";
@@ -41,9 +46,11 @@ async function measureCheckout(
   cmd: ConfigFlags & { trials: number; json: boolean },
   ctx: CommandContext,
   options: { progressOnJson: boolean },
-): Promise<{ run: MeasureRun; config: Config; root: string }> {
+): Promise<
+  { run: MeasureRun; config: Config; configFile: string | null; root: string }
+> {
   const root = await checkoutOf(ctx.cwd);
-  const { config } = await loadConfig({
+  const { config, configFile } = await loadConfig({
     cwd: ctx.cwd,
     repoRoot: root,
     configPath: cmd.configPath,
@@ -78,17 +85,18 @@ async function measureCheckout(
                 outcome: p.result.outcome,
                 exit_code: p.result.exitCode,
                 wall_s: p.result.wallSeconds,
+                guards: p.result.guards,
               },
               p.result.unit,
               p.result.detail,
-              { color: ctx.output.color },
+              { color: ctx.output.colorErr },
             ),
           );
         }
       },
     },
   );
-  return { run, config, root };
+  return { run, config, configFile, root };
 }
 
 /** `ratchet measure`: exit 5 when no trial yielded the metric. */
@@ -98,7 +106,16 @@ export async function measureCommand(
 ): Promise<number> {
   const { run } = await measureCheckout(cmd, ctx, { progressOnJson: false });
   if (cmd.json) ctx.output.out(JSON.stringify(run.result));
-  else ctx.output.out(renderMeasure(run, { color: ctx.output.color }));
+  else {
+    ctx.output.out(
+      renderMeasure(run, {
+        color: ctx.output.colorOut,
+        // The progress lines already showed every trial on this terminal;
+        // a pipe or a file still gets the complete result.
+        trialLines: !ctx.output.sameTerminal,
+      }),
+    );
+  }
   if (run.result.n_ok === 0) {
     throw new BaselineError(
       `No trial yielded the metric: ${run.message ?? "see above"}`,
@@ -115,12 +132,17 @@ export async function measureCommand(
 async function writeRecommendations(
   path: string,
   report: NoiseReport,
+  guards: string[] = [],
 ): Promise<void> {
   let text = await Deno.readTextFile(path).catch(() => "{\n}\n");
-  const values: [string, number][] = [
+  const values: [string, number | string[]][] = [
     ["trials", report.recommend.trials],
-    ["max-trials", report.recommend.maxTrials],
+    // A run starts each side at max(trials, 3) under stat before it knows a
+    // metric is deterministic; a smaller max-trials (a deterministic
+    // metric's 1) would make the file refuse `ratchet run`.
+    ["max-trials", Math.max(report.recommend.maxTrials, 3)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
+    ...(guards.length > 0 ? [["guard", guards] as [string, string[]]] : []),
   ];
   for (const [key, value] of values) {
     text = applyEdits(
@@ -138,7 +160,7 @@ export async function calibrateCommand(
   cmd: ConfigFlags & { trials: number; json: boolean; write: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const { run, config, root } = await measureCheckout(cmd, ctx, {
+  const { run, config, configFile, root } = await measureCheckout(cmd, ctx, {
     progressOnJson: false,
   });
   const scores = run.result.trials.flatMap((t) =>
@@ -161,19 +183,62 @@ export async function calibrateCommand(
       ? { trialSeconds: walls.reduce((a, b) => a + b, 0) / walls.length }
       : {}),
   });
+  // --guard: each guard's noise, and the tolerance its noise lets the
+  // non-inferiority test verify at the recommended --max-trials.
+  const guards = config.guard.length === 0 ? null : Object.fromEntries(
+    config.guard.flatMap((g) => {
+      const values = run.result.trials.flatMap((t) => {
+        const v = t.outcome === "ok" ? t.guards?.[g.name] : null;
+        return v === null || v === undefined ? [] : [v];
+      });
+      return values.length < 2 ? [] : [[
+        g.name,
+        guardNoise(values, {
+          maxTrials: report.recommend.maxTrials,
+          confidence: config.confidence,
+        }),
+      ]];
+    }),
+  );
   if (cmd.json) {
     ctx.output.out(
-      JSON.stringify({ schema_version: 1, measure: run.result, noise: report }),
+      JSON.stringify({
+        schema_version: 1,
+        measure: run.result,
+        noise: report,
+        ...(guards === null ? {} : { guards }),
+      }),
     );
   } else {
-    ctx.output.out(renderCalibration(run, report, { color: ctx.output.color }));
+    ctx.output.out(
+      renderCalibration(run, report, {
+        color: ctx.output.colorOut,
+        guards: config.guard.map((g) => ({
+          spec: g,
+          noise: guards?.[g.name] ?? null,
+        })),
+      }),
+    );
   }
   if (cmd.write) {
-    const path = cmd.configPath === null
-      ? join(root, CONFIG_FILE_NAME)
-      : join(ctx.cwd, cmd.configPath);
-    await writeRecommendations(path, report);
-    ctx.output.err(`Wrote trials, max-trials and min-effect into ${path}`);
+    // The file the configuration was read from; else the one --config names
+    // (relative to the current directory, or absolute) or the repo's.
+    const path = configFile ??
+      (cmd.configPath === null
+        ? join(root, CONFIG_FILE_NAME)
+        : resolve(ctx.cwd, cmd.configPath));
+    const guardSpecs = guards === null ? [] : config.guard.map((g) => {
+      const t = guards[g.name]?.tolerance;
+      return formatGuardSpec(
+        t === null || t === undefined ? g : { ...g, tolerance: t },
+      );
+    });
+    await writeRecommendations(path, report, guardSpecs);
+    ctx.output.err(
+      `Wrote trials, max-trials, min-effect${
+        guardSpecs.length > 0 ? " and the guards' tolerances" : ""
+      } into ${path}`,
+    );
   }
   return 0;
 }

@@ -3,13 +3,12 @@
  * image, the baseline, the loop, and a clean stop (state written, candidate
  * reverted, containers removed) whatever ends it.
  */
-import { join } from "node:path";
 import { statfs } from "node:fs/promises";
 import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { loadConfig } from "../../config/load.ts";
-import { fromFileForm, toFileForm } from "../../config/schema.ts";
+import { toFileForm } from "../../config/schema.ts";
 import { matchesAny } from "../../core/protect.ts";
 import { makeRunId } from "../../core/run_id.ts";
 import type { RunEvent } from "../../core/events.ts";
@@ -65,9 +64,16 @@ import {
   recordStop,
   stateFromRecords,
 } from "../../run.ts";
-import type { Spend } from "../../loop.ts";
+import type { RunState, Spend } from "../../loop.ts";
+import { confirmRun, confirmsAt } from "../../confirm.ts";
+import { claimOf } from "../../core/confirm.ts";
+import { confirmationBasis, gainText } from "../../ui/claim.ts";
 import { gitPort, proposerPort, trialPort } from "../../wiring.ts";
+import { restoreWorktree } from "./resume_worktree.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
+import { checkModel } from "../model_check.ts";
+import { phaseWriter } from "./run_phases.ts";
+import { resumeSettings } from "./resume_settings.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
 
@@ -306,6 +312,34 @@ async function prepare(
 }
 
 /**
+ * The prepare step with its phase in current.json (`preparing`). A signal
+ * during it leaves the run interrupted and resumable: the stop is written,
+ * the prepare container is gone (the runtime removes a killed container)
+ * and nothing is committed.
+ */
+async function preparePhase(
+  s: Omit<Session, "setup">,
+  iter: number,
+  engine: TrialSetup,
+): Promise<TrialSetup> {
+  if (s.config.prepareCommand === null) return engine;
+  await phaseWriter(s.store, s.events, s.run, s.ctx.now).preparing(iter);
+  try {
+    return await prepare(s, engine);
+  } catch (error) {
+    if (s.ctx.signal.aborted) {
+      await recordStop(s.store, s.run, "interrupted", s.ctx.now());
+      await removeLeftovers(s.runtime, s.store, s.run.run_id);
+      s.view.close();
+      s.ctx.output.err(
+        `Run ${s.run.run_id} stopped (interrupted) during --prepare-command; continue with: ratchet resume`,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
  * After the loop: write the stop, clean up, say how to take the result, and
  * return the exit code.
  */
@@ -336,7 +370,10 @@ async function finish(
   if (end.error) {
     if (!(end.error instanceof InterruptedError)) {
       s.ctx.output.err(
-        formatError(end.error, { verbose: false, color: s.ctx.output.color }),
+        formatError(end.error, {
+          verbose: false,
+          color: s.ctx.output.colorErr,
+        }),
       );
     }
     s.ctx.output.err(
@@ -352,11 +389,23 @@ async function finish(
       fmtNum(baseline)
     })`
     : "";
+  const claim = claimOf(
+    await s.store.readConfirmation().catch(() => null),
+    s.run.run_id,
+    best?.sha ?? null,
+  );
   const lines = [
     `Run ${s.run.run_id} finished: ${end.reason}. ${kept} change(s) kept; best ${
       fmtNum(best?.mean)
-    }${gain}.`,
+    }${claim === null ? gain : ""}.`,
   ];
+  if (claim !== null) {
+    lines.push(
+      `Claimed gain: ${gainText(claim.result.gain, claim.result.ci)} (${
+        confirmationBasis(claim)
+      }).`,
+    );
+  }
   if (kept > 0) {
     lines.push(
       `Take the result with: ratchet apply   (or: git merge --squash ${s.run.branch})`,
@@ -420,6 +469,12 @@ export async function runRun(
   // unreachable Docker or a missing image leaves no .ratchet/ behind and
   // never archives the previous run.
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
+  await runtime.info();
+  await checkModel(ctx, {
+    apiKey: key,
+    model: config.model,
+    warn: (message) => events({ event: "warning", message }),
+  });
   const engine = await setUpEngine({
     runtime,
     root,
@@ -509,7 +564,7 @@ export async function runRun(
       events,
       view,
     };
-    const setup = await prepare(partial, engine);
+    const setup = await preparePhase(partial, 0, engine);
     run.trial_image = setup.image;
     await store.writeRun(run);
     const session: Session = { ...partial, setup };
@@ -534,12 +589,14 @@ async function loopSession(
     if (records.length === 0) {
       await resetWorktree(worktree, s.run.start_sha);
       const startTree = await treeOf(s.root, s.run.start_sha);
+      const phases = phaseWriter(s.store, s.events, s.run, s.ctx.now);
       const b = await measureBaseline(
         {
           trials: ports.trials,
           events: s.events,
           signal: s.ctx.signal,
           now: s.ctx.now,
+          onTrialStart: (k, n) => phases.baselineTrial(k, n),
         },
         {
           runId: s.run.run_id,
@@ -550,9 +607,12 @@ async function loopSession(
       );
       s.run.deterministic = b.deterministic;
       s.run.unit = b.unit;
+      s.run.guard_units = b.guardUnits;
       await s.store.writeRun(s.run);
       await s.store.appendRecord(b.record);
       ports.fault("run.baseline-recorded");
+      // The baseline is recorded: nothing is in progress until iteration 1.
+      await s.store.clearCurrent();
       records.push(b.record);
       s.events({ event: "iteration", record: b.record });
       const start = s.config.decision === "mean"
@@ -574,11 +634,18 @@ async function loopSession(
       config: s.config,
       deterministic: s.run.deterministic ?? false,
       unit: s.run.unit,
+      guardUnits: s.run.guard_units ?? null,
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
       ...resumed,
+      ...(s.run.extended_after === undefined
+        ? {}
+        : { since: s.run.extended_after }),
     });
     end = await driveLoop(ports, state);
+    if (end.error === null && confirmsAt(end.reason)) {
+      await confirmAtEnd(s, ports, state);
+    }
   } catch (error) {
     const stopped = loopEndOf(error, s.ctx.signal);
     if (stopped !== null) {
@@ -594,6 +661,32 @@ async function loopSession(
     }
   }
   return await finish(s, end, worktree, ports.fault);
+}
+
+/**
+ * The end-of-run confirmation (src/confirm.ts): the start commit and the
+ * final incumbent measured interleaved through the loop's trial port; its
+ * progress is in `.ratchet/confirmation.json`, so a resume continues it.
+ */
+async function confirmAtEnd(
+  s: Session,
+  ports: LoopPorts,
+  state: RunState,
+): Promise<void> {
+  await confirmRun({
+    trials: ports.trials,
+    store: s.store,
+    events: s.events,
+    signal: s.ctx.signal,
+    now: s.ctx.now,
+    fault: ports.fault,
+  }, {
+    runId: s.run.run_id,
+    config: s.config,
+    startSha: s.run.start_sha,
+    startTree: await treeOf(s.root, s.run.start_sha),
+    state,
+  });
 }
 
 /**
@@ -649,11 +742,31 @@ async function abandonRun(s: Session, worktree: string): Promise<void> {
   await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
     () => {},
   );
+  // The baseline's phase (current.json) belongs to the run that never was.
+  await s.store.clearCurrent().catch(() => {});
 }
 
-/** `ratchet resume [--iterations N]`. */
+/** Everything the run has spent: its records and an iteration cut short. */
+async function spentSoFar(
+  store: Store,
+  run: RunFile,
+  records: readonly IterationRecord[],
+): Promise<number> {
+  const carried = interruptedSpend(
+    await store.readCurrent().catch(() => null),
+    run.run_id,
+    records.length,
+  );
+  return records.reduce((a, r) => a + r.cost_usd, 0) +
+    (carried?.costUsd ?? 0);
+}
+
+/**
+ * `ratchet resume [--iterations N] [--max-cost-usd X] [--patience K]
+ * [--threshold X] [--model NAME]`.
+ */
 export async function runResume(
-  cmd: { iterations: number | null; json: boolean },
+  cmd: { flags: Partial<Config>; json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
@@ -664,23 +777,24 @@ export async function runResume(
       hint: "Start one with `ratchet run`.",
     });
   }
-  const config = fromFileForm(run.config);
-  if (cmd.iterations !== null) config.iterations = cmd.iterations;
+  const before = await store.readRecords();
+  const settings = resumeSettings({
+    run,
+    records: before,
+    flags: cmd.flags,
+    spentUsd: await spentSoFar(store, run, before),
+  });
+  const config = settings.config;
   const key = apiKey(ctx);
   const view = makeView(cmd.json, ctx, config.iterations);
   const events = (e: RunEvent) => view.handle(e);
   return await withLock(store, ctx, events, async () => {
     const records = await store.readRecords();
-    const last = records.at(-1);
-    if (
-      run.state === "finished" &&
-      (last === undefined || last.iter >= config.iterations ||
-        cmd.iterations === null)
-    ) {
+    if (settings.kind === "finished") {
       ctx.output.err(
         `Run ${run.run_id} already finished (${
           run.stop_reason ?? "done"
-        }). Pass --iterations N to extend it, or take the result with: ratchet apply`,
+        }). Extend it with --iterations N (or a higher --max-cost-usd, --patience, --threshold), or take the result with: ratchet apply`,
       );
       // A run killed while finishing (its stop already written) can have
       // left its worktree and containers behind: finish that cleanup now.
@@ -692,6 +806,13 @@ export async function runResume(
       );
       return 0;
     }
+    await checkModel(ctx, {
+      apiKey: key,
+      model: config.model,
+      warn: (message) => events({ event: "warning", message }),
+    });
+    for (const message of settings.notes) events({ event: "info", message });
+    if (settings.since !== undefined) run.extended_after = settings.since;
     run.config = toFileForm(config);
     run.state = "running";
     run.stop_reason = null;
@@ -722,23 +843,20 @@ export async function runResume(
       endpoint: engine.info.endpoint,
       shares_filesystem: engine.sharesFiles,
     };
-    // The worktree is gone after a finished run or a reboot that cleaned
-    // tmp dirs: attach it again to the run's existing branch.
+    // Attached again if gone; at the incumbent, whatever the interrupted
+    // iteration left (resume_worktree.ts).
     const worktree = store.paths.worktree;
-    const present = await Deno.stat(join(worktree, ".git")).then(
-      () => true,
-      () => false,
-    );
-    if (!present) {
-      await removeWorktree(root, worktree).catch(() => {});
-      await runGit(root, ["worktree", "add", "--force", worktree, run.branch]);
-    }
-    const inc = incumbentOf(records, { confidence: config.confidence });
-    // Discard whatever the interrupted iteration left: an uncommitted edit or
-    // a commit made without its record.
-    await resetWorktree(worktree, inc?.sha ?? run.start_sha);
-    const setup = await prepare(
+    await restoreWorktree({
+      root,
+      worktree,
+      branch: run.branch,
+      startSha: run.start_sha,
+      records,
+      confidence: config.confidence,
+    });
+    const setup = await preparePhase(
       { ctx, root, store, run, config, runtime, events, view },
+      records.length,
       engine,
     );
     run.trial_image = setup.image;

@@ -194,3 +194,31 @@ export function followProgress(
     });
   });
 }
+
+/**
+ * `request`, or the abort's reason as soon as `signal` fires: an engine
+ * request aborted before its response started (a pull waiting on a silent
+ * registry) is not always ended by the abort itself. A stream that arrives
+ * after the abort is dropped.
+ */
+export function untilAborted<T>(
+  request: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (signal === undefined) return request;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    request.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        (value as { destroy?: () => void } | null)?.destroy?.();
+      }
+      resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
+  });
+}

@@ -13,7 +13,7 @@
  * /etc/hostname, so those are made read-only in it.
  */
 import type Docker from "dockerode";
-import { EnvironmentError } from "../../errors.ts";
+import { parseGpus } from "../../config/gpus.ts";
 import type { ContainerSpec, Mount } from "../runtime.ts";
 
 /** The engine's default read-only paths (replaced, not extended, by ReadonlyPaths). */
@@ -33,50 +33,12 @@ export const SHARED_NETNS_FILES: readonly string[] = [
 ];
 
 /**
- * Translate a Docker `--gpus` value (`all`, `2`, `device=0,1`,
- * `"device=0,1",capabilities=compute`, `driver=nvidia,count=1`) into the
- * device requests the CLI would send.
+ * Translate a Docker `--gpus` value into the device requests the CLI would
+ * send. The parsing is `parseGpus` (src/config/gpus.ts), which also
+ * validates the option before anything starts.
  */
 export function gpuDeviceRequests(spec: string): Docker.DeviceRequest[] {
-  const request: Docker.DeviceRequest = { Driver: "", Count: 0 };
-  let deviceIds: string[] | undefined;
-  let capabilities: string[] | undefined;
-  let key: string | undefined;
-  const tokens = spec.split(",").map((t) => t.trim().replace(/^"|"$/g, ""))
-    .filter((t) => t !== "");
-  for (const [index, token] of tokens.entries()) {
-    const eq = token.indexOf("=");
-    if (eq === -1) {
-      if (index === 0 && token === "all") request.Count = -1;
-      else if (index === 0 && /^\d+$/.test(token)) {
-        request.Count = Number(token);
-      } else if (key === "device") (deviceIds ??= []).push(token);
-      else if (key === "capabilities") (capabilities ??= []).push(token);
-      else {
-        throw new EnvironmentError(`--gpus value not understood: "${spec}"`, {
-          hint:
-            'Use "all", a count, or "device=0,1" as with `docker run --gpus`.',
-        });
-      }
-      continue;
-    }
-    key = token.slice(0, eq);
-    const value = token.slice(eq + 1);
-    if (key === "count") request.Count = value === "all" ? -1 : Number(value);
-    else if (key === "device") (deviceIds ??= []).push(value);
-    else if (key === "driver") request.Driver = value;
-    else if (key === "capabilities") (capabilities ??= []).push(value);
-    else {
-      throw new EnvironmentError(
-        `--gpus option "${key}" not understood in "${spec}"`,
-        { hint: "Known options: count, device, driver, capabilities." },
-      );
-    }
-  }
-  if (deviceIds !== undefined) request.DeviceIDs = deviceIds;
-  if (request.Count === 0 && deviceIds === undefined) request.Count = -1;
-  request.Capabilities = [capabilities ?? ["gpu"]];
-  return [request];
+  return [parseGpus(spec)];
 }
 
 /** The `HostConfig.Mounts` entry for one mount. */

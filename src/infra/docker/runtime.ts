@@ -42,6 +42,7 @@ import {
   followProgress,
   ProgressLines,
   pump,
+  untilAborted,
   within,
 } from "./_streams.ts";
 import { collectPath, putArchive } from "./archive.ts";
@@ -212,9 +213,12 @@ export class DockerRuntime implements ContainerRuntime {
     options.signal?.throwIfAborted();
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.pull(
-        name,
-        options.signal === undefined ? {} : { abortSignal: options.signal },
+      stream = await untilAborted(
+        this.#docker.pull(
+          name,
+          options.signal === undefined ? {} : { abortSignal: options.signal },
+        ),
+        options.signal,
       );
     } catch (error) {
       options.signal?.throwIfAborted();
@@ -269,16 +273,20 @@ export class DockerRuntime implements ContainerRuntime {
     options.signal?.throwIfAborted();
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.buildImage(context, {
-        t: options.tag,
-        dockerfile: dockerfileName,
-        labels: options.labels ?? {},
-        rm: true,
-        forcerm: true,
-        ...(options.signal === undefined
-          ? {}
-          : { abortSignal: options.signal }),
-      });
+      stream = await untilAborted(
+        this.#docker.buildImage(context, {
+          t: options.tag,
+          dockerfile: dockerfileName,
+          labels: options.labels ?? {},
+          rm: true,
+          forcerm: true,
+          // Cutting the request off makes the engine cancel the build.
+          ...(options.signal === undefined
+            ? {}
+            : { abortSignal: options.signal }),
+        }),
+        options.signal,
+      );
     } catch (error) {
       context.destroy();
       options.signal?.throwIfAborted();

@@ -1,0 +1,57 @@
+/**
+ * gitPort() is the loop's only view of a candidate: its `diff().changes` is
+ * what the integrity check judges, so a port that reported fewer changes
+ * than git sees would let a harness edit through unmeasured.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { checkCandidateChanges } from "./core/integrity.ts";
+import type { ProtectionPolicy } from "./core/protect.ts";
+import { tempRepo } from "../tests/_helpers/git_repo.ts";
+import { gitPort } from "./wiring.ts";
+
+const policy: ProtectionPolicy = {
+  editable: [],
+  harness: ["score.sh", "**/conftest.py"],
+  scratch: [],
+  reportPath: null,
+};
+
+Deno.test("gitPort().diff() gives the integrity check every change git sees in the candidate", async () => {
+  await using repo = await tempRepo({
+    "score.sh": "echo score: 1\n",
+    "src/a.py": "a = 1\n",
+    "src/old.py": "x\n",
+  });
+  const base = await repo.git("rev-parse", "HEAD");
+  await repo.write({
+    "src/a.py": "a = 2\n",
+    "src/.pkg/conftest.py": "import a\n",
+  });
+  await Deno.remove(join(repo.dir, "src/old.py"));
+  const port = gitPort(repo.dir, repo.dir);
+  const tree = await port.candidateTree();
+  const diff = await port.diff(base, tree);
+  assert.deepEqual(
+    diff.changes.map((c) => `${c.status} ${c.path}`).toSorted(),
+    ["A src/.pkg/conftest.py", "D src/old.py", "M src/a.py"],
+  );
+  assert.equal(
+    checkCandidateChanges(diff.changes, policy)?.reason,
+    "harness_added",
+  );
+  assert.deepEqual(diff.stat, { files: 3, insertions: 2, deletions: 2 });
+  assert.match(new TextDecoder().decode(diff.patch), /conftest\.py/);
+});
+
+Deno.test("gitPort().diff() reports an edit of a harness file, which the check rejects", async () => {
+  await using repo = await tempRepo({ "score.sh": "echo score: 1\n" });
+  const base = await repo.git("rev-parse", "HEAD");
+  await repo.write({ "score.sh": "echo score: 1000\n" });
+  const port = gitPort(repo.dir, repo.dir);
+  const diff = await port.diff(base, await port.candidateTree());
+  assert.equal(
+    checkCandidateChanges(diff.changes, policy)?.reason,
+    "protected_path",
+  );
+});
