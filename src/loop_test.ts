@@ -111,6 +111,58 @@ Deno.test("runIteration() rejects a change to a harness path without measuring i
   assert.deepEqual(f.resets, ["sha-0"]);
 });
 
+Deno.test("runIteration() rejects a candidate with files over the size cap without measuring it", async () => {
+  const f = fakeLoop({
+    proposals: [{
+      summary: {
+        oversized: [
+          { path: "data/big.bin", size: 30_000_000 },
+          { path: "model.pt", size: 20_000_000 },
+        ],
+      },
+    }],
+    trial: () => 1,
+    check: () => ({ passed: true, detail: "" }),
+  });
+  await runIteration(f.ports, state({ checkCommand: "make test" }), 1);
+  const record = f.records[0]!;
+  assert.equal(record.decision, "rejected");
+  assert.equal(record.reason, "file_too_large");
+  assert.equal(record.kept, false);
+  assert.match(
+    record.detail ?? "",
+    /^data\/big\.bin \(30000000 bytes\), model\.pt \(20000000 bytes\) are larger than the file-size cap/,
+  );
+  // The diff is kept for the record, the worktree reset, nothing measured.
+  assert.deepEqual(record.diff_stat, { files: 1, insertions: 1, deletions: 1 });
+  assert.equal(f.trialsRun.length, 0);
+  assert.deepEqual(f.resets, ["sha-0"]);
+});
+
+Deno.test("runIteration() lets the trial images of every tree but the incumbent's go after each record", async () => {
+  const f = fakeLoop({
+    proposals: [{ tree: "tree-a" }, { tree: "tree-b" }, {
+      summary: { kind: "no_submit" },
+    }],
+    trial: (side, n) => side === "candidate" ? (n === 1 ? 20 : 5) : 10,
+  });
+  const s = state({}, true);
+  await runIteration(f.ports, s, 1);
+  // Kept: the candidate's tree is the incumbent's now.
+  assert.deepEqual(f.retained, [["tree-a"]]);
+  await runIteration(f.ports, s, 2);
+  // Reverted: the incumbent stays.
+  assert.deepEqual(f.retained.at(-1), ["tree-a"]);
+  await runIteration(f.ports, s, 3);
+  assert.deepEqual(f.retained, [["tree-a"], ["tree-a"], ["tree-a"]]);
+  // The proposer is told the incumbent's tree, where its sandbox starts.
+  assert.deepEqual(f.proposals.map((p) => p.incumbent.tree), [
+    "tree-0",
+    "tree-a",
+    "tree-a",
+  ]);
+});
+
 Deno.test("runIteration() rejects a candidate whose check command fails", async () => {
   const f = fakeLoop({
     proposals: [{}],

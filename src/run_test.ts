@@ -196,6 +196,7 @@ Deno.test("measureBaseline() stops with exit 5 naming a guard the report lacks",
         guardUnits: { accuracy: null },
       }),
     check: () => Promise.resolve(null),
+    retain: () => Promise.reject(new Error("the baseline retains no trees")),
   };
   await assert.rejects(
     measureBaseline(

@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { checkCandidateChanges } from "./core/integrity.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
 import { tempRepo } from "../tests/_helpers/git_repo.ts";
-import { gitPort } from "./wiring.ts";
+import { testConfig } from "../tests/_helpers/config.ts";
+import { FakeRuntime } from "../tests/_fakes/runtime.ts";
+import type { Config } from "./config/config.ts";
+import type { TrialResult } from "./core/trial_report.ts";
+import { TreeImages, treeImageTag } from "./trial/tree_images.ts";
+import { gitPort, toTrialSummary, trialPort } from "./wiring.ts";
 
 const policy: ProtectionPolicy = {
   editable: [],
@@ -54,4 +59,143 @@ Deno.test("gitPort().diff() reports an edit of a harness file, which the check r
     checkCandidateChanges(diff.changes, policy)?.reason,
     "protected_path",
   );
+});
+
+function trialResult(overrides: Partial<TrialResult> = {}): TrialResult {
+  return {
+    outcome: "ok",
+    score: 1.5,
+    unit: "MB",
+    rule: "line",
+    exitCode: 0,
+    wallSeconds: 0.25,
+    stdout: "hello\nscore: 1.5 MB\n",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    timedOut: false,
+    oomKilled: false,
+    reportText: null,
+    detail: "",
+    containerId: "abc123",
+    guards: { accuracy: 0.9 },
+    guardUnits: { accuracy: null },
+    ...overrides,
+  };
+}
+
+Deno.test("toTrialSummary() keeps the outcome, guards and the tail of both streams", () => {
+  const long = Array.from({ length: 100 }, (_, i) => `line ${i}`).join("\n");
+  const summary = toTrialSummary(
+    trialResult({ stdout: long, stderr: "oops\n", detail: "why" }),
+  );
+  assert.equal(summary.outcome, "ok");
+  assert.equal(summary.score, 1.5);
+  assert.equal(summary.unit, "MB");
+  assert.equal(summary.wallSeconds, 0.25);
+  assert.equal(summary.detail, "why");
+  assert.deepEqual(summary.guards, { accuracy: 0.9 });
+  assert.deepEqual(summary.guardUnits, { accuracy: null });
+  assert.match(summary.outputTail, /--- stdout \(tail\) ---\nline 60\n/);
+  assert.match(summary.outputTail, /--- stderr \(tail\) ---\noops$/);
+  assert.doesNotMatch(summary.outputTail, /line 59\n/);
+});
+
+/** A trial port over a fake engine and a real repository with two trees. */
+async function trials(config: Partial<Config> = {}) {
+  const repo = await tempRepo({ "bench.py": "print(1)\n" });
+  const first = await repo.git("rev-parse", "HEAD^{tree}");
+  await repo.write({ "bench.py": "print(2)\n" });
+  await repo.commit("second");
+  const second = await repo.git("rev-parse", "HEAD^{tree}");
+  const runtime = new FakeRuntime();
+  runtime.addImage("trial:1");
+  runtime.onRun = (run) => {
+    const nonce = new TextDecoder().decode(
+      run.files.find((f) => f.path.endsWith("nonce"))?.data,
+    ).trim();
+    return {
+      exitCode: run.spec.cmd[4] === "make check" ? 2 : 0,
+      stdout: new TextEncoder().encode("score: 3\n"),
+      collected: {
+        "/.ratchet-trial/log": {
+          kind: "file",
+          bytes: new TextEncoder().encode(`${nonce} wall ns 0 100 0\n`),
+          truncated: false,
+        },
+      },
+    };
+  };
+  const images = new TreeImages({
+    runtime,
+    runId: "run-1",
+    baseImage: "trial:1",
+    snapshotDir: null,
+    policy: {
+      harness: [],
+      editable: [],
+      scratch: [],
+      reportPath: null,
+      configPath: null,
+    },
+    trialUser: { uid: 0, gid: 0 },
+  });
+  const port = trialPort({
+    runtime,
+    images,
+    spec: {
+      runId: "run-1",
+      config: testConfig(),
+      user: "0:0",
+      env: () => undefined,
+      extraMounts: [],
+    },
+    config: testConfig({ runCommand: "python bench.py", ...config }),
+    root: repo.dir,
+    pinned: [first],
+  });
+  return {
+    port,
+    runtime,
+    first,
+    second,
+    [Symbol.asyncDispose]: () => repo[Symbol.asyncDispose](),
+  };
+}
+
+Deno.test("trialPort() runs a git tree's trial and check in containers of its image", async () => {
+  await using t = await trials({ checkCommand: "make check" });
+  const summary = await t.port.trial({
+    iter: 1,
+    trial: 1,
+    tree: t.second,
+    side: "candidate",
+  });
+  assert.deepEqual([summary.outcome, summary.score], ["ok", 3]);
+  assert.equal(t.runtime.runs[0]!.spec.image, treeImageTag("run-1", t.second));
+  const check = await t.port.check({ iter: 1, tree: t.second });
+  assert.equal(check?.passed, false);
+  assert.match(
+    check?.detail ?? "",
+    /^--check-command failed: the check command exited with status 2\n--- stdout \(tail\) ---\nscore: 3$/,
+  );
+});
+
+Deno.test("trialPort().check() is null without --check-command", async () => {
+  await using t = await trials({ checkCommand: null });
+  assert.equal(await t.port.check({ iter: 1, tree: t.second }), null);
+  assert.equal(t.runtime.runs.length, 0);
+});
+
+Deno.test("trialPort().retain() removes the images of other trees but keeps the pinned start tree's", async () => {
+  await using t = await trials();
+  for (const tree of [t.first, t.second]) {
+    await t.port.trial({ iter: 1, trial: 1, tree, side: "candidate" });
+  }
+  await t.port.retain([t.second]);
+  assert.ok(t.runtime.images.has(treeImageTag("run-1", t.first)));
+  assert.ok(t.runtime.images.has(treeImageTag("run-1", t.second)));
+  await t.port.retain([]);
+  assert.ok(t.runtime.images.has(treeImageTag("run-1", t.first)));
+  assert.equal(t.runtime.images.has(treeImageTag("run-1", t.second)), false);
 });

@@ -3,6 +3,25 @@ import { renderCalibration } from "./calibrate_view.ts";
 import { renderMeasure } from "./measure_view.ts";
 import { summarize } from "../measure.ts";
 import { analyzeNoise, guardNoise } from "../core/noise.ts";
+import type { TrialSetup } from "../trial/setup.ts";
+
+/** The engine side of a measure; the views do not show it. */
+const setup: TrialSetup = {
+  info: {
+    rootless: false,
+    serverVersion: "27.0.0",
+    product: "docker",
+    endpoint: "unix:///var/run/docker.sock",
+    dataRoot: "/var/lib/docker",
+  },
+  trialUser: { uid: 1000, gid: 1000 },
+  sharesFiles: true,
+  extraMounts: [],
+  baseImage: "busybox:latest",
+  image: "busybox:latest",
+  preparedRoots: [],
+  preparedReused: null,
+};
 
 const trials = [0.91, 0.9, 0.92, 0.91, 0.905].map((acc, i) => ({
   score: 1 + i / 100,
@@ -21,7 +40,7 @@ Deno.test("summarize() and renderMeasure() report every guard's statistics", () 
   assert.ok(Math.abs(result.guards!.accuracy!.mean! - 0.909) < 1e-12);
   assert.equal(result.guards!.size!.cv, 0);
   assert.equal(result.guards!.size!.unit, "KB");
-  const text = renderMeasure({ result, details: [], message: null }, {
+  const text = renderMeasure({ result, details: [], message: null, setup }, {
     color: false,
   });
   assert.match(text, /trial 1\/5 +ok +score 1 .*accuracy 0\.91 {2}size 512/);
@@ -45,7 +64,7 @@ Deno.test("renderCalibration() gives each guard's noise and a recommended tolera
   });
   const size = guardNoise([512, 512, 512, 512, 512], { maxTrials: 10 });
   const text = renderCalibration(
-    { result, details: [], message: null },
+    { result, details: [], message: null, setup },
     report,
     {
       color: false,

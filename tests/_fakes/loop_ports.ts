@@ -45,6 +45,8 @@ export interface FakeLoop {
   commits: { tree: string; parent: string; message: string }[];
   resets: string[];
   currents: CurrentIteration[];
+  /** Each `trials.retain` call's trees, in order. */
+  retained: string[][];
 }
 
 /**
@@ -65,6 +67,7 @@ export function fakeLoop(options: {
     commits: [],
     resets: [],
     currents: [],
+    retained: [],
     ports: undefined as unknown as LoopPorts,
   };
   let current: FakeProposal | undefined;
@@ -141,6 +144,10 @@ export function fakeLoop(options: {
         );
       },
       check: (input) => Promise.resolve(options.check?.(input.tree) ?? null),
+      retain: (trees) => {
+        f.retained.push([...trees]);
+        return Promise.resolve();
+      },
     },
     proposer: {
       async propose(input) {
@@ -164,6 +171,7 @@ export function fakeLoop(options: {
           costUsd: 0.01,
           critic: null,
           detail: "",
+          oversized: [],
           ...current.summary,
         });
       },

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { openWorkspace } from "../../infra/workspace.ts";
-import { tempDir } from "../../../tests/_helpers/git_repo.ts";
+import { FakeSandbox } from "../../../tests/_fakes/sandbox.ts";
 import {
   runTool,
   type ToolContext,
@@ -9,28 +8,22 @@ import {
   toolsFor,
 } from "./mod.ts";
 
-async function setup(readOnly = false) {
-  const tmp = await tempDir();
-  await Deno.mkdir(join(tmp.dir, "src"));
-  await Deno.mkdir(join(tmp.dir, "tests"));
-  await Deno.writeTextFile(
-    join(tmp.dir, "src", "a.py"),
-    "def f():\n    return 1\n\nx = f()\nx = f()\n",
-  );
-  await Deno.writeTextFile(
-    join(tmp.dir, "tests", "test_a.py"),
-    "assert f() == 1\n",
-  );
-  const workspace = await openWorkspace(tmp.dir, {
+/** The editor on a sandbox holding a subject and a harness file. */
+function setup(readOnly = false) {
+  const sandbox = new FakeSandbox({
+    "src/a.py": "def f():\n    return 1\n\nx = f()\nx = f()\n",
+    "tests/test_a.py": "assert f() == 1\n",
+  });
+  const workspace = openWorkspace(sandbox, {
     editable: [],
     harness: ["tests/**"],
     scratch: [],
     reportPath: null,
-  });
+  }, { uid: 1000, gid: 1000 });
   const context: ToolContext = {
     workspace,
     sandbox: {
-      exec: () => Promise.reject(new Error("no sandbox in editor tests")),
+      exec: () => Promise.reject(new Error("no bash in editor tests")),
     },
     bashTimeoutSeconds: 5,
     readOnly,
@@ -42,13 +35,9 @@ async function setup(readOnly = false) {
       input,
       context,
     );
-  const read = (rel: string) => Deno.readTextFile(join(tmp.dir, rel));
-  return {
-    dir: tmp.dir,
-    edit,
-    read,
-    [Symbol.asyncDispose]: () => tmp[Symbol.asyncDispose](),
-  };
+  /** A file's text in the sandbox (null when it is not there). */
+  const read = (rel: string) => sandbox.text(rel);
+  return { sandbox, edit, read };
 }
 
 function assertError(outcome: ToolOutcome, pattern: RegExp): void {
@@ -61,7 +50,7 @@ function assertError(outcome: ToolOutcome, pattern: RegExp): void {
 }
 
 Deno.test("editor view shows a file with line numbers, whole or by view_range", async () => {
-  await using t = await setup();
+  const t = setup();
   const whole = await t.edit({ command: "view", path: "/work/src/a.py" });
   assert.equal(whole.isError, false);
   assert.equal(
@@ -89,8 +78,8 @@ Deno.test("editor view shows a file with line numbers, whole or by view_range", 
 });
 
 Deno.test("editor view lists a directory two levels deep", async () => {
-  await using t = await setup();
-  await Deno.mkdir(join(t.dir, ".git"));
+  const t = setup();
+  t.sandbox.set(".git/HEAD", "ref: refs/heads/main\n");
   const listing = await t.edit({ command: "view", path: "/work" });
   assert.equal(listing.isError, false);
   assert.equal(
@@ -104,7 +93,7 @@ Deno.test("editor view lists a directory two levels deep", async () => {
 });
 
 Deno.test("editor create writes a new file and overwrites an existing one", async () => {
-  await using t = await setup();
+  const t = setup();
   const created = await t.edit({
     command: "create",
     path: "/work/src/pkg/b.py",
@@ -114,14 +103,14 @@ Deno.test("editor create writes a new file and overwrites an existing one", asyn
     content: "Created /work/src/pkg/b.py (2 lines).",
     isError: false,
   });
-  assert.equal(await t.read("src/pkg/b.py"), "y = 2\n");
+  assert.equal(t.read("src/pkg/b.py"), "y = 2\n");
   const overwritten = await t.edit({
     command: "create",
     path: "src/pkg/b.py",
     file_text: "y = 3",
   });
   assert.match(overwritten.content, /^Overwrote/);
-  assert.equal(await t.read("src/pkg/b.py"), "y = 3");
+  assert.equal(t.read("src/pkg/b.py"), "y = 3");
   assertError(
     await t.edit({ command: "create", path: "src/c.py" }),
     /"file_text"/,
@@ -129,7 +118,7 @@ Deno.test("editor create writes a new file and overwrites an existing one", asyn
 });
 
 Deno.test("editor str_replace replaces one exact, unique match and shows the region", async () => {
-  await using t = await setup();
+  const t = setup();
   const outcome = await t.edit({
     command: "str_replace",
     path: "src/a.py",
@@ -142,14 +131,14 @@ Deno.test("editor str_replace replaces one exact, unique match and shows the reg
     /^Edited \/work\/src\/a\.py\. The changed region:\n {5}1\tdef f\(\):\n {5}2\t {4}return 2/,
   );
   assert.equal(
-    await t.read("src/a.py"),
+    t.read("src/a.py"),
     "def f():\n    return 2\n\nx = f()\nx = f()\n",
   );
 });
 
 Deno.test("editor str_replace reports no match and multiple matches without writing", async () => {
-  await using t = await setup();
-  const before = await t.read("src/a.py");
+  const t = setup();
+  const before = t.read("src/a.py");
   assertError(
     await t.edit({
       command: "str_replace",
@@ -177,11 +166,11 @@ Deno.test("editor str_replace reports no match and multiple matches without writ
     }),
     /must not be empty/,
   );
-  assert.equal(await t.read("src/a.py"), before);
+  assert.equal(t.read("src/a.py"), before);
 });
 
 Deno.test("editor insert adds text after a line, at the top, and at the end", async () => {
-  await using t = await setup();
+  const t = setup();
   const outcome = await t.edit({
     command: "insert",
     path: "src/a.py",
@@ -206,7 +195,7 @@ Deno.test("editor insert adds text after a line, at the top, and at the end", as
     insert_text: "print(x)\nprint(x)",
   });
   assert.equal(
-    await t.read("src/a.py"),
+    t.read("src/a.py"),
     "import os\ndef f():\n    return 1\n\n# note\nx = f()\nx = f()\nprint(x)\nprint(x)\n",
   );
   assertError(
@@ -229,7 +218,7 @@ Deno.test("editor insert adds text after a line, at the top, and at the end", as
 });
 
 Deno.test("editor refuses every change to a harness file and leaves it untouched", async () => {
-  await using t = await setup();
+  const t = setup();
   const path = "/work/tests/test_a.py";
   for (
     const input of [
@@ -246,13 +235,13 @@ Deno.test("editor refuses every change to a harness file and leaves it untouched
   ) {
     assertError(await t.edit(input), /evaluation harness/);
   }
-  assert.equal(await t.read("tests/test_a.py"), "assert f() == 1\n");
+  assert.equal(t.read("tests/test_a.py"), "assert f() == 1\n");
   const viewed = await t.edit({ command: "view", path });
   assert.equal(viewed.isError, false, "reading the harness is allowed");
 });
 
 Deno.test("editor refuses paths outside /work, .. escapes, .git and .ratchet", async () => {
-  await using t = await setup();
+  const t = setup();
   assertError(
     await t.edit({ command: "view", path: "/etc/passwd" }),
     /outside \/work/,
@@ -284,7 +273,7 @@ Deno.test("editor refuses paths outside /work, .. escapes, .git and .ratchet", a
 });
 
 Deno.test("editor rejects unknown commands and undo_edit", async () => {
-  await using t = await setup();
+  const t = setup();
   assertError(
     await t.edit({ command: "undo_edit", path: "src/a.py" }),
     /undo_edit is not available/,
@@ -297,7 +286,7 @@ Deno.test("editor rejects unknown commands and undo_edit", async () => {
 });
 
 Deno.test("editor in a read-only role allows view and refuses edits", async () => {
-  await using t = await setup(true);
+  const t = setup(true);
   assert.equal(
     (await t.edit({ command: "view", path: "src/a.py" })).isError,
     false,
@@ -315,8 +304,6 @@ Deno.test("editor in a read-only role allows view and refuses edits", async () =
     }),
     /read-only/,
   );
-  await assert.rejects(
-    Deno.stat(join(t.dir, "src", "new.py")),
-    Deno.errors.NotFound,
-  );
+  assert.equal(t.read("src/new.py"), null);
+  assert.equal(t.sandbox.puts.length, 0);
 });

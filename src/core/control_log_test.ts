@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { clockNs, CLOCKS, parseControlLog } from "./control_log.ts";
+
+const NONCE = "0123456789abcdef0123456789abcdef";
+
+Deno.test("clockNs() reads every clock the wrapper may use, without precision loss", () => {
+  assert.equal(clockNs("ns", "1795864339775869707"), 1795864339775869707n);
+  assert.equal(clockNs("us", "1795864371:430686:"), 1795864371430686000n);
+  assert.equal(clockNs("us", "1795864371:5:"), 1795864371000005000n);
+  assert.equal(clockNs("er", "1795872938.587348"), 1795872938587348000n);
+  assert.equal(clockNs("er", "1795872938,000007"), 1795872938000007000n);
+  assert.equal(clockNs("er", "1795872938"), null);
+  assert.equal(clockNs("up", "1148.42"), 1148420000000n);
+  assert.equal(clockNs("up", "7"), 7000000000n);
+  assert.equal(clockNs("ns", "1795864339%N"), null);
+  assert.equal(clockNs("up", "-1"), null);
+  assert.equal(clockNs("xx", "1"), null);
+});
+
+Deno.test("CLOCKS names every clock clockNs() reads", () => {
+  assert.deepEqual(Object.keys(CLOCKS).sort(), ["er", "ns", "up", "us"]);
+  for (const clock of Object.keys(CLOCKS)) {
+    const sample = clock === "us" ? "1:2:" : clock === "er" ? "1.5" : "15";
+    assert.notEqual(clockNs(clock, sample), null, clock);
+  }
+});
+
+Deno.test("parseControlLog() accepts only lines carrying the nonce", () => {
+  const text = [
+    "forged wall ns 0 999999999999 0",
+    `${NONCE} start`,
+    `${NONCE.slice(1)} wall ns 0 1 0`,
+    `${NONCE} wall ns 1795864339000000000 1795864339250000000 0`,
+    `${NONCE} wall ns 0 5000000000 0`,
+    "",
+  ].join("\n");
+  const log = parseControlLog(text, NONCE);
+  assert.equal(log.started, true);
+  assert.equal(log.timeout, false);
+  assert.equal(log.setupStatus, null);
+  // The first genuine wall line counts; a later one (written by a command
+  // that learnt nothing, but appended anyway) does not replace it.
+  assert.deepEqual(log.wall, { seconds: 0.25, clock: "ns", status: 0 });
+
+  const other = parseControlLog(
+    `${NONCE} setup 7\n${NONCE} setup 9\n${NONCE} timeout\n${NONCE} wall up 10.00 9.99 0\n`,
+    NONCE,
+  );
+  assert.equal(other.setupStatus, 7);
+  assert.equal(other.timeout, true);
+  // An end before the start is not a measurement.
+  assert.equal(other.wall, null);
+  assert.deepEqual(parseControlLog("", NONCE), {
+    started: false,
+    setupStatus: null,
+    timeout: false,
+    wall: null,
+  });
+});
+
+Deno.test("parseControlLog() ignores malformed wall and setup lines", () => {
+  const log = parseControlLog(
+    [
+      `${NONCE} setup x`,
+      `${NONCE} wall ns 1 2`,
+      `${NONCE} wall ns 1 2 -3`,
+      `${NONCE} wall zz 1 2 0`,
+      `  ${NONCE}   wall   er   10.5   12.75   4  `,
+    ].join("\n"),
+    NONCE,
+  );
+  assert.equal(log.setupStatus, null);
+  assert.equal(log.started, false);
+  // Surrounding and repeated blanks do not matter; the status is kept.
+  assert.deepEqual(log.wall, { seconds: 2.25, clock: "er", status: 4 });
+});

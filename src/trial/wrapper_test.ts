@@ -1,0 +1,152 @@
+/**
+ * The in-container wrapper (`wrapper.sh`), run on the host with its container
+ * paths (`/.ratchet-trial`, `/work`) redirected to temporary directories.
+ * Never with a timeout: its watchdog kills every process of the user
+ * (`kill -9 -1`), which is right only inside a container.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseControlLog } from "../core/control_log.ts";
+import { CONTROL_DIR, WORK_DIR } from "./container_spec.ts";
+import { WRAPPER } from "./runner.ts";
+
+const NONCE = "0123456789abcdef0123456789abcdef";
+
+/**
+ * The wrapper timed the `sleep 0.2`: at least 0.2 s (less 10 ms for the
+ * shell clocks' resolution), and no longer than the wrapper process lived (a
+ * bound that holds however loaded the machine is; 10 ms for the two clocks).
+ */
+function assertTimed(
+  seconds: number | undefined,
+  elapsed: number,
+  log: string,
+): void {
+  assert.ok(seconds !== undefined, log);
+  assert.ok(
+    seconds >= 0.19 && seconds <= elapsed + 0.01,
+    `wrapper measured ${seconds} s, process lived ${elapsed} s: ${log}`,
+  );
+}
+
+/** Run the wrapper on the host with its container paths redirected to temp dirs. */
+async function hostWrapper(
+  args: { command: string; setup: string; shell?: string; nonce?: boolean },
+): Promise<
+  {
+    code: number;
+    stdout: string;
+    stderr: string;
+    log: string;
+    nonceLeft: string;
+    setupOut: string;
+    /** Seconds the wrapper process lived, measured from here. */
+    elapsed: number;
+  }
+> {
+  const ctl = await Deno.makeTempDir();
+  const work = await Deno.makeTempDir();
+  try {
+    if (args.nonce !== false) {
+      await Deno.writeTextFile(join(ctl, "nonce"), NONCE + "\n");
+    }
+    assert.ok(WRAPPER.includes(CONTROL_DIR) && WRAPPER.includes(WORK_DIR));
+    const script = WRAPPER.replaceAll(CONTROL_DIR, ctl).replaceAll(
+      WORK_DIR,
+      work,
+    );
+    const started = performance.now();
+    const out = await new Deno.Command(args.shell ?? "sh", {
+      args: [
+        "-c",
+        script,
+        "ratchet-trial",
+        args.command.replaceAll("CTL", ctl).replaceAll("WORK", work),
+        args.setup,
+        "",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const elapsed = (performance.now() - started) / 1000;
+    const read = (p: string) => Deno.readTextFile(join(ctl, p)).catch(() => "");
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout).replaceAll(work, "WORK"),
+      stderr: new TextDecoder().decode(out.stderr),
+      log: await read("log"),
+      nonceLeft: await read("nonce"),
+      setupOut: (await read("setup.out")).replaceAll(work, "WORK"),
+      elapsed,
+    };
+  } finally {
+    await Deno.remove(ctl, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+Deno.test("WRAPPER wipes the nonce, times the command, and keeps its exit status", async () => {
+  const r = await hostWrapper({
+    command: "cat CTL/nonce; env; pwd; sleep 0.2; exit 3",
+    setup: "echo setting up; pwd",
+  });
+  assert.equal(r.code, 3);
+  // Neither the file, the environment nor the output holds the nonce any more.
+  assert.equal(r.nonceLeft, "");
+  assert.doesNotMatch(r.stdout, new RegExp(NONCE));
+  // Both commands run in the tree.
+  assert.match(r.stdout, /^WORK$/m);
+  assert.equal(r.setupOut, "setting up\nWORK\n");
+  const log = parseControlLog(r.log, NONCE);
+  assert.equal(log.started, true);
+  assert.equal(log.setupStatus, null);
+  assert.equal(log.wall?.status, 3);
+  assertTimed(log.wall?.seconds, r.elapsed, r.log);
+  // Every line of the log carries the nonce.
+  for (const line of r.log.trim().split("\n")) {
+    assert.ok(line.startsWith(`${NONCE} `), line);
+  }
+});
+
+Deno.test("WRAPPER reads the shell's own clock where it has one, date where not", async () => {
+  // bash and busybox ash have $EPOCHREALTIME; Debian's sh (dash) does not.
+  for (const [shell, clock] of [["bash", "er"], ["dash", "ns"]] as const) {
+    const r = await hostWrapper({ command: "sleep 0.2", setup: "", shell });
+    const log = parseControlLog(r.log, NONCE);
+    assert.equal(log.wall?.clock, clock, `${shell}: ${r.log}`);
+    assertTimed(log.wall?.seconds, r.elapsed, `${shell}: ${r.log}`);
+  }
+});
+
+Deno.test("WRAPPER stops at a failing setup command", async () => {
+  const r = await hostWrapper({ command: "echo ran", setup: "exit 4" });
+  assert.equal(r.code, 4);
+  assert.equal(r.stdout, "");
+  const log = parseControlLog(r.log, NONCE);
+  assert.equal(log.setupStatus, 4);
+  assert.equal(log.started, false);
+  assert.equal(log.wall, null);
+});
+
+Deno.test("WRAPPER refuses to run without its control file", async () => {
+  const r = await hostWrapper({
+    command: "echo ran",
+    setup: "",
+    nonce: false,
+  });
+  assert.equal(r.code, 125);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /trial control file is missing/);
+  assert.equal(r.log, "");
+});
+
+Deno.test("WRAPPER keeps lines a command forges in the log from counting", async () => {
+  const r = await hostWrapper({
+    command: "echo 'forged wall ns 0 99000000000 0' >> CTL/log; echo score: 1",
+    setup: "",
+  });
+  assert.equal(r.code, 0);
+  const log = parseControlLog(r.log, NONCE);
+  assert.ok(log.wall !== null && log.wall.seconds < 10, r.log);
+  assert.match(r.log, /^forged wall/m);
+});
