@@ -17,7 +17,7 @@
  *   first (path ""), then its entries depth first in name order.
  * `exec` runs only the `readlink` loop of `infra/sync_back.ts`, with a real
  * `sh` and a `readlink` that answers from this filesystem; anything else is
- * handed to `onExec`, or refused.
+ * refused.
  */
 import type {
   ArchiveEntry,
@@ -107,8 +107,6 @@ const READLINK_LOOP =
 export interface FakeSandboxOptions {
   /** Owner of the entries the constructor makes (default 1000:1000). */
   owner?: { uid: number; gid: number };
-  /** Commands other than the readlink loop; refused when absent. */
-  onExec?: (command: string, sandbox: FakeSandbox) => ExecResult;
 }
 
 /** The fake. Build it with the tree under /work its image holds. */
@@ -122,14 +120,12 @@ export class FakeSandbox implements Sandbox {
   #image = new Map<string, FakeNode>();
   #closed = false;
   readonly #owner: { uid: number; gid: number };
-  readonly #onExec: FakeSandboxOptions["onExec"];
 
   constructor(
     tree: Record<string, FakeSpec> = {},
     options: FakeSandboxOptions = {},
   ) {
     this.#owner = options.owner ?? { uid: 1000, gid: 1000 };
-    this.#onExec = options.onExec;
     this.nodes.set("/", { kind: "dir", mode: 0o755, uid: 0, gid: 0 });
     this.nodes.set(WORK, { kind: "dir", mode: 0o755, ...this.#owner });
     for (const [rel, spec] of Object.entries(tree)) this.set(rel, spec);
@@ -456,7 +452,6 @@ export class FakeSandbox implements Sandbox {
     this.#check();
     this.commands.push(command);
     if (!READLINK_LOOP.test(command)) {
-      if (this.#onExec !== undefined) return this.#onExec(command, this);
       throw new Error(`fake sandbox: cannot run ${command.slice(0, 80)}`);
     }
     // `readlink -- PATH` as the sandbox would answer it.
