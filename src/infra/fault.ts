@@ -64,6 +64,11 @@ export const FAULT_POINTS: readonly string[] = [
   "confirmation.write.before-rename",
   "confirmation.write.after-rename",
   "confirm.trial-recorded",
+  // src/trial/: a tree's image layer committed, the prepared image
+  // committed, and tree images (or all of a run's) removed.
+  "tree.image-built",
+  "prepare.committed",
+  "images.removed",
   // src/cli/commands/report.ts: the HTML report (atomic write).
   "report.write.before-rename",
   "report.write.after-rename",

@@ -235,6 +235,8 @@ export interface EngineInfo {
   product: string;
   /** Where the engine was found (DOCKER_HOST, docker context, default socket). */
   endpoint: string;
+  /** Where the engine keeps images and containers, as its host names it. */
+  dataRoot: string | null;
 }
 
 /** Progress lines of an image build or pull. */

@@ -166,25 +166,52 @@ async function writeEntry(
   }
 }
 
+/** Bytes of paths per `readlink` command (well under Linux's 128 KiB per argument). */
+const READLINK_BATCH_BYTES = 64 * 1024;
+
+/** A POSIX-sh single-quoted word. */
+function quote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 /**
  * The raw targets of symlinks in the sandbox (the engine's archive read of a
- * link follows it on Podman, so they are asked for with `readlink`).
+ * link follows it on Podman, so they are asked for with `readlink`), in
+ * batches; a target keeps its trailing newlines.
  */
 async function readLinks(
   sandbox: Sandbox,
   paths: readonly string[],
 ): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  if (paths.length === 0) return out;
-  const result = await sandbox.exec(
-    `for f in "$@"; do printf '%s\\0' "$(readlink -- "$f")"; done`.replace(
-      '"$@"',
-      paths.map((p) => `'${p.replaceAll("'", `'\\''`)}'`).join(" "),
-    ),
-    { timeoutMs: 60_000 },
-  );
-  const targets = result.stdout.split("\0");
-  paths.forEach((p, i) => out.set(p, targets[i] ?? ""));
+  let batch: string[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    // `$(…; printf .)` keeps trailing newlines; the dot and readlink's own
+    // newline are taken off again below.
+    const result = await sandbox.exec(
+      `for f in ${
+        batch.map(quote).join(" ")
+      }; do t=$(readlink -- "$f"; printf .) || exit 1; printf '%s\\0' "$t"; done`,
+      { timeoutMs: 60_000 },
+    );
+    const targets = result.stdout.split("\0");
+    if (result.exitCode !== 0 || targets.length < batch.length) {
+      throw new Error(
+        `reading ${batch.length} symlink(s) in the sandbox failed (exit ${result.exitCode}): ${result.stderr.trim()}`,
+      );
+    }
+    batch.forEach((p, i) => out.set(p, targets[i]!.replace(/\n\.$/, "")));
+    batch = [];
+    bytes = 0;
+  };
+  for (const p of paths) {
+    if (bytes + p.length > READLINK_BATCH_BYTES) await flush();
+    batch.push(p);
+    bytes += p.length + 3;
+  }
+  await flush();
   return out;
 }
 

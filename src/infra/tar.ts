@@ -134,13 +134,21 @@ export async function* readTar(
   options: { maxFileBytes: number; over: "truncate" | "skip" },
 ): AsyncGenerator<TarRead> {
   const extract = tar.extract();
+  let stopped = false;
   const feeding = (async () => {
     for await (const chunk of source) {
-      if (!extract.write(Buffer.from(chunk))) {
-        await new Promise<void>((r) => extract.once("drain", () => r()));
+      if (stopped || extract.destroyed) break;
+      if (!extract.write(Buffer.from(chunk)) && !extract.destroyed) {
+        // Woken by "close" too: a reader that stopped early destroys the
+        // extractor, and the source must then be let go (its `return()`
+        // ends the request behind it).
+        await new Promise<void>((r) => {
+          extract.once("drain", () => r());
+          extract.once("close", () => r());
+        });
       }
     }
-    extract.end(undefined);
+    if (!stopped) extract.end(undefined);
   })().catch((error) => {
     extract.destroy(error instanceof Error ? error : new Error(String(error)));
   });
@@ -193,8 +201,8 @@ export async function* readTar(
       };
     }
   } finally {
-    // The caller ends the source (a response it aborts); feeding then stops.
+    stopped = true;
     extract.destroy();
-    void feeding;
+    await feeding;
   }
 }

@@ -127,7 +127,9 @@ sh ${CLEANUP} || exit 125
 /**
  * The top-level paths the command created, from the container's changes:
  * added paths under /work whose parent is /work or one of the tree's
- * directories, and that are not the tree's own (pure).
+ * directories, and that are not the tree's own (pure). A tracked path is
+ * never a root, even where the command put a directory in its place: the
+ * candidate's version of it always wins.
  */
 export function preparedRoots(
   changes: readonly FsChange[],
@@ -137,11 +139,12 @@ export function preparedRoots(
     entries.filter((e) => e.kind === "dir").map((e) => e.path),
   );
   treeDirs.add("");
+  const tracked = new Set(entries.map((e) => e.path));
   const roots = new Set<string>();
   for (const c of changes) {
     if (c.kind === "deleted" || !c.path.startsWith(`${WORK_DIR}/`)) continue;
     const rel = c.path.slice(WORK_DIR.length + 1);
-    if (treeDirs.has(rel)) continue;
+    if (tracked.has(rel)) continue;
     const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
     if (treeDirs.has(parent)) roots.add(rel);
   }

@@ -14,7 +14,7 @@
  * timeout plus a grace period; with one (untimed, so of unknown length)
  * ratchet polls the control log for the wrapper's "start" line and then
  * arms its own kill. A disk watch kills a trial that fills the disk holding
- * `.ratchet/` (a local engine's storage is usually there too).
+ * `.ratchet/` or a local engine's storage (where a trial's writes land).
  *
  * Infrastructure failures (Docker unreachable or dying: UpstreamError from
  * the runtime; image problems: EnvironmentError) propagate; they are never a
@@ -97,8 +97,11 @@ export interface TrialDeps {
   saveReport?: (iter: number, trial: number, text: string) => Promise<void>;
   /** Aborting kills and removes the container; the trial then rejects. */
   signal?: AbortSignal;
-  /** The directory whose disk the disk watch looks at (`.ratchet/`), or null. */
-  diskDir?: string | null;
+  /**
+   * Directories whose disks the disk watch looks at: `.ratchet/`, and a
+   * local engine's storage, where what a trial writes lands.
+   */
+  diskDirs?: readonly string[];
 }
 
 /** One trial to run. */
@@ -140,7 +143,7 @@ class DiskFilled extends Error {}
 
 const DISK_FILLED_DETAIL = `the trial wrote so much that less than ${
   TRIAL_MIN_FREE_BYTES / 1024 ** 2
-} MiB stayed free on the disk holding .ratchet/; the container was killed`;
+} MiB stayed free on the disk holding .ratchet/ or the engine's storage; the container was killed`;
 
 /**
  * The containers of one iteration (check, trials of both sides) share one
@@ -158,9 +161,18 @@ function randomHex(bytes: number): string {
   ).join("");
 }
 
-async function freeBytes(dir: string): Promise<number | null> {
-  const s = await statfs(dir).catch(() => null);
-  return s === null ? null : Number(s.bavail) * Number(s.bsize);
+/** The least free space among the disks holding `dirs` (unreadable ones skipped). */
+async function lowestFree(
+  dirs: readonly string[],
+): Promise<{ dir: string; bytes: number } | null> {
+  let lowest: { dir: string; bytes: number } | null = null;
+  for (const dir of dirs) {
+    const s = await statfs(dir).catch(() => null);
+    if (s === null) continue;
+    const bytes = Number(s.bavail) * Number(s.bsize);
+    if (lowest === null || bytes < lowest.bytes) lowest = { dir, bytes };
+  }
+  return lowest;
 }
 
 /** The control directory and the nonce, put into the container before it starts. */
@@ -315,15 +327,15 @@ async function runWrapped(
         }
       }, POLL_MS);
     };
-  if (deps.diskDir != null) {
-    const dir = deps.diskDir;
+  const diskDirs = deps.diskDirs ?? [];
+  if (diskDirs.length > 0) {
     let busy = false;
     timers.disk = setInterval(async () => {
       if (busy || host.signal.aborted) return;
       busy = true;
-      const free = await freeBytes(dir);
+      const free = await lowestFree(diskDirs);
       busy = false;
-      if (free !== null && free < TRIAL_MIN_FREE_BYTES) {
+      if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
         host.abort(new DiskFilled(DISK_FILLED_DETAIL));
       }
     }, DISK_POLL_MS);
@@ -349,12 +361,12 @@ async function runWrapped(
       // If the disk stays short, the trial was not the cause and the run
       // stops like any full disk (exit 4, resumable).
       await runtime.settled();
-      const free = await freeBytes(deps.diskDir!);
-      if (free !== null && free < TRIAL_MIN_FREE_BYTES) {
+      const free = await lowestFree(diskDirs);
+      if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
         throw new UpstreamError(
           `Only ${
-            (free / 1024 ** 2).toFixed(0)
-          } MiB free on the disk holding ${deps.diskDir}`,
+            (free.bytes / 1024 ** 2).toFixed(0)
+          } MiB free on the disk holding ${free.dir}`,
           { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
         );
       }

@@ -101,7 +101,7 @@ function quote(text: string): string {
 
 /** The command `infra/sync_back.ts` runs to read symlink targets. */
 const READLINK_LOOP =
-  /^for f in ((?:'(?:[^']|'\\'')*' ?)+); do printf '%s\\0' "\$\(readlink -- "\$f"\)"; done$/;
+  /^for f in ((?:'(?:[^']|'\\'')*' ?)+); do t=\$\(readlink -- "\$f"; printf \.\) \|\| exit 1; printf '%s\\0' "\$t"; done$/;
 
 /** Options of the fake. */
 export interface FakeSandboxOptions {

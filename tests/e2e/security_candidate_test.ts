@@ -27,7 +27,7 @@ import {
   startFakeAnthropic,
 } from "../_helpers/fake_anthropic.ts";
 import { tempDir, tempRepo } from "../_helpers/git_repo.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import {
   type Block,
@@ -940,6 +940,8 @@ dockerTest(
                 gpus: null,
               },
               labels: label,
+              capabilities: "none",
+              readOnlyRoot: false,
             }, { timeoutMs: 20_000, outputCapBytes: 4096 });
             recorder.add({
               id: "network-control",

@@ -3,9 +3,9 @@
  * runner and the real CLI:
  *
  * - a process the model leaves running in the sandbox cannot race the
- *   host-side editor into reading or writing a file outside the tree (the
- *   sandbox is frozen between commands; the test also shows the race is real
- *   while it is thawed);
+ *   editor (which works through the Engine API) into reading or writing
+ *   outside /work (the sandbox is frozen between commands; the test also
+ *   shows the race is real while it is thawed);
  * - a trial that floods stdout costs ratchet 10 MiB and the engine's disk
  *   nothing (no json-file log);
  * - a trial that fills the disk holding `.ratchet/` is killed and recorded
@@ -20,10 +20,12 @@ import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { startFakeAnthropic } from "../_helpers/fake_anthropic.ts";
 import { runGit } from "../_helpers/git_repo.ts";
 import { testConfig } from "../_helpers/config.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import { openWorkspace } from "../../src/infra/workspace.ts";
-import { runTrial, TRIAL_MIN_FREE_BYTES } from "../../src/trial.ts";
+import { runTrial, TRIAL_MIN_FREE_BYTES } from "../../src/trial/runner.ts";
+import { TreeImages } from "../../src/trial/tree_images.ts";
+import { policyOf } from "../../src/run.ts";
 import {
   create,
   ratchet,
@@ -60,54 +62,70 @@ function hostTest(name: string, fn: () => Promise<void>): void {
 }
 
 hostTest(
-  "a background process in the sandbox cannot race the editor into a host file: the sandbox is frozen between commands",
+  "a background process in the sandbox cannot race the editor past /work: the sandbox is frozen between commands",
   async () => {
     const label = { "ratchet.test": crypto.randomUUID() };
-    const work = await Deno.makeTempDir({ prefix: "ratchet-sec-work-" });
-    const outside = await Deno.makeTempDir({ prefix: "ratchet-sec-outside-" });
+    const sandbox = await runtime.startSandbox({
+      image: "busybox:latest",
+      cmd: [
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
+      ],
+      workingDir: "/",
+      env: {},
+      user: "0:0",
+      mounts: [],
+      network: "none",
+      limits: {
+        cpus: 1,
+        memoryBytes: 256 * MiB,
+        pidsLimit: 256,
+        shmSizeBytes: 16 * MiB,
+        gpus: null,
+      },
+      labels: label,
+      capabilities: "none",
+      readOnlyRoot: false,
+    });
     try {
-      await Deno.writeTextFile(join(outside, "secret.txt"), "HOST-SECRET\n");
-      await Deno.mkdir(join(work, "d"));
-      await Deno.writeTextFile(join(work, "d/secret.txt"), "inside\n");
-      const sandbox = await runtime.startSandbox({
-        image: "busybox:latest",
-        cmd: [
-          "sh",
-          "-c",
-          "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
-        ],
-        workingDir: "/work",
-        env: {},
-        user: "0:0",
-        mounts: [{
-          type: "bind",
-          source: work,
-          target: "/work",
-          readOnly: false,
-        }],
-        network: "none",
-        limits: {
-          cpus: 1,
-          memoryBytes: 256 * MiB,
-          pidsLimit: 256,
-          shmSizeBytes: 16 * MiB,
-          gpus: null,
-        },
-        labels: label,
-      });
       await using _ = sandbox;
+      // /work holds d/secret.txt; /outside (not part of the tree) holds the
+      // secret the editor must never show or write next to.
+      const encode = (t: string) => new TextEncoder().encode(t);
+      await sandbox.put("/", [
+        { path: "work", kind: "dir", mode: 0o777, uid: 0, gid: 0 },
+        { path: "work/d", kind: "dir", mode: 0o777, uid: 0, gid: 0 },
+        {
+          path: "work/d/secret.txt",
+          kind: "file",
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          data: encode("inside\n"),
+        },
+        { path: "outside", kind: "dir", mode: 0o777, uid: 0, gid: 0 },
+        {
+          path: "outside/secret.txt",
+          kind: "file",
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          data: encode("OUTSIDE-SECRET\n"),
+        },
+      ]);
       // The model's bash call: swap d between a directory and a symlink to
-      // the host directory, forever, in the background.
+      // /outside, forever, in the background.
       const flip =
-        `cd /work; (while :; do mv d d.real; ln -s ${outside} d; rm d; mv d.real d; done) </dev/null >/dev/null 2>&1 &`;
+        "cd /work; (while :; do mv d d.real; ln -s /outside d; rm d; mv d.real d; done) </dev/null >/dev/null 2>&1 &";
       const started = await sandbox.exec(flip, { timeoutMs: 10_000 });
       assert.equal(started.exitCode, 0, started.stderr);
-      const ws = await openWorkspace(work, {
+      const ws = openWorkspace(sandbox, {
         editable: [],
         harness: [],
         scratch: [],
         reportPath: null,
-      });
+      }, { uid: 0, gid: 0 });
       const reads = async (n: number) => {
         let leaked = 0;
         for (let i = 0; i < n; i++) {
@@ -115,55 +133,53 @@ hostTest(
             (r) => r.text,
             () => "",
           );
-          if (text.includes("HOST-SECRET")) leaked++;
+          if (text.includes("OUTSIDE-SECRET")) leaked++;
         }
         return leaked;
       };
       // Thawed (a command is running): the race is real.
-      const running = sandbox.exec("sleep 4", { timeoutMs: 10_000 });
-      const thawedReads = 2000;
+      const running = sandbox.exec("sleep 8", { timeoutMs: 20_000 });
+      const thawedReads = 300;
       const thawedLeaks = await reads(thawedReads);
       await running;
       // As in a proposal: a bash call, then editor calls, over and over.
       let frozenLeaks = 0;
-      let writtenOutside = 0;
-      const rounds = 15;
+      const rounds = 10;
       for (let round = 0; round < rounds; round++) {
         await sandbox.exec("sleep 0.2", { timeoutMs: 10_000 });
-        frozenLeaks += await reads(100);
-        for (let i = 0; i < 20; i++) {
+        frozenLeaks += await reads(20);
+        for (let i = 0; i < 5; i++) {
           await ws.writeText(`/work/d/pwned-${round}-${i}.txt`, "x").catch(
             () => {},
           );
         }
       }
-      for await (const e of Deno.readDir(outside)) {
-        if (e.name !== "secret.txt") writtenOutside++;
-      }
+      const outside = await sandbox.exec("ls /outside", { timeoutMs: 10_000 });
+      const writtenOutside = outside.stdout.split("\n").filter((n) =>
+        n !== "" && n !== "secret.txt"
+      ).length;
       const held = frozenLeaks === 0 && writtenOutside === 0;
       recorder.add({
         id: "editor-race",
         attack:
-          "bash leaves a loop swapping d/ for a symlink to a host directory; the editor then views d/secret.txt and creates d/pwned-*.txt",
+          "bash leaves a loop swapping d/ for a symlink to a directory outside /work; the editor then views d/secret.txt and creates d/pwned-*.txt",
         vector: "editor",
         layer:
-          "the sandbox is frozen (docker pause) whenever no bash command runs",
+          "the editor resolves every path component through the Engine API and refuses what leaves /work; the sandbox is frozen (docker pause) whenever no bash command runs",
         recorded: `frozen: ${frozenLeaks} of ${
-          rounds * 100
-        } reads returned the host file, ${writtenOutside} of ${
           rounds * 20
-        } writes landed outside the tree`,
+        } reads returned the outside file, ${writtenOutside} of ${
+          rounds * 5
+        } writes landed outside /work`,
         held,
         evidence:
           // † marks a count that depends on how the race fell this time.
-          `while a command kept the sandbox running, ${thawedLeaks}† of ${thawedReads} reads returned the host file: the freeze is what closes the race`,
+          `while a command kept the sandbox running, ${thawedLeaks}† of ${thawedReads} reads returned the outside file: the freeze is what closes the race`,
       });
       assert.equal(frozenLeaks, 0);
       assert.equal(writtenOutside, 0);
     } finally {
       await runtime.removeContainers(label);
-      await Deno.remove(work, { recursive: true }).catch(() => {});
-      await Deno.remove(outside, { recursive: true }).catch(() => {});
     }
   },
 );
@@ -206,19 +222,39 @@ hostTest(
         }
       })();
       const started = performance.now();
-      const result = await runTrial({ runtime, env: () => undefined }, {
+      const config = testConfig({
+        runCommand: command,
+        memory: 256 * MiB,
+        cpus: 1,
+      });
+      const images = new TreeImages({
+        runtime,
         runId: "sec-flood",
+        baseImage: "busybox:latest",
+        snapshotDir: null,
+        policy: { ...policyOf(config), configPath: null },
+        trialUser: { uid: 0, gid: 0 },
+        labels: label,
+      });
+      const result = await runTrial({
+        runtime,
+        images,
+        spec: {
+          runId: "sec-flood",
+          config,
+          user: "0:0",
+          env: () => undefined,
+          extraMounts: [],
+          labels: label,
+        },
+        config,
+      }, {
         iter: 1,
         trial: 1,
         side: "candidate",
-        source: { kind: "dir", dir },
-        repoRoot: dir,
-        harnessDir: null,
-        config: testConfig({ runCommand: command, memory: 256 * MiB, cpus: 1 }),
-        image: "busybox:latest",
-        repoOwner: "0:0",
-        labels: label,
+        tree: { key: "flood", source: { kind: "dir", dir } },
       });
+      await images.removeAll();
       const seconds = (performance.now() - started) / 1000;
       watching = false;
       await watch;

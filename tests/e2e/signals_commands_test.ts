@@ -12,7 +12,8 @@ import { spawnCli, type Spawned } from "../_helpers/cli.ts";
 import { dockerApi, dockerTest } from "../_helpers/docker.ts";
 import { startFakeAnthropic } from "../_helpers/fake_anthropic.ts";
 import { tempRepo } from "../_helpers/git_repo.ts";
-import { customImageTag, preparedImageTag } from "../../src/infra/image.ts";
+import { customImageTag } from "../../src/infra/image.ts";
+import { repoKeyOf } from "../../src/trial/prepare.ts";
 import {
   apiEnv,
   exists,
@@ -24,6 +25,18 @@ import {
   scoringRepo,
   waitFor,
 } from "./_support.ts";
+
+/** Ids of the prepared images of the repository at `dir`. */
+async function preparedImages(dir: string): Promise<string[]> {
+  const filters = JSON.stringify({
+    label: ["ratchet.role=prepared", `ratchet.repo=${repoKeyOf(dir)}`],
+  });
+  const list = await dockerApi(
+    "GET",
+    `/images/json?filters=${encodeURIComponent(filters)}`,
+  ) as { Id: string }[] | null;
+  return (list ?? []).map((i) => i.Id);
+}
 
 const CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 /** How long a command may take to end after the signal. */
@@ -242,7 +255,9 @@ dockerTest(
       assert.equal(run.stop_reason, "interrupted");
       assert.deepEqual(await containersWith(marker), []);
       assert.deepEqual(await runContainers(run.run_id), []);
-      assert.equal(await imageExists(preparedImageTag(run.run_id)), false);
+      // Nothing was committed: no prepared image of this repository.
+      assert.equal(run.trial_image, null);
+      assert.deepEqual(await preparedImages(repo.dir), []);
       assert.equal(await exists(join(repo.dir, ".ratchet/lock")), false);
       const again = await ratchet(["resume"], repo.dir, server);
       assert.equal(again.code, 0, again.stderr);
@@ -250,12 +265,8 @@ dockerTest(
       assert.deepEqual(server.violations, []);
     } finally {
       await removeRunContainers(repo.dir);
-      const run = await readRun(repo.dir).catch(() => null);
-      if (run !== null) {
-        await dockerApi(
-          "DELETE",
-          `/images/${encodeURIComponent(preparedImageTag(run.run_id))}?force=1`,
-        ).catch(() => {});
+      for (const id of await preparedImages(repo.dir)) {
+        await dockerApi("DELETE", `/images/${id}?force=1`).catch(() => {});
       }
     }
   },

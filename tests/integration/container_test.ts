@@ -8,19 +8,11 @@ import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { tempDir } from "../_helpers/git_repo.ts";
-import {
-  createOptions,
-  DockerRuntime,
-  gpuDeviceRequests,
-} from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
+import { packTar } from "../../src/infra/tar.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
-import type { ContainerSpec } from "../../src/infra/runtime.ts";
-import {
-  ConfigError,
-  EnvironmentError,
-  ExitCode,
-  UpstreamError,
-} from "../../src/errors.ts";
+import type { ContainerSpec, RunOptions } from "../../src/infra/runtime.ts";
+import { EnvironmentError, ExitCode, UpstreamError } from "../../src/errors.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
@@ -50,6 +42,8 @@ function spec(
       gpus: null,
     },
     labels: { "ratchet.test": testId },
+    capabilities: "none",
+    readOnlyRoot: false,
     ...overrides,
   };
 }
@@ -58,12 +52,12 @@ const run = (
   s: ContainerSpec,
   timeoutMs: number | null = null,
   cap = 10 * MiB,
-  sharedNetns?: { key: string; scope: string },
+  extra: Partial<RunOptions> | { key: string; scope: string } = {},
 ) =>
   runtime.run(s, {
     timeoutMs,
     outputCapBytes: cap,
-    ...(sharedNetns === undefined ? {} : { sharedNetns }),
+    ...("key" in extra ? { sharedNetns: extra } : extra),
   });
 
 /** Run `docker` (tests only) and return trimmed stdout, or null on failure. */
@@ -89,66 +83,6 @@ function labelled(name: string, fn: (id: string) => Promise<void>): void {
     }
   });
 }
-
-Deno.test("gpuDeviceRequests() translates --gpus values like the docker CLI", () => {
-  const gpu = [["gpu"]];
-  assert.deepEqual(gpuDeviceRequests("all"), [{
-    Driver: "",
-    Count: -1,
-    Capabilities: gpu,
-  }]);
-  assert.deepEqual(gpuDeviceRequests("2"), [{
-    Driver: "",
-    Count: 2,
-    Capabilities: gpu,
-  }]);
-  assert.deepEqual(gpuDeviceRequests("device=0"), [
-    { Driver: "", Count: 0, DeviceIDs: ["0"], Capabilities: gpu },
-  ]);
-  assert.deepEqual(
-    gpuDeviceRequests('"device=0,2",capabilities=compute,utility'),
-    [
-      {
-        Driver: "",
-        Count: 0,
-        DeviceIDs: ["0", "2"],
-        Capabilities: [["compute", "utility"]],
-      },
-    ],
-  );
-  assert.deepEqual(gpuDeviceRequests("driver=nvidia,count=1"), [
-    { Driver: "nvidia", Count: 1, Capabilities: gpu },
-  ]);
-  assert.throws(() => gpuDeviceRequests("bogus=1"), ConfigError);
-  assert.throws(() => gpuDeviceRequests("many"), ConfigError);
-});
-
-Deno.test("createOptions() hardens every container and clears the entrypoint", () => {
-  const options = createOptions({
-    ...spec("x", "true", { env: { A: "1" }, user: "1:2" }),
-    limits: {
-      cpus: 0.5,
-      memoryBytes: null,
-      pidsLimit: 9,
-      shmSizeBytes: 1024,
-      gpus: "all",
-    },
-  });
-  assert.deepEqual(options.Entrypoint, []);
-  assert.deepEqual(options.Env, ["A=1"]);
-  assert.equal(options.User, "1:2");
-  const host = options.HostConfig;
-  assert.ok(host);
-  assert.deepEqual(host.CapDrop, ["ALL"]);
-  assert.deepEqual(host.SecurityOpt, ["no-new-privileges"]);
-  assert.equal(host.Init, true);
-  assert.equal(host.NanoCpus, 500_000_000);
-  // memory "none": no limit at all.
-  assert.equal(host.Memory, undefined);
-  assert.equal(host.MemorySwap, undefined);
-  assert.equal(host.AutoRemove, undefined);
-  assert.equal(host.DeviceRequests?.[0]?.Count, -1);
-});
 
 dockerTest(
   "info() reports the engine and that it is not rootless here",
@@ -202,20 +136,25 @@ labelled(
   },
 );
 
-labelled("run() uses a new container each time and removes it", async (id) => {
-  const a = await run(spec(id, "hostname"));
-  // The first container's removal has finished before the next one starts.
-  assert.equal(await docker("inspect", a.containerId), null);
-  const b = await run(spec(id, "hostname"));
-  assert.notEqual(a.containerId, b.containerId);
-  assert.notEqual(text(a.stdout), text(b.stdout));
-  await runtime.settled();
-  assert.equal(await docker("inspect", b.containerId), null);
-  assert.equal(
-    await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
-    "",
-  );
-});
+labelled(
+  "run() uses a new container each time and removes it before the next starts",
+  async (id) => {
+    // run() returns while the finished container's removal may still be under
+    // way (it overlaps the next container's creation); the next start waits
+    // for it, and settled() resolves once it is done.
+    const a = await run(spec(id, "hostname"));
+    const b = await run(spec(id, "hostname"));
+    assert.equal(await docker("inspect", a.containerId), null);
+    assert.notEqual(a.containerId, b.containerId);
+    assert.notEqual(text(a.stdout), text(b.stdout));
+    await runtime.settled();
+    assert.equal(await docker("inspect", b.containerId), null);
+    assert.equal(
+      await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
+      "",
+    );
+  },
+);
 
 labelled("run() caps each stream and records the truncation", async (id) => {
   const started = performance.now();
@@ -250,7 +189,8 @@ labelled(
     assert.equal(result.exitCode, null);
     assert.equal(text(result.stdout), "started\n");
     assert.ok(elapsed >= 1000 && elapsed < 10_000, `took ${elapsed} ms`);
-    // The container (and so every process in it) is gone.
+    // The container (and so every process in it) is gone once removals settle.
+    await runtime.settled();
     assert.equal(await docker("inspect", result.containerId), null);
 
     const quick = await run(spec(id, "echo fast"), 10_000);
@@ -469,7 +409,8 @@ labelled(
       ),
       (error: unknown) =>
         error instanceof EnvironmentError &&
-        error.message.includes(`Mount source does not exist: ${missing}`),
+        error.message.includes("does not exist on the engine's host") &&
+        error.message.includes(missing),
     );
     // The holder was given up with the refusal; later containers still run.
     assert.deepEqual(await holdersOf(id), []);
@@ -755,6 +696,30 @@ labelled(
     );
     // Never auto-created.
     await assert.rejects(Deno.stat(missing));
+    // Checked through the engine before any run: the error names the source
+    // and the engine, and blames no flag the user did not set.
+    await assert.rejects(
+      runtime.checkMounts(
+        [{ type: "bind", source: missing, target: "/m", readOnly: true }],
+        "busybox:latest",
+      ),
+      (error: unknown) =>
+        error instanceof EnvironmentError &&
+        error.message.includes(missing) &&
+        error.message.includes("engine's host"),
+    );
+    await runtime.checkMounts(
+      [{
+        type: "bind",
+        source: join(dir.dir, "ro"),
+        target: "/ro",
+        readOnly: true,
+      }],
+      "busybox:latest",
+    );
+    await assert.rejects(Deno.stat(missing));
+    // The local engine sees this machine's files.
+    assert.equal(await runtime.seesPath(dir.dir, "busybox:latest"), true);
   },
 );
 
@@ -827,3 +792,254 @@ labelled("a daemon that dies mid-run is an UpstreamError", async (id) => {
       (error.hint ?? "").includes("resume"),
   );
 });
+
+labelled(
+  "run() puts files in before the start and reads back only regular files, bounded in size",
+  async (id) => {
+    const started = performance.now();
+    const result = await run(
+      spec(
+        id,
+        [
+          "cat /ctl/in",
+          "echo out > /ctl/out",
+          "ln -s /etc/passwd /ctl/link",
+          "mkfifo /ctl/fifo",
+          "head -c 3000000 /dev/zero > /ctl/big",
+        ].join("; "),
+        { user: "1000:1000" },
+      ),
+      null,
+      10 * MiB,
+      {
+        files: [
+          { path: "ctl", kind: "dir", mode: 0o700, uid: 1000, gid: 1000 },
+          {
+            path: "ctl/in",
+            kind: "file",
+            mode: 0o600,
+            uid: 1000,
+            gid: 1000,
+            data: new TextEncoder().encode("hello\n"),
+          },
+        ],
+        collect: [
+          { path: "/ctl/out", maxBytes: 100 },
+          { path: "/ctl/link", maxBytes: 100 },
+          { path: "/ctl/fifo", maxBytes: 100 },
+          { path: "/ctl/none", maxBytes: 100 },
+          { path: "/ctl/big", maxBytes: 1000 },
+        ],
+      },
+    );
+    assert.equal(text(result.stdout), "hello\n", text(result.stderr));
+    const c = result.collected;
+    assert.deepEqual(
+      c["/ctl/out"]?.kind === "file"
+        ? text(c["/ctl/out"].bytes)
+        : c["/ctl/out"],
+      "out\n",
+    );
+    // Never followed (the host would otherwise read /etc/passwd's content),
+    // never opened (a FIFO would block the host forever).
+    assert.deepEqual(c["/ctl/link"], { kind: "other", type: "symlink" });
+    assert.deepEqual(c["/ctl/fifo"], { kind: "other", type: "other" });
+    assert.deepEqual(c["/ctl/none"], { kind: "missing" });
+    const big = c["/ctl/big"];
+    assert.ok(
+      big?.kind === "file" && big.bytes.length === 1000 && big.truncated,
+    );
+    assert.ok(performance.now() - started < 20_000);
+  },
+);
+
+labelled(
+  "run() returns the container's changes and commits it with labels made from them",
+  async (id) => {
+    const tag = `ratchet-test-commit:${id.slice(0, 8)}`;
+    try {
+      const result = await run(
+        spec(id, "mkdir -p /work/a && echo x > /work/a/f; exit 0", {
+          capabilities: "default",
+        }),
+        null,
+        10 * MiB,
+        {
+          changes: true,
+          commit: {
+            tag,
+            labels: (changes) => ({
+              "ratchet.test": id,
+              "ratchet.test-added": changes.filter((c) => c.kind === "added")
+                .map((c) => c.path).filter((p) => p.startsWith("/work"))
+                .sort().join(","),
+            }),
+          },
+        },
+      );
+      assert.ok(
+        result.changes?.some((c) =>
+          c.path === "/work/a/f" && c.kind === "added"
+        ),
+      );
+      const image = await runtime.inspectImage(tag);
+      assert.equal(
+        image?.labels["ratchet.test-added"],
+        "/work,/work/a,/work/a/f",
+      );
+      // A failed command commits nothing.
+      const failed = `ratchet-test-commit:${id.slice(0, 8)}-failed`;
+      await run(spec(id, "exit 3"), null, 1024, {
+        commit: { tag: failed, labels: { "ratchet.test": id } },
+      });
+      assert.equal(await runtime.hasImage(failed), false);
+    } finally {
+      assert.equal(await runtime.removeImages({ "ratchet.test": id }), 1);
+      assert.equal(await runtime.hasImage(tag), false);
+    }
+  },
+);
+
+labelled(
+  "buildLayer() keeps the tar's owners and modes: root without capabilities cannot write another user's read-only file",
+  async (id) => {
+    const tag = `ratchet-test-layer:${id.slice(0, 8)}`;
+    const encode = (t: string) => new TextEncoder().encode(t);
+    try {
+      await runtime.buildLayer({
+        base: "busybox:latest",
+        content: packTar([
+          { path: "work", kind: "dir", mode: 0o1777, uid: 65534, gid: 65534 },
+          {
+            path: "work/h",
+            kind: "file",
+            mode: 0o444,
+            uid: 65534,
+            gid: 65534,
+            data: encode("harness\n"),
+          },
+          {
+            path: "work/s",
+            kind: "file",
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            data: encode("subject\n"),
+          },
+        ]),
+        tag,
+        labels: { "ratchet.test": id },
+      });
+      const result = await run(spec(
+        id,
+        [
+          "ls -ln /work | awk 'NR>1 {print $1, $3, $9}'",
+          "echo x >> /work/h || echo write-refused",
+          "chmod 666 /work/h || echo chmod-refused",
+          "rm -f /work/h || echo rm-refused",
+          "echo y >> /work/s && echo subject-written",
+          "cat /work/h",
+        ].join("; "),
+        { image: tag },
+      ));
+      assert.equal(
+        text(result.stdout),
+        "-r--r--r-- 65534 h\n-rw-r--r-- 0 s\nwrite-refused\nchmod-refused\nrm-refused\nsubject-written\nharness\n",
+        text(result.stderr),
+      );
+    } finally {
+      await runtime.removeContainers({ "ratchet.test": id });
+      await runtime.removeImage(tag);
+    }
+  },
+);
+
+labelled(
+  "the sandbox reads, writes, lists and reports changed files through the Engine API",
+  async (id) => {
+    const sandbox = await runtime.startSandbox(spec(id, "sleep 300"));
+    try {
+      await sandbox.put("/", [
+        { path: "work", kind: "dir", mode: 0o755, uid: 0, gid: 0 },
+        {
+          path: "work/a.txt",
+          kind: "file",
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          data: new TextEncoder().encode("alpha\n"),
+        },
+      ]);
+      await sandbox.exec(
+        "cd /work && ln -s a.txt l && ln -s ../etc out && mkdir -p d/e && echo b > d/e/b.txt && mkfifo p",
+        { timeoutMs: 10_000 },
+      );
+      assert.deepEqual(await sandbox.stat("/work/a.txt"), {
+        kind: "file",
+        size: 6,
+        mode: 0o644,
+        linkTarget: "",
+      });
+      assert.equal((await sandbox.stat("/work/l"))?.kind, "symlink");
+      assert.equal((await sandbox.stat("/work/l"))?.linkTarget, "/work/a.txt");
+      assert.equal((await sandbox.stat("/work/out"))?.linkTarget, "/etc");
+      assert.equal((await sandbox.stat("/work/d"))?.kind, "dir");
+      assert.equal((await sandbox.stat("/work/p"))?.kind, "other");
+      assert.equal(await sandbox.stat("/work/none"), null);
+      const read = await sandbox.readFile("/work/a.txt", 100);
+      assert.ok(read.kind === "file" && text(read.bytes) === "alpha\n");
+      assert.deepEqual(await sandbox.readFile("/work/l", 100), {
+        kind: "other",
+        type: "symlink",
+      });
+      const listed = await sandbox.list("/work", { depth: 2, maxEntries: 100 });
+      assert.deepEqual(
+        listed.entries.map((e) => `${e.kind} ${e.path} ${e.linkTarget}`),
+        [
+          "file a.txt ",
+          "dir d ",
+          "dir d/e ",
+          "symlink l a.txt",
+          "symlink out ../etc",
+          "file p ",
+        ],
+      );
+      assert.equal(listed.truncated, false);
+      const entries = [];
+      for await (const e of sandbox.read("/work/d", { maxFileBytes: 100 })) {
+        entries.push(
+          `${e.kind} ${e.path} ${e.data === null ? "" : text(e.data)}`,
+        );
+      }
+      assert.deepEqual(entries, ["dir  ", "dir e ", "file e/b.txt b\n"]);
+      const changed = (await sandbox.changes()).map((c) => c.path);
+      for (const p of ["/work/a.txt", "/work/l", "/work/d/e/b.txt"]) {
+        assert.ok(changed.includes(p), `${p} in ${changed}`);
+      }
+    } finally {
+      await sandbox.close();
+    }
+  },
+);
+
+labelled(
+  "containers joined to a holder cannot change its /etc/hosts, even as root",
+  async (id) => {
+    const group = { key: `${id}/1`, scope: id };
+    const first = await run(
+      spec(
+        id,
+        "echo 6.6.6.6 evil >> /etc/hosts; echo hosts=$?; echo x > /etc/resolv.conf; echo resolv=$?",
+      ),
+      null,
+      1024 * 1024,
+      { sharedNetns: group },
+    );
+    assert.match(text(first.stdout), /hosts=[1-9]/);
+    assert.match(text(first.stdout), /resolv=[1-9]/);
+    const second = await run(spec(id, "cat /etc/hosts"), null, 1024 * 1024, {
+      sharedNetns: group,
+    });
+    assert.doesNotMatch(text(second.stdout), /evil/);
+  },
+);

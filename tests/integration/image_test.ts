@@ -1,21 +1,21 @@
 /**
  * Trial images against the real daemon: building from a Dockerfile with a
  * context, the default-image path (with a tiny busybox Dockerfile standing in
- * for the slow embedded one), missing images, and the prepare step.
+ * for the slow embedded one), missing images, and the prepare step with the
+ * tree layers laid over its result.
  * Containers carry `ratchet.test=<uuid>`; every image built here is removed.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { tempDir } from "../_helpers/git_repo.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { tempRepo } from "../_helpers/git_repo.ts";
+import { testConfig } from "../_helpers/config.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
-import {
-  defaultImageTag,
-  ensureTrialImage,
-  preparedImageTag,
-  prepareImage,
-} from "../../src/infra/image.ts";
+import { defaultImageTag, ensureTrialImage } from "../../src/infra/image.ts";
+import { prepareImage } from "../../src/trial/prepare.ts";
+import { TreeImages } from "../../src/trial/tree_images.ts";
 import type { ContainerSpec, Limits } from "../../src/infra/runtime.ts";
 import { EnvironmentError, ExitCode } from "../../src/errors.ts";
 
@@ -43,6 +43,8 @@ function spec(testId: string, image: string, script: string): ContainerSpec {
     network: "none",
     limits,
     labels: { "ratchet.test": testId },
+    capabilities: "none",
+    readOnlyRoot: false,
   };
 }
 
@@ -260,73 +262,146 @@ withCleanup(
   },
 );
 
-withCleanup(
-  "prepareImage() commits the prepared files once and reuses the image",
-  async (id, images) => {
-    const runId = `test-${id}`;
-    const tag = preparedImageTag(runId);
-    images.push(tag);
-    const options = {
-      baseImage: "busybox:latest",
-      runId,
-      // Network proves the prepare step gets a bridge even though trials do not.
-      command:
-        "ip route | grep -q default && mkdir -p /opt && echo prepared > /opt/prepared.txt && echo done",
-      workingDir: "/",
-      env: { HOME: "/root" },
-      user: "0:0",
-      mounts: [],
-      limits,
-      labels: { "ratchet.test": id, "ratchet.run": runId },
-      timeoutMs: 30_000,
-    };
-    assert.equal(await prepareImage(runtime, options), tag);
-    assert.equal((await imageLabels(tag))["ratchet.run"], runId);
-    const result = await runtime.run(spec(id, tag, "cat /opt/prepared.txt"), {
-      timeoutMs: 30_000,
-      outputCapBytes: MiB,
-    });
-    assert.equal(text(result.stdout), "prepared\n");
+/** The prepare step's inputs for a test repository. */
+function prepareInput(
+  id: string,
+  root: string,
+  command: string,
+  onProgress?: (line: string) => void,
+) {
+  const labels = { "ratchet.test": id };
+  return {
+    runtime,
+    spec: {
+      runId: `test-${id.slice(0, 8)}`,
+      config: testConfig({}),
+      user: "4321:4321",
+      env: () => undefined,
+      extraMounts: [],
+      labels,
+    },
+    baseImage: "busybox:latest",
+    command,
+    source: { kind: "git" as const, root, treeish: "HEAD" },
+    trialUser: { uid: 4321, gid: 4321 },
+    repoKey: `test-${id.slice(0, 8)}`,
+    ...(onProgress === undefined ? {} : { onProgress }),
+  };
+}
 
-    // Reused: a command that would fail is not run again.
-    const lines: string[] = [];
-    assert.equal(
-      await prepareImage(runtime, {
-        ...options,
-        command: "exit 9",
-        onProgress: (l) => lines.push(l),
-      }),
-      tag,
-    );
-    assert.match(lines.join("\n"), /Reusing/);
+withCleanup(
+  "prepareImage() keeps what the command made outside the tree, drops the tree's own files, and is reused",
+  async (id) => {
+    await using repo = await tempRepo({
+      "a.txt": "tracked\n",
+      "lock.txt": "original lock\n",
+    });
+    // Network proves the prepare step gets a bridge even though trials do
+    // not; root with default capabilities can install into the system.
+    const command = [
+      "ip route | grep -q default",
+      "mkdir -p node_modules/x && echo dep > node_modules/x/i.js",
+      "echo rewritten > lock.txt",
+      "mkdir -p /opt && echo sys > /opt/p.txt && chown 0:0 /opt/p.txt",
+      "echo done",
+    ].join(" && ");
+    try {
+      const prepared = await prepareImage(prepareInput(id, repo.dir, command));
+      assert.equal(prepared.reused, false);
+      assert.deepEqual(prepared.roots, ["node_modules"]);
+      const inImage = await runtime.run(
+        spec(
+          id,
+          prepared.image,
+          "ls -A /work; stat -c %u:%g /work/node_modules/x/i.js; cat /opt/p.txt",
+        ),
+        { timeoutMs: 30_000, outputCapBytes: MiB },
+      );
+      // Only what the command made is left under /work, given to the trial user.
+      assert.equal(text(inImage.stdout), "node_modules\n4321:4321\nsys\n");
+
+      // A candidate that deleted a.txt and kept its own lock.txt: a tracked
+      // file deleted does not come back, a rewritten one does not leak.
+      await Deno.remove(join(repo.dir, "a.txt"));
+      await repo.commit("candidate");
+      const images = new TreeImages({
+        runtime,
+        runId: `test-${id.slice(0, 8)}`,
+        baseImage: prepared.image,
+        snapshotDir: null,
+        policy: {
+          harness: [],
+          editable: [],
+          scratch: [],
+          reportPath: null,
+          configPath: null,
+        },
+        trialUser: { uid: 4321, gid: 4321 },
+        labels: { "ratchet.test": id },
+      });
+      const image = await images.imageOf({
+        key: "candidate",
+        source: { kind: "git", root: repo.dir, treeish: "HEAD" },
+      });
+      const trial = await runtime.run(
+        spec(
+          id,
+          image,
+          "ls -A /work; cat /work/lock.txt /work/node_modules/x/i.js",
+        ),
+        { timeoutMs: 30_000, outputCapBytes: MiB },
+      );
+      assert.equal(
+        text(trial.stdout),
+        "lock.txt\nnode_modules\noriginal lock\ndep\n",
+      );
+
+      // Reused: a command that would fail is not run again, and it says so.
+      await Deno.writeTextFile(join(repo.dir, "a.txt"), "tracked\n");
+      await repo.commit("back to the start tree");
+      const lines: string[] = [];
+      const again = await prepareImage(
+        prepareInput(id, repo.dir, command, (l) => lines.push(l)),
+      );
+      assert.equal(again.image, prepared.image);
+      assert.equal(again.reused, true);
+      assert.deepEqual(again.roots, ["node_modules"]);
+      assert.match(lines.join("\n"), /Reusing the prepared image/);
+    } finally {
+      await runtime.removeContainers({ "ratchet.test": id });
+      await runtime.removeImages({
+        "ratchet.test": id,
+        "ratchet.role": "tree",
+      });
+      await runtime.removeImages({ "ratchet.test": id });
+    }
   },
 );
 
 withCleanup(
   "a failing prepare command is exit 3 with its output and commits nothing",
-  async (id, images) => {
-    const runId = `test-fail-${id}`;
-    images.push(preparedImageTag(runId));
+  async (id) => {
+    await using repo = await tempRepo({ "a.txt": "a\n" });
     await assert.rejects(
-      prepareImage(runtime, {
-        baseImage: "busybox:latest",
-        runId,
-        command: "echo fetching; echo no-such-package >&2; exit 4",
-        workingDir: "/",
-        env: {},
-        user: "0:0",
-        mounts: [],
-        limits,
-        labels: { "ratchet.test": id },
-      }),
+      prepareImage(
+        prepareInput(
+          id,
+          repo.dir,
+          "echo fetching; echo no-such-package >&2; exit 4",
+        ),
+      ),
       (error: unknown) => {
         assert.ok(error instanceof EnvironmentError);
+        assert.equal(error.exitCode, ExitCode.environment);
         assert.match(error.message, /exited with code 4/);
         assert.match(error.message, /fetching/);
         assert.match(error.message, /no-such-package/);
         return true;
       },
     );
-    assert.equal(await runtime.hasImage(preparedImageTag(runId)), false);
+    assert.deepEqual(
+      await runtime.listImages({ "ratchet.test": id }),
+      [],
+    );
   },
 );

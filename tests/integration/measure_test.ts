@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import type { Config } from "../../src/config/config.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
-import { copyCheckout } from "../../src/infra/materialize.ts";
+import { cp } from "node:fs/promises";
 import { measure, type MeasureProgress } from "../../src/measure.ts";
 import { renderMeasure } from "../../src/ui/measure_view.ts";
 
@@ -27,7 +27,7 @@ const runtime = new DockerRuntime(
 
 async function sampleCheckout(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "ratchet-measure-it-" });
-  await copyCheckout(FIXTURE, dir);
+  await cp(FIXTURE, dir, { recursive: true, preserveTimestamps: true });
   return dir;
 }
 
@@ -39,7 +39,8 @@ async function fixtureConfig(
     cwd: dir,
     repoRoot: dir,
     configPath: null,
-    flags,
+    // busybox stands in for the default trial image.
+    flags: { image: "busybox:latest", ...flags },
     trustConfig: false,
     purpose: "measure",
     envModel: undefined,
@@ -86,7 +87,6 @@ measureTest(
       config,
       checkoutDir: dir,
       trials: 3,
-      image: "busybox:latest",
       labels: { "ratchet.test": id },
       onTrial: (p) => progress.push(p),
     });
@@ -156,7 +156,6 @@ measureTest(
       config: await fixtureConfig(dir, { reportSource: "out/report.txt" }),
       checkoutDir: dir,
       trials: 1,
-      image: "busybox:latest",
       labels: { "ratchet.test": id },
     });
     assert.equal(fromFile.result.n_ok, 1, fromFile.details.join("\n"));
@@ -166,7 +165,6 @@ measureTest(
       config: await fixtureConfig(dir, { metricName: "latency_ms" }),
       checkoutDir: dir,
       trials: 2,
-      image: "busybox:latest",
       labels: { "ratchet.test": id },
     });
     assert.equal(none.result.n_ok, 0);
@@ -193,7 +191,6 @@ measureTest(
         config: await fixtureConfig(dir, { runCommand }),
         checkoutDir: dir,
         trials: 1,
-        image: "busybox:latest",
         labels: { "ratchet.test": id },
       });
     // Had the write worked, bench.sh (set -e) would run "broken" and fail.
@@ -227,7 +224,6 @@ measureTest(
       }),
       checkoutDir: dir,
       trials: 2,
-      image: "busybox:latest",
       labels: { "ratchet.test": id },
     });
     assert.equal(run.result.n_ok, 2, run.details.join("\n"));
@@ -256,7 +252,6 @@ measureTest(
       }),
       checkoutDir: dir,
       trials: 1,
-      image: "busybox:latest",
       labels: { "ratchet.test": id },
     });
     assert.equal(missing.result.trials[0]!.outcome, "no_metric");

@@ -1,8 +1,10 @@
 /**
  * Trials against the real daemon (busybox): outcomes, capture, isolation,
- * read-only harness, editable mode, ownership, limits, timeouts and cleanup.
- * Every container and volume carries `ratchet.test=<uuid>` and is removed by
- * label in `finally`.
+ * read-only harness (as a user and as root inside), editable mode,
+ * ownership, limits, timeouts, control files and cleanup. Each test's trees
+ * become images labelled `ratchet.test=<uuid>`; containers, images and
+ * volumes are removed by that label in `finally`, and the test fails if
+ * anything was left.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,21 +12,24 @@ import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { tempRepo } from "../_helpers/git_repo.ts";
 import { testConfig } from "../_helpers/config.ts";
 import type { Config } from "../../src/config/config.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
-import { exportTree } from "../../src/infra/git.ts";
-import { snapshotHarness } from "../../src/infra/mounts.ts";
-import type { TreeSource } from "../../src/infra/materialize.ts";
+import { snapshotHarness } from "../../src/infra/harness_snapshot.ts";
 import { EnvironmentError, ExitCode } from "../../src/errors.ts";
+import { extraMounts } from "../../src/trial/container_spec.ts";
 import {
   runCheck,
   runTrial,
   type TrialDeps,
   type TrialRequest,
   type TrialResult,
-} from "../../src/trial.ts";
+} from "../../src/trial/runner.ts";
+import { TreeImages, type TreeRef } from "../../src/trial/tree_images.ts";
+import type { TreeSource } from "../../src/trial/tree_source.ts";
+import { policyOf } from "../../src/run.ts";
 
 const MiB = 1024 * 1024;
+const RUN_ID = "it-run";
 const runtime = new DockerRuntime(
   resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
 );
@@ -40,18 +45,34 @@ async function docker(...args: string[]): Promise<string | null> {
   return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
 }
 
+/** What a test may set besides the config. */
+interface Extra {
+  /** The tree (default: the test's checkout directory). */
+  source?: TreeSource;
+  iter?: number;
+  trial?: number;
+  expectedUnit?: string | null;
+  /** "uid:gid" of the trial user (default: this process's). */
+  repoOwner?: string;
+  /** The pinned harness snapshot, or none. */
+  harnessDir?: string | null;
+  /** The host environment `--pass-env` reads. */
+  env?: (name: string) => string | undefined;
+  deps?: Partial<TrialDeps>;
+}
+
 interface Ctx {
   id: string;
-  /** The checkout (plain directory) trials copy from. */
+  /** The checkout (plain directory) trials are built from. */
   dir: string;
   write(files: Record<string, string>): Promise<void>;
-  /** One trial of `dir` (or `source`) with a busybox config built from `config`. */
-  trial(
-    config: Partial<Config>,
-    extra?: Partial<TrialRequest> & { deps?: Partial<TrialDeps> },
-  ): Promise<TrialResult>;
-  request(config: Partial<Config>, extra?: Partial<TrialRequest>): TrialRequest;
-  deps(extra?: Partial<TrialDeps>): TrialDeps;
+  /** One trial with a busybox config built from `config`. */
+  trial(config: Partial<Config>, extra?: Extra): Promise<TrialResult>;
+  /** Trials that share one set of tree images (and cache volumes). */
+  session(config: Partial<Config>, extra?: Extra): {
+    deps: TrialDeps;
+    trial(tree: TreeRef, more?: Partial<TrialRequest>): Promise<TrialResult>;
+  };
 }
 
 /** Files of a directory tree (relative path → content), .ratchet excluded. */
@@ -75,6 +96,7 @@ function trialTest(name: string, fn: (ctx: Ctx) => Promise<void>): void {
   dockerTest(name, async () => {
     const id = crypto.randomUUID();
     const dir = await Deno.makeTempDir({ prefix: "ratchet-trial-it-" });
+    let keys = 0;
     const ctx: Ctx = {
       id,
       dir,
@@ -84,45 +106,83 @@ function trialTest(name: string, fn: (ctx: Ctx) => Promise<void>): void {
           await Deno.writeTextFile(join(dir, path), content);
         }
       },
-      request(config, extra = {}) {
+      session(partial, extra = {}) {
+        const config = testConfig({
+          cpus: 1,
+          memory: 256 * MiB,
+          pidsLimit: 256,
+          shmSize: 16 * MiB,
+          ...partial,
+        });
+        const owner = extra.repoOwner ?? `${Deno.uid()}:${Deno.gid()}`;
+        const [uid, gid] = owner.split(":").map(Number) as [number, number];
+        const labels = { "ratchet.test": id };
+        const images = new TreeImages({
+          runtime,
+          runId: RUN_ID,
+          baseImage: "busybox:latest",
+          snapshotDir: extra.harnessDir ?? null,
+          policy: { ...policyOf(config), configPath: null },
+          trialUser: { uid, gid },
+          labels,
+        });
+        const deps: TrialDeps = {
+          runtime,
+          images,
+          spec: {
+            runId: RUN_ID,
+            config,
+            user: owner,
+            env: extra.env ?? (() => undefined),
+            extraMounts: extraMounts(dir, config.mount, true),
+            labels,
+          },
+          config,
+          ...extra.deps,
+        };
         return {
-          runId: "it-run",
-          iter: 1,
-          trial: 1,
-          side: "candidate",
-          source: { kind: "dir", dir },
-          repoRoot: dir,
-          harnessDir: null,
-          config: testConfig({
-            cpus: 1,
-            memory: 256 * MiB,
-            pidsLimit: 256,
-            shmSize: 16 * MiB,
-            ...config,
-          }),
-          image: "busybox:latest",
-          repoOwner: `${Deno.uid()}:${Deno.gid()}`,
-          labels: { "ratchet.test": id },
-          ...extra,
+          deps,
+          trial: (tree, more = {}) =>
+            runTrial(deps, {
+              iter: extra.iter ?? 1,
+              trial: extra.trial ?? 1,
+              side: "candidate",
+              tree,
+              ...(extra.expectedUnit === undefined
+                ? {}
+                : { expectedUnit: extra.expectedUnit }),
+              ...more,
+            }),
         };
       },
-      deps(extra = {}) {
-        return { runtime, env: () => undefined, ...extra };
-      },
       trial(config, extra = {}) {
-        const { deps, ...rest } = extra;
-        return runTrial(ctx.deps(deps), ctx.request(config, rest));
+        // A key of its own: every trial here builds its tree afresh.
+        const key = `t${++keys}`;
+        return ctx.session(config, extra).trial({
+          key,
+          source: extra.source ?? { kind: "dir", dir },
+        });
       },
     };
     try {
       await fn(ctx);
-      // No trial leaves its copy behind.
-      const tmp = await Array.fromAsync(
-        Deno.readDir(join(dir, ".ratchet", "tmp")),
-      ).catch(() => []);
-      assert.deepEqual(tmp, [], "per-trial directories were not removed");
+      await runtime.settled();
+      assert.equal(
+        await docker(
+          "ps",
+          "-aq",
+          "--filter",
+          `label=ratchet.test=${id}`,
+          "--filter",
+          "label=ratchet.trial",
+        ),
+        "",
+        "trial containers were left behind",
+      );
     } finally {
+      await runtime.settled();
       await runtime.removeContainers({ "ratchet.test": id });
+      await runtime.removeImages({ "ratchet.test": id });
       await runtime.removeVolumes({ "ratchet.test": id });
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
@@ -261,6 +321,7 @@ trialTest(
     assert.match(second.stdout, /b-present/);
     assert.notEqual(first.containerId, second.containerId);
     assert.match(first.containerId, /^[0-9a-f]{64}$/);
+    await runtime.settled();
     for (const c of [first.containerId, second.containerId]) {
       assert.equal(
         await docker("inspect", c),
@@ -282,12 +343,11 @@ trialTest(
       kind: "git",
       root: repo.dir,
       treeish: "HEAD",
-      exportTree,
     };
     const r = await t.trial({
       runCommand:
         "cat src/app.txt; ls -a; echo x > src/app.txt; echo 'score: 3'",
-    }, { source, repoRoot: repo.dir });
+    }, { source });
     assert.equal(r.outcome, "ok", r.stderr);
     assert.match(r.stdout, /^committed\n/);
     assert.doesNotMatch(r.stdout, /\.git|untracked/);
@@ -300,9 +360,10 @@ trialTest(
       if (k.startsWith(".git/")) delete before[k];
     }
     assert.deepEqual(after, before);
-    assert.deepEqual(
-      await Array.fromAsync(Deno.readDir(join(repo.dir, ".ratchet/tmp"))),
-      [],
+    // Nothing of the trial was written on the host.
+    assert.equal(
+      await Deno.stat(join(repo.dir, ".ratchet")).catch(() => null),
+      null,
     );
   },
 );
@@ -454,50 +515,55 @@ const ATTACKS = [
   ["touch", "touch -d 2000-01-01 score.py"],
 ];
 
-trialTest(
-  "writes to read-only harness paths fail, whatever the command does",
-  async (t) => {
-    const files = {
-      "score.py": "orig score\n",
-      "tests/h.py": "orig h\n",
-      "eval/data/gold.txt": "orig gold\n",
-      "eval/other.txt": "writable\n",
-    };
-    await t.write(files);
-    const harness = ["tests", "score.py", "eval/data/gold.txt"];
-    const snap = join(t.dir, ".ratchet", "harness");
-    await snapshotHarness(t.dir, harness, snap);
-    // The candidate's tree differs from the snapshot: the snapshot must win.
-    await t.write({ "score.py": "candidate score\n" });
-    const script = ATTACKS.map(([name, cmd]) =>
-      `if (${cmd}) 2>>/tmp/errors; then echo "ATTACK-OK ${name}"; fi`
-    ).join("\n");
-    const r = await t.trial({
-      harness,
-      runCommand: `${script}
+for (
+  const [who, owner] of [["root", "0:0"], ["a user", "4321:4321"]] as const
+) {
+  trialTest(
+    `writes to read-only harness paths fail, whatever the command does, as ${who} inside`,
+    async (t) => {
+      const files = {
+        "score.py": "orig score\n",
+        "tests/h.py": "orig h\n",
+        "eval/data/gold.txt": "orig gold\n",
+        "eval/other.txt": "writable\n",
+      };
+      await t.write(files);
+      const harness = ["tests", "score.py", "eval/data/gold.txt"];
+      const snap = join(t.dir, ".ratchet", "harness");
+      await snapshotHarness(t.dir, harness, snap);
+      // The candidate's tree differs from the snapshot: the snapshot must win.
+      await t.write({ "score.py": "candidate score\n" });
+      const script = ATTACKS.map(([name, cmd]) =>
+        `if (${cmd}) 2>>/tmp/errors; then echo "ATTACK-OK ${name}"; fi`
+      ).join("\n");
+      const r = await t.trial({
+        harness,
+        runCommand: `id -u
+${script}
 echo rewritten > eval/other.txt && echo sibling-writable
 cat score.py tests/h.py eval/data/gold.txt
 ls tests; ls eval/data
 cat /tmp/errors >&2
 echo 'score: 1'`,
-    }, { harnessDir: snap });
-    assert.equal(r.outcome, "ok", r.stderr);
-    assert.doesNotMatch(r.stdout, /ATTACK-OK/, r.stdout);
-    assert.match(r.stdout, /sibling-writable/);
-    assert.match(
-      r.stdout,
-      /orig score\norig h\norig gold\nh\.py\ngold\.txt\n/,
-    );
-    // The kernel said why: read-only, busy, or cross-device.
-    assert.match(r.stderr, /Read-only file system/);
-    assert.match(r.stderr, /resource busy/);
-    assert.match(r.stderr, /cross-device/);
-    assert.equal(
-      await Deno.readTextFile(join(snap, "score.py")),
-      "orig score\n",
-    );
-  },
-);
+      }, { harnessDir: snap, repoOwner: owner });
+      assert.equal(r.outcome, "ok", r.stderr);
+      assert.match(r.stdout, new RegExp(`^${owner.split(":")[0]}\n`));
+      assert.doesNotMatch(r.stdout, /ATTACK-OK/, r.stdout);
+      assert.match(r.stdout, /sibling-writable/);
+      assert.match(
+        r.stdout,
+        /orig score\norig h\norig gold\nh\.py\ngold\.txt\n/,
+      );
+      // The kernel said why: permission denied, or not permitted.
+      assert.match(r.stderr, /Permission denied/);
+      assert.match(r.stderr, /Operation not permitted/);
+      assert.equal(
+        await Deno.readTextFile(join(snap, "score.py")),
+        "orig score\n",
+      );
+    },
+  );
+}
 
 trialTest(
   "--editable leaves only editable paths, the report dir and --scratch writable",
@@ -551,12 +617,9 @@ trialTest(
 );
 
 trialTest(
-  "files created in a trial belong to the repository's owner",
+  "a trial runs as the repository's owner, who owns the tree and what the trial creates",
   async (t) => {
     await t.write({ "a.txt": "a\n" });
-    const run = (...args: string[]) =>
-      new Deno.Command("chown", { args }).output();
-    await run("-R", "4321:4321", t.dir);
     const out = await Deno.makeTempDir();
     try {
       await Deno.chmod(out, 0o777);
@@ -638,7 +701,7 @@ trialTest(
 );
 
 trialTest(
-  "aborting mid-trial removes the container and the copy, then rejects",
+  "aborting mid-trial removes the container, then rejects",
   async (t) => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("user pressed Ctrl-C")), 1000);
@@ -697,7 +760,7 @@ trialTest(
         passEnv: ["FOO", "ANTHROPIC_API_KEY"],
         runCommand: "env; echo 'score: 1'",
       },
-      { deps: { env: (name) => host[name] } },
+      { env: (name: string) => host[name] },
     );
     assert.equal(r.outcome, "ok");
     assert.match(r.stdout, /^FOO=bar$/m);
@@ -709,14 +772,15 @@ trialTest(
 trialTest(
   "runCheck() runs the check command in its own container",
   async (t) => {
+    const tree = { key: "check", source: { kind: "dir" as const, dir: t.dir } };
     const pass = await runCheck(
-      t.deps(),
-      t.request({ checkCommand: "echo checking; exit 0" }),
+      t.session({ checkCommand: "echo checking; exit 0" }).deps,
+      { iter: 1, tree },
     );
     assert.deepEqual([pass.passed, pass.exitCode], [true, 0]);
     const fail = await runCheck(
-      t.deps(),
-      t.request({ checkCommand: "echo 'FAILED test_x' >&2; exit 1" }),
+      t.session({ checkCommand: "echo 'FAILED test_x' >&2; exit 1" }).deps,
+      { iter: 1, tree },
     );
     assert.deepEqual([fail.passed, fail.exitCode], [false, 1]);
     assert.match(fail.outputTail, /FAILED test_x/);
@@ -725,20 +789,54 @@ trialTest(
 );
 
 trialTest(
-  "--cache keeps a writable volume across trials; a missing --mount source is exit 3",
+  "--cache keeps a writable volume across one tree's trials, never shared with another tree's",
   async (t) => {
-    const r1 = await t.trial({
-      cache: ["/cache"],
-      runCommand: "echo kept > /cache/x && echo 'score: 1'",
-    }, { repoOwner: "4321:4321" });
-    assert.equal(r1.outcome, "ok", r1.stderr);
-    const r2 = await t.trial({
-      cache: ["/cache"],
-      runCommand: "cat /cache/x; echo 'score: 2'",
-    }, {
-      repoOwner: "4321:4321",
-    });
-    assert.equal(r2.stdout, "kept\nscore: 2\n");
+    await t.write({ "a.txt": "a\n" });
+    const other = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(join(other, "b.txt"), "b\n");
+      const s = t.session({
+        cache: ["/cache"],
+        runCommand:
+          "cat /cache/x 2>/dev/null; echo kept-$(ls) > /cache/x && echo 'score: 1'",
+      }, { repoOwner: "4321:4321" });
+      const incumbent = {
+        key: "inc",
+        source: { kind: "dir" as const, dir: t.dir },
+      };
+      const candidate = {
+        key: "cand",
+        source: { kind: "dir" as const, dir: other },
+      };
+      const r1 = await s.trial(incumbent);
+      assert.equal(r1.outcome, "ok", r1.stderr);
+      assert.equal(r1.stdout, "score: 1\n");
+      // The same tree sees what its earlier trial kept.
+      const r2 = await s.trial(incumbent);
+      assert.equal(r2.stdout, "kept-a.txt\nscore: 1\n");
+      // The other side of the comparison has a volume of its own: nothing
+      // one side writes reaches the other side's trials.
+      const r3 = await s.trial(candidate);
+      assert.equal(r3.stdout, "score: 1\n");
+      const r4 = await s.trial(incumbent);
+      assert.equal(r4.stdout, "kept-a.txt\nscore: 1\n");
+      // Released with its tree.
+      await s.deps.images.release("cand");
+      assert.equal(
+        await docker(
+          "volume",
+          "ls",
+          "-q",
+          "--filter",
+          `label=ratchet.test=${t.id}`,
+          "--filter",
+          "label=ratchet.tree=cand",
+        ),
+        "",
+      );
+    } finally {
+      await Deno.remove(other, { recursive: true });
+    }
 
     const error = await t.trial({
       mount: [{ source: "no/such/dir", target: "/data", readOnly: true }],
@@ -746,5 +844,33 @@ trialTest(
     assert.ok(error instanceof EnvironmentError, String(error));
     assert.equal(error.exitCode, ExitCode.environment);
     assert.equal(await Deno.stat(join(t.dir, "no")).catch(() => null), null);
+  },
+);
+
+trialTest(
+  "control files a trial replaces with a symlink or a FIFO neither leak nor hang the host",
+  async (t) => {
+    const saved: string[] = [];
+    const started = performance.now();
+    const r = await t.trial({
+      setupCommand: "echo set-up",
+      trialTimeoutSeconds: 3,
+      runCommand: [
+        "ln -sf /etc/passwd /.ratchet-trial/setup.out",
+        "rm -f /.ratchet-trial/log && mkfifo /.ratchet-trial/log",
+        "echo 'score: 1'",
+      ].join("; "),
+    }, {
+      deps: {
+        saveReport: (_i, _t, text) => Promise.resolve(void saved.push(text)),
+      },
+    });
+    const elapsed = performance.now() - started;
+    // The wrapper blocks on the FIFO it cannot write; the host's timeout
+    // ends the container, and nothing ratchet reads blocks or follows a link.
+    assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
+    assert.notEqual(r.outcome, "ok");
+    assert.equal(saved.length, 1);
+    assert.doesNotMatch(saved[0]!, /root:x:0:0/);
   },
 );

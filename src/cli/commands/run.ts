@@ -159,6 +159,15 @@ async function checkDisk(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The disks a trial may fill: the one holding `.ratchet/`, and a local
+ * engine's storage (its data root, when this machine has that path).
+ */
+function diskDirsOf(stateDir: string, setup: TrialSetup): string[] {
+  const root = setup.info.dataRoot;
+  return setup.sharesFiles && root !== null ? [stateDir, root] : [stateDir];
+}
+
 /** Largest file brought back from the model's sandbox into a candidate. */
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 
@@ -244,7 +253,7 @@ function buildPorts(
         await s.store.saveReport(iter, trial, text);
       },
       signal: s.ctx.signal,
-      diskDir: s.store.paths.root,
+      diskDirs: diskDirsOf(s.store.paths.root, s.setup),
       root: s.root,
       pinned: [startTree],
     });

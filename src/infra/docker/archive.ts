@@ -209,24 +209,32 @@ export async function collectPath(
   const stat = await statPath(docker, id, path, timeoutMs);
   if (stat === null) return { kind: "missing" };
   if (stat.kind !== "file") return { kind: "other", type: stat.kind };
-  return await bounded(timeoutMs, async (signal) => {
+  return await bounded(timeoutMs, async (timeout) => {
+    // Dropped as soon as the first entry is read: an archive left open
+    // keeps the engine from removing the container.
+    const done = new AbortController();
+    const signal = AbortSignal.any([timeout, done.signal]);
     const stream = await getArchive(docker, id, path, signal);
     if (stream === null) return { kind: "missing" } as const;
-    for await (
-      const entry of readTar(stream, {
-        maxFileBytes: maxBytes,
-        over: "truncate",
-      })
-    ) {
-      if (entry.kind !== "file" || entry.data === null) {
-        return { kind: "other", type: entry.type } as const;
+    try {
+      for await (
+        const entry of readTar(stream, {
+          maxFileBytes: maxBytes,
+          over: "truncate",
+        })
+      ) {
+        if (entry.kind !== "file" || entry.data === null) {
+          return { kind: "other", type: entry.type } as const;
+        }
+        return {
+          kind: "file",
+          bytes: entry.data,
+          truncated: entry.overCap,
+        } as const;
       }
-      return {
-        kind: "file",
-        bytes: entry.data,
-        truncated: entry.overCap,
-      } as const;
+      return { kind: "missing" } as const;
+    } finally {
+      done.abort();
     }
-    return { kind: "missing" } as const;
   });
 }

@@ -6,9 +6,10 @@
  * orphans are reaped and one SIGKILL ends everything), `HostConfig.Mounts`
  * (a missing bind source fails instead of being created), only the given
  * environment, no log driver (ratchet reads output through its own capped
- * attach), and the image's ENTRYPOINT cleared so `cmd` runs exactly as
- * given. Containers that run the repository's code also drop every
- * capability and get `no-new-privileges`. A container joined to another's
+ * attach), `no-new-privileges` (no setuid binary gains anything), and the
+ * image's ENTRYPOINT cleared so `cmd` runs exactly as given. Containers that
+ * run the repository's code also drop every capability; the prepare step
+ * keeps the engine's default set. A container joined to another's
  * network namespace shares that container's /etc/hosts, /etc/resolv.conf and
  * /etc/hostname, so those are made read-only in it.
  */

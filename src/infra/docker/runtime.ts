@@ -20,7 +20,7 @@
  */
 import Docker from "dockerode";
 import { Readable } from "node:stream";
-import { EnvironmentError, RatchetError } from "../../errors.ts";
+import { EnvironmentError, RatchetError, UpstreamError } from "../../errors.ts";
 import type { EngineEndpoint } from "../engine.ts";
 import { type NetnsGroup, NetnsPool } from "../netns_pool.ts";
 import type {
@@ -136,12 +136,23 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       return (await this.info()).product === "podman";
     } catch (error) {
-      throw this.#upstream("asking the engine what it is", error);
+      // info() speaks for start time (exit 3); here a run is going (exit 4).
+      throw new UpstreamError(
+        error instanceof Error ? error.message : String(error),
+        {
+          hint: "Make sure Docker is running, then `ratchet resume`.",
+          cause: error,
+        },
+      );
     }
   }
 
   async #info(): Promise<EngineInfo> {
-    let info: { ServerVersion?: string; SecurityOptions?: string[] };
+    let info: {
+      ServerVersion?: string;
+      SecurityOptions?: string[];
+      DockerRootDir?: string;
+    };
     let components: { Name?: string }[] = [];
     try {
       // A tcp endpoint that drops packets would otherwise hang forever.
@@ -178,6 +189,7 @@ export class DockerRuntime implements ContainerRuntime {
       serverVersion: info.ServerVersion ?? "unknown",
       product: podman ? "podman" : "docker",
       endpoint: `${this.endpoint.url} (${this.endpoint.source})`,
+      dataRoot: info.DockerRootDir ?? null,
     };
   }
 
