@@ -1,8 +1,8 @@
 /**
  * The agent end to end: runProposal and runCritic with the real Anthropic SDK
- * against the fake Messages API server, the real Workspace on a temporary git
- * repository, and a recording fake sandbox (plus, where Docker answers, the
- * real sandbox container).
+ * against the fake Messages API server, the real Workspace over an in-memory
+ * sandbox (tests/_fakes/sandbox.ts) and a recording fake for bash (plus,
+ * where Docker answers, real sandbox containers of a tree image).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,11 +17,7 @@ import {
 import type { PromptContext } from "../../src/core/prompt.ts";
 import { addTokens, emptyTokens } from "../../src/core/state.ts";
 import { EnvironmentError, ExitCode } from "../../src/errors.ts";
-import type {
-  ContainerSpec,
-  ExecResult,
-  Sandbox,
-} from "../../src/infra/runtime.ts";
+import type { ExecResult, Sandbox } from "../../src/infra/runtime.ts";
 import {
   openWorkspace,
   repoOverview,
@@ -35,9 +31,14 @@ import {
   roleOf,
   startFakeAnthropic,
 } from "../_helpers/fake_anthropic.ts";
-import { tempDir, tempRepo } from "../_helpers/git_repo.ts";
+import { tempRepo } from "../_helpers/git_repo.ts";
+import { FakeSandbox } from "../_fakes/sandbox.ts";
 import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
-import { DockerRuntime } from "../../src/infra/container.ts";
+import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
+import { syncBack } from "../../src/infra/sync_back.ts";
+import { TreeImages } from "../../src/trial/tree_images.ts";
+import { startSandbox } from "../../src/wiring.ts";
+import { testConfig } from "../_helpers/config.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 
 const SCORE_PY =
@@ -74,19 +75,33 @@ function recordingSandbox(
   };
 }
 
+const FILES = {
+  "src/score.py": SCORE_PY,
+  "tests/test_score.py": TEST_PY,
+  "out/.keep": "",
+};
+
 async function setup() {
-  const repo = await tempRepo({
-    "src/score.py": SCORE_PY,
-    "tests/test_score.py": TEST_PY,
-    "out/.keep": "",
-  });
-  const workspace = await openWorkspace(repo.dir, {
+  const repo = await tempRepo(FILES);
+  const box = new FakeSandbox(FILES);
+  const policy = {
     editable: [],
     harness: ["tests/**"],
     scratch: [],
     reportPath: "out/report.txt",
-  });
-  const overview = await repoOverview(workspace);
+  };
+  const workspace = openWorkspace(box, policy, { uid: 1000, gid: 1000 });
+  const overview = repoOverview(
+    [
+      { path: "out", kind: "dir" as const },
+      { path: "out/.keep", kind: "file" as const },
+      { path: "src", kind: "dir" as const },
+      { path: "src/score.py", kind: "file" as const },
+      { path: "tests", kind: "dir" as const },
+      { path: "tests/test_score.py", kind: "file" as const },
+    ],
+    policy,
+  );
   const context = (overrides: Partial<PromptContext> = {}): PromptContext => ({
     objective: {
       metricName: "score_time",
@@ -116,6 +131,7 @@ async function setup() {
   });
   return {
     repo,
+    box,
     workspace,
     context,
     [Symbol.asyncDispose]: () => repo[Symbol.asyncDispose](),
@@ -175,7 +191,7 @@ Deno.test("runProposal() edits, runs a check and submits through the real SDK", 
   assert.equal(outcome.toolCalls, 4);
   assert.equal(outcome.calls.length, 4);
   assert.equal(
-    await Deno.readTextFile(join(t.repo.dir, "src/score.py")),
+    t.box.text("src/score.py"),
     "def score():\n    return sum(range(1000))\n",
   );
   assert.deepEqual(sandbox.commands, [
@@ -348,13 +364,19 @@ Deno.test("runProposal() sends a byte-identical cached prefix in two iterations"
 
 Deno.test("runProposal() refuses every forbidden move at the tool layer and carries on", async () => {
   await using t = await setup();
-  await using outside = await tempDir();
-  await Deno.writeTextFile(join(outside.dir, "secret.txt"), "secret\n");
-  // Made in the worktree as a bash call in the sandbox would.
-  await Deno.symlink(
-    join(outside.dir, "secret.txt"),
-    join(t.repo.dir, "src", "escape"),
-  );
+  // Made in the sandbox as a bash call would: a link to a file outside /work.
+  t.box.put("/", [
+    { path: "outside", kind: "dir", mode: 0o755, uid: 0, gid: 0 },
+    {
+      path: "outside/secret.txt",
+      kind: "file",
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      data: new TextEncoder().encode("secret\n"),
+    },
+  ]);
+  t.box.set("src/escape", { symlink: "/outside/secret.txt" });
   await using server = await startFakeAnthropic(
     await loadScript("forbidden_moves"),
   );
@@ -388,14 +410,21 @@ Deno.test("runProposal() refuses every forbidden move at the tool layer and carr
   assert.match(messages[8]!, /out\/report\.txt is the report file/);
 
   assert.equal(
-    await Deno.readTextFile(join(outside.dir, "secret.txt")),
+    new TextDecoder().decode(
+      (t.box.nodes.get("/outside/secret.txt") as { data: Uint8Array }).data,
+    ),
     "secret\n",
   );
   assert.equal(
-    await Deno.readTextFile(join(t.repo.dir, "tests/test_score.py")),
+    t.box.text("tests/test_score.py"),
     TEST_PY,
   );
-  assert.equal(await t.repo.git("status", "--porcelain"), "?? src/escape");
+  // Nothing but the link the test made changed in the working copy.
+  assert.deepEqual(
+    (await t.box.changes()).filter((c) => c.path.startsWith("/work/"))
+      .map((c) => c.path),
+    ["/work/src", "/work/src/escape"],
+  );
   // The model gave up; after one reminder the proposal ends without a submission.
   assert.equal(outcome.kind, "no_submit");
   assert.equal(outcome.toolCalls, 9);
@@ -538,10 +567,7 @@ Deno.test("runProposal() answers a tool call cut off at max_tokens with an error
   const [result] = toolResults(server, 1);
   assert.equal(result!.is_error, true);
   assert.match(result!.content, /cut off at the output limit/);
-  await assert.rejects(
-    Deno.stat(join(t.repo.dir, "big.py")),
-    Deno.errors.NotFound,
-  );
+  assert.equal(t.box.text("big.py"), null);
 });
 
 Deno.test("runProposal() rides out 429 and 529 and reports the retries", async () => {
@@ -676,7 +702,7 @@ Deno.test("runCritic() runs proposer A, proposer B, the judge and the implemente
   });
   assert.equal(outcome.hypothesis, "The closed form removes the O(n) loop.");
   assert.equal(
-    await Deno.readTextFile(join(t.repo.dir, "src/score.py")),
+    t.box.text("src/score.py"),
     "def score():\n    return 1000 * 999 // 2\n",
   );
   assert.deepEqual(outcome.phases.map((p) => p.role), [
@@ -737,33 +763,56 @@ Deno.test("runCritic() takes the only plan when one proposer submits nothing", a
 });
 
 dockerTest(
-  "runProposal() runs bash in real sandbox containers, read-write for the implementer, read-only for proposers",
+  "runProposal() in real sandbox containers of the incumbent's tree image: read-write for the implementer, read-only for proposers, brought back into the worktree",
   async () => {
     const id = crypto.randomUUID();
     const runtime = new DockerRuntime(
       resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
     );
     await using t = await setup();
-    const spec = (readOnly: boolean): ContainerSpec => ({
-      image: "busybox:latest",
-      cmd: ["sleep", "300"],
-      workingDir: "/work",
-      env: {},
-      user: "0:0",
-      mounts: [{ type: "bind", source: t.repo.dir, target: "/work", readOnly }],
-      network: "none",
-      limits: {
-        cpus: 1,
-        memoryBytes: 256 * 1024 * 1024,
-        pidsLimit: 256,
-        shmSizeBytes: 64 * 1024 * 1024,
-        gpus: null,
-      },
-      labels: { "ratchet.test": id },
+    const policy = t.workspace.policy;
+    const trialUser = { uid: 1000, gid: 1000 };
+    const labels = { "ratchet.test": id };
+    const images = new TreeImages({
+      runtime,
+      runId: `agent-${id.slice(0, 8)}`,
+      baseImage: "busybox:latest",
+      snapshotDir: null,
+      policy: { ...policy, configPath: null },
+      trialUser,
+      labels,
     });
+    const settings = {
+      runtime,
+      images,
+      spec: {
+        runId: `agent-${id.slice(0, 8)}`,
+        config: testConfig({ cpus: 1, memory: 256 * 1024 * 1024 }),
+        user: "1000:1000",
+        env: () => undefined,
+        extraMounts: [],
+        labels,
+      },
+      root: t.repo.dir,
+      worktree: t.repo.dir,
+      policy,
+      trialUser,
+      preparedRoots: [],
+      maxFileBytes: 1024 * 1024,
+    };
+    const tree = await t.repo.git("rev-parse", "HEAD^{tree}");
     try {
-      await using readWrite = await runtime.startSandbox(spec(false));
-      await using readOnly = await runtime.startSandbox(spec(true));
+      await using readWrite = await startSandbox(settings, {
+        iter: 1,
+        tree,
+        readOnly: false,
+      });
+      await using readOnly = await startSandbox(settings, {
+        iter: 1,
+        tree,
+        readOnly: true,
+      });
+      const workspace = openWorkspace(readWrite, policy, trialUser);
       await using server = await startFakeAnthropic([
         {
           expect_role: "proposer-a",
@@ -831,7 +880,7 @@ dockerTest(
         },
       ]);
       const proposer = await runProposal(
-        deps(server, t.workspace, { sandbox: readOnly }),
+        deps(server, workspace, { sandbox: readOnly }),
         {
           role: "proposer-a",
           context: t.context(),
@@ -848,7 +897,7 @@ dockerTest(
       assert.match(touch!.content, /Read-only file system/);
 
       const implementer = await runProposal(
-        deps(server, t.workspace, { sandbox: readWrite }),
+        deps(server, workspace, { sandbox: readWrite }),
         {
           role: "implementer",
           context: t.context(),
@@ -858,10 +907,6 @@ dockerTest(
       assert.equal(implementer.kind, "submitted");
       const [ln, view, create, sleep] = toolResults(server, 3);
       assert.equal(ln!.is_error, false, ln!.content);
-      assert.equal(
-        await Deno.readTextFile(join(t.repo.dir, "src/made.py")),
-        "x = 1\n",
-      );
       assert.equal(view!.is_error, true);
       assert.match(
         view!.content,
@@ -875,8 +920,29 @@ dockerTest(
         /timed out after 1 s \(--bash-timeout-seconds\)/,
       );
       assert.deepEqual(server.violations, []);
+      // The working copy comes back into the worktree: the new file as a
+      // file, the link as a link (never followed on the host).
+      const synced = await syncBack(readWrite, t.repo.dir, {
+        preparedRoots: [],
+        maxFileBytes: 1024 * 1024,
+      });
+      assert.deepEqual(synced.oversized, []);
+      assert.equal(
+        await Deno.readTextFile(join(t.repo.dir, "src/made.py")),
+        "x = 1\n",
+      );
+      assert.equal(
+        await Deno.readLink(join(t.repo.dir, "src/pw")),
+        "/etc/passwd",
+      );
+      assert.equal(
+        await t.repo.git("status", "--porcelain"),
+        "?? src/made.py\n?? src/pw",
+      );
     } finally {
       await runtime.removeContainers({ "ratchet.test": id });
+      await images.removeAll();
+      await runtime.removeImages({ "ratchet.test": id });
     }
   },
 );

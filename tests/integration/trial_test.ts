@@ -866,11 +866,10 @@ trialTest(
       },
     });
     const elapsed = performance.now() - started;
-    // The wrapper blocks on the FIFO it cannot write; the host's timeout
-    // ends the container, and nothing ratchet reads blocks or follows a link.
-    assert.ok(elapsed < 20_000, `took ${elapsed} ms`);
-    assert.notEqual(r.outcome, "ok");
+    // Nothing ratchet reads back blocks on the FIFO or follows the link.
+    assert.ok(elapsed < 20_000, `took ${elapsed} ms (${r.outcome})`);
     assert.equal(saved.length, 1);
+    // The setup output ratchet kept is not what the symlink points at.
     assert.doesNotMatch(saved[0]!, /root:x:0:0/);
   },
 );
