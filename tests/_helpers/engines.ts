@@ -81,6 +81,8 @@ export interface TestEngine extends AsyncDisposable {
   readonly address: EngineAddress;
   /** Whether the engine sees the host's files (Podman: yes; the others: no). */
   readonly sharesFilesystem: boolean;
+  /** The daemon's PID (dockerd, or `podman system service`), null once closed. */
+  pid(): number | null;
   /**
    * One Engine API call: the parsed JSON body (text when not JSON), null for
    * an empty body or a 404; rejects on other errors.
@@ -423,6 +425,7 @@ function dockerdEngine(
     env,
     address,
     sharesFilesystem: false,
+    pid: () => (closed ? null : dockerd.pid()),
     api: (method, path, body) => engineApi(address, method, path, body),
     async hostShell(script) {
       const pid = dockerd.pid();
@@ -796,6 +799,7 @@ export async function startPodmanEngine(
     env: { DOCKER_HOST: `unix://${socketPath}` },
     address,
     sharesFilesystem: true,
+    pid: () => (closed ? null : child.pid),
     api: (method, path, body) => engineApi(address, method, path, body),
     hostShell: (script) => run("sh", ["-c", script]),
     inventory: () => inventoryOf(address),
