@@ -60,6 +60,8 @@ export interface EngineObject {
   /** Names or tags, for messages. */
   names: string[];
   labels: Record<string, string>;
+  /** An image's parent image id ("" when none or unknown). */
+  parent?: string;
 }
 
 /** What is on an engine at one moment. */
@@ -218,6 +220,7 @@ export async function inventoryOf(address: EngineAddress): Promise<Inventory> {
   }[];
   const images = (await engineApi(address, "GET", "/images/json") ?? []) as {
     Id: string;
+    ParentId?: string;
     RepoTags?: string[] | null;
     Labels?: Record<string, string> | null;
   }[];
@@ -232,8 +235,10 @@ export async function inventoryOf(address: EngineAddress): Promise<Inventory> {
     })),
     images: images.map((i) => ({
       id: i.Id,
-      names: i.RepoTags ?? [],
+      // Untagged images show as "<none>:<none>".
+      names: (i.RepoTags ?? []).filter((t) => !t.startsWith("<none>")),
       labels: i.Labels ?? {},
+      parent: i.ParentId ?? "",
     })),
     volumes: volumes.map((v) => ({
       id: v.Name,
@@ -244,16 +249,35 @@ export async function inventoryOf(address: EngineAddress): Promise<Inventory> {
 }
 
 /**
- * Whether an image is one the spec lets outlive a run: a prepared-image cache
- * "labelled as such" (a ratchet label whose key or value names the prepared
- * image or a cache), or a trial image built from a Dockerfile
- * (`ratchet.image=default|custom`, built once per version or Dockerfile).
+ * Whether an image is one the spec lets outlive a run, given every image on
+ * the engine (`all`): a trial image built from a Dockerfile (tagged
+ * `ratchet-trial:…`, `ratchet.image=default|custom`: built once per ratchet
+ * version or Dockerfile), or a prepared-image cache "labelled as such" (a
+ * tag, or a `ratchet.*` label of its own, naming it prepared or a cache).
+ * Never an untagged image, and never on the strength of a label inherited
+ * from its parent: an image built or committed on top of another carries
+ * the parent's labels, so a tree image on a prepared image would otherwise
+ * pass for the cache.
  */
-export function isKeptImage(image: EngineObject): boolean {
+export function isKeptImage(
+  image: EngineObject,
+  all: EngineObject[] = [],
+): boolean {
+  if (image.names.length === 0) return false;
   const kind = image.labels["ratchet.image"];
-  if (kind === "default" || kind === "custom") return true;
+  if (
+    (kind === "default" || kind === "custom") &&
+    image.names.some((n) => /(^|\/)ratchet-trial:/.test(n))
+  ) {
+    return true;
+  }
+  if (image.names.some((n) => /prepared|cache/i.test(n.split(":")[0]!))) {
+    return true;
+  }
+  const parent = all.find((o) => o.id === image.parent);
   return Object.entries(image.labels).some(([k, v]) =>
-    k.startsWith("ratchet.") && /prepared|cache/i.test(`${k}=${v}`)
+    k.startsWith("ratchet.") && /prepared|cache/i.test(`${k}=${v}`) &&
+    parent?.labels[k] !== v
   );
 }
 
@@ -273,7 +297,7 @@ export function leftovers(
   before: Inventory,
   after: Inventory,
   options: {
-    keep?: (image: EngineObject) => boolean;
+    keep?: (image: EngineObject, all: EngineObject[]) => boolean;
     onlyRatchets?: boolean;
   } = {},
 ): string[] {
@@ -293,9 +317,8 @@ export function leftovers(
     ...fresh(after.containers, before.containers).map((o) =>
       show("container", o)
     ),
-    ...fresh(after.images, before.images).filter((o) => !keep(o)).map((o) =>
-      show("image", o)
-    ),
+    ...fresh(after.images, before.images).filter((o) => !keep(o, after.images))
+      .map((o) => show("image", o)),
     ...fresh(after.volumes, before.volumes).map((o) => show("volume", o)),
   ];
 }

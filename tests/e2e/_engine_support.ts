@@ -62,7 +62,7 @@ export async function assertNothingLeft(
   view: EngineView,
   before: Inventory,
   when: string,
-  keep: (image: EngineObject) => boolean = isKeptImage,
+  keep: (image: EngineObject, all: EngineObject[]) => boolean = isKeptImage,
 ): Promise<void> {
   const left = leftovers(before, await snapshot(view), {
     keep,
