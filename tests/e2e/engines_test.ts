@@ -213,7 +213,14 @@ async function scriptedRun(engine: TestEngine): Promise<void> {
   ]);
   const r = await onEngine(
     engine,
-    runArgs(10, "--check-command", 'test "$(cat value.txt)" -le 100'),
+    runArgs(
+      10,
+      "--check-command",
+      'test "$(cat value.txt)" -le 100',
+      // A per-run volume on the engine, gone when the run ends.
+      "--cache",
+      "/var/cache/ratchet-e2e",
+    ),
     repo.dir,
     server,
   );
