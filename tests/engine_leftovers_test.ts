@@ -54,6 +54,13 @@ Deno.test("leftovers counts every new container and volume, and new images that 
     labels: { "ratchet.image": "custom" },
     parent: base.id,
   };
+  // A tree image that cleared the inherited label.
+  const cleared: EngineObject = {
+    id: "sha256:cleared",
+    names: ["ratchet-tree:2"],
+    labels: { "ratchet.prepared": "" },
+    parent: cacheByLabel.id,
+  };
   // Committed on the custom trial image: inherits ratchet.image=custom.
   const untaggedChild: EngineObject = {
     id: "sha256:child",
@@ -62,20 +69,22 @@ Deno.test("leftovers counts every new container and volume, and new images that 
     parent: trial.id,
   };
   const after = inventory(
-    [base, prepared, cacheByLabel, tree, trial, untaggedChild],
+    [base, prepared, cacheByLabel, tree, cleared, trial, untaggedChild],
     [{ id: "c1", names: ["/trial"], labels: { "ratchet.run": "r1" } }],
     [{ id: "v1", names: ["v1"], labels: { "ratchet.run": "r1" } }],
   );
   const left = leftovers(before, after);
-  assert.equal(left.length, 4, left.join("\n"));
+  assert.equal(left.length, 5, left.join("\n"));
   assert.match(left[0]!, /^container c1/);
   assert.ok(left.some((l) => l.startsWith("image tree")), left.join("\n"));
   assert.ok(left.some((l) => l.startsWith("image child")), left.join("\n"));
+  assert.ok(left.some((l) => l.startsWith("image cleared")), left.join("\n"));
   assert.match(left.at(-1)!, /^volume v1/);
   assert.equal(isKeptImage(prepared, after.images), true);
   assert.equal(isKeptImage(cacheByLabel, after.images), true);
   assert.equal(isKeptImage(trial, after.images), true);
   assert.equal(isKeptImage(tree, after.images), false);
+  assert.equal(isKeptImage(cleared, after.images), false);
   assert.equal(isKeptImage(untaggedChild, after.images), false);
   // Nothing new, nothing left.
   assert.deepEqual(leftovers(after, after), []);

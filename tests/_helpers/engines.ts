@@ -276,8 +276,8 @@ export function isKeptImage(
   }
   const parent = all.find((o) => o.id === image.parent);
   return Object.entries(image.labels).some(([k, v]) =>
-    k.startsWith("ratchet.") && /prepared|cache/i.test(`${k}=${v}`) &&
-    parent?.labels[k] !== v
+    k.startsWith("ratchet.") && v !== "" &&
+    /prepared|cache/i.test(`${k}=${v}`) && parent?.labels[k] !== v
   );
 }
 
