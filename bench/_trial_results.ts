@@ -19,7 +19,7 @@ export interface TrialBenchRow {
   median: number;
   /** The smallest sample; null for a derived figure or a single value. */
   min: number | null;
-  unit: "ms" | "MB";
+  unit: "ms" | "s" | "MB";
   /** Samples behind the median; 0 for a figure derived from other rows. */
   samples: number;
   /** How it compares (ratios, goals met), or its parts. */

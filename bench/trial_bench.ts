@@ -1,18 +1,26 @@
 /**
  * `deno task bench:trial`: how much a trial through ratchet's runner costs
- * compared with the docker CLI and the bare host, on this machine.
+ * compared with the docker CLI and the bare host, on this machine, and how
+ * that cost depends on the repository's size and on where the engine is.
  *
  * Prints the median wall time per trial of a trivial command (`echo score: 1`)
- * 1. through `runTrial` (tree copy, mounts, wrapper, container, capture,
- *    metric, cleanup) on a copy of tests/fixtures/sample_repo;
+ * 1. through `runTrial` (a fresh container of the tree's image, the wrapper,
+ *    control files in and out through the Engine API, capture, metric) on
+ *    tests/fixtures/sample_repo;
  * 2. through `docker run --rm --network none busybox`;
  * 3. on the host (`sh -c`);
- * then where the runner's time goes (tree copy + mount planning + cleanup;
- * the engine's create/attach/start/wait/inspect/remove round trips timed on
- * the raw API), and the peak RSS of a `measure` run in a fresh process.
+ * 4. through `runTrial` on a generated large tree (10,000 files, 320 MiB),
+ *    with the one-time cost of sending that tree to the engine as a layer;
+ * 5. through `runTrial` on an engine that cannot see this machine's files (a
+ *    second dockerd in its own mount namespace), with the time to bring the
+ *    large tree to it;
+ * then where the runner's time goes (the engine's create/start/wait/
+ * inspect/remove round trips on the raw API), and the peak RSS of a
+ * `measure` run in a fresh process.
  *
- * Goals: runner ≤ 0.6 × docker CLI and < 150 ms median; measure < 200 MB.
- * Not a test: numbers depend on the machine and its load.
+ * Goals: runner ≤ 0.6 × docker CLI and < 150 ms median; a trial of the large
+ * tree within 1.5× of a tiny one's; measure < 200 MB. Not a test: numbers
+ * depend on the machine and its load.
  *
  * With `--write`, the figures go to bench/results/trial.json (kept in git)
  * and the README's `trial-bench` block is rendered from that file
@@ -25,15 +33,15 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { testConfig } from "../tests/_helpers/config.ts";
-import { DockerRuntime } from "../src/infra/container.ts";
+import { cp } from "node:fs/promises";
+import { DockerRuntime } from "../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../src/infra/engine.ts";
-import {
-  copyCheckout,
-  materialize,
-  tmpRootOf,
-} from "../src/infra/materialize.ts";
-import { planTrialMounts } from "../src/infra/mounts.ts";
-import { runTrial } from "../src/trial.ts";
+import type { ContainerRuntime } from "../src/infra/runtime.ts";
+import { runTrial, type TrialDeps } from "../src/trial/runner.ts";
+import { TreeImages, type TreeRef } from "../src/trial/tree_images.ts";
+import { policyOf } from "../src/run.ts";
+import { startEngine } from "../tests/_helpers/engines.ts";
+import { largeTreeRepo } from "./_large_tree.ts";
 import { formatMarkdown } from "../tools/_markdown.ts";
 import {
   renderTrialBlock,
@@ -137,10 +145,9 @@ const config = testConfig({
 if (values["measure-child"] !== undefined) {
   const { measure } = await import("../src/measure.ts");
   const run = await measure({ runtime, env: () => undefined }, {
-    config: testConfig({ ...config, runCommand: "sh bench.sh" }),
+    config: testConfig({ ...config, runCommand: "sh bench.sh", image: IMAGE }),
     checkoutDir: values["measure-child"],
     trials: 5,
-    image: IMAGE,
     labels: LABEL,
   });
   print(JSON.stringify({ n_ok: run.result.n_ok, peak_mb: await peakRssMb() }));
@@ -243,9 +250,53 @@ const loadAverage = async () =>
   (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")
     .slice(0, 3).join(" ");
 
+/** The trial dependencies of one engine, its tree images labelled for the bench. */
+function trialDeps(on: ContainerRuntime, runId: string): TrialDeps {
+  return {
+    runtime: on,
+    images: new TreeImages({
+      runtime: on,
+      runId,
+      baseImage: IMAGE,
+      snapshotDir: null,
+      policy: { ...policyOf(config), configPath: null },
+      trialUser: { uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0 },
+      labels: LABEL,
+    }),
+    spec: {
+      runId,
+      config,
+      user: `${Deno.uid() ?? 0}:${Deno.gid() ?? 0}`,
+      env: () => undefined,
+      extraMounts: [],
+      labels: LABEL,
+    },
+    config,
+  };
+}
+
+/** One trial of `tree`; throws unless it ends ok. */
+async function oneTrial(deps: TrialDeps, tree: TreeRef): Promise<void> {
+  const r = await runTrial(deps, {
+    iter: 0,
+    trial: 1,
+    side: "measure",
+    tree,
+  });
+  if (r.outcome !== "ok") throw new Error(`trial ${r.outcome}: ${r.detail}`);
+}
+
+/** Seconds `fn` takes, once. */
+async function secondsOf(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
 const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
+const largeDir = await Deno.makeTempDir({ prefix: "ratchet-bench-large-" });
 try {
-  await copyCheckout(FIXTURE, dir);
+  await cp(FIXTURE, dir, { recursive: true });
   const info = await runtime.info();
   const engine: Record<string, unknown> = await apiJson("/info").catch(
     () => ({}),
@@ -261,23 +312,10 @@ try {
   );
   print();
 
-  const runTrialOnce = async () => {
-    const r = await runTrial({ runtime, env: () => undefined }, {
-      runId: "bench",
-      iter: 0,
-      trial: 1,
-      side: "measure",
-      source: { kind: "dir", dir },
-      repoRoot: dir,
-      harnessDir: null,
-      config,
-      image: IMAGE,
-      repoOwner: `${Deno.uid()}:${Deno.gid()}`,
-      rootless: info.rootless,
-      labels: LABEL,
-    });
-    if (r.outcome !== "ok") throw new Error(`trial ${r.outcome}: ${r.detail}`);
-  };
+  const local = trialDeps(runtime, "bench");
+  const tiny: TreeRef = { key: "tiny", source: { kind: "dir", dir } };
+  const tinyBuild = await secondsOf(() => local.images.imageOf(tiny));
+  const runTrialOnce = () => oneTrial(local, tiny);
   const runCli = async () => {
     const out = await new Deno.Command("docker", {
       args: [
@@ -321,6 +359,8 @@ try {
         gpus: null,
       },
       labels: LABEL,
+      capabilities: "none",
+      readOnlyRoot: false,
     }, {
       timeoutMs: null,
       outputCapBytes: 1024 * 1024,
@@ -369,7 +409,7 @@ try {
   print();
   rows.push(
     series(
-      "runner: runTrial of the sample repo (tree copy, mounts, wrapper, container, capture, metric, cleanup)",
+      "runner: runTrial of the sample repo (a container of its tree image, wrapper, control files through the API, capture, metric)",
       runner,
       `×${(mRunner / mCli).toFixed(2)} of the docker CLI, ×${
         (mRunner / mHost).toFixed(0)
@@ -379,24 +419,110 @@ try {
     series("host: `sh -c`", host),
   );
 
-  // Where the runner's time goes.
-  const prep = await timeIt(N, 1, async () => {
-    const m = await materialize({ kind: "dir", dir }, {
-      tmpRoot: tmpRootOf(dir),
-      label: "bench",
-      owner: null,
-    });
-    await planTrialMounts({
-      treeDir: m.tree,
-      harnessDir: null,
-      harness: config.harness,
-      editable: [],
-      scratch: [],
-      reportPath: null,
-      owner: null,
-    });
-    await m.remove();
+  // A large repository: its tree goes to the engine once, and a trial of
+  // it should cost what a tiny one's does.
+  print("large tree: generating 10,000 files, 320 MiB …");
+  const large = await largeTreeRepo(largeDir);
+  const largeTree: TreeRef = {
+    key: "large",
+    source: { kind: "git", root: largeDir, treeish: large.sha },
+  };
+  const largeBuild = await secondsOf(() => local.images.imageOf(largeTree));
+  const sizes = await timeInterleaved(N, 1, {
+    tiny: runTrialOnce,
+    large: () => oneTrial(local, largeTree),
   });
+  const mTiny = median(sizes.tiny!);
+  const mLarge = median(sizes.large!);
+  print(
+    `tree image build: sample repo ${
+      (tinyBuild * 1000).toFixed(0)
+    } ms; large tree (${large.files} files, ${
+      (large.bytes / 1024 ** 2).toFixed(0)
+    } MiB) ${largeBuild.toFixed(1)} s, once`,
+  );
+  print(
+    `trial, large tree     median ${fmt(mLarge)}   ×${
+      (mLarge / mTiny).toFixed(2)
+    } of the sample repo's ${fmt(mTiny)} (goal ≤ 1.5×: ${
+      mLarge <= 1.5 * mTiny ? "met" : "NOT met"
+    })`,
+  );
+  rows.push(
+    {
+      what: "tree image build, sample repo (once per tree)",
+      median: tinyBuild * 1000,
+      min: null,
+      unit: "ms",
+      samples: 1,
+      note: "",
+    },
+    {
+      what: `tree image build, large tree: ${large.files} files, ${
+        (large.bytes / 1024 ** 2).toFixed(0)
+      } MiB (once per tree)`,
+      median: largeBuild,
+      min: null,
+      unit: "s",
+      samples: 1,
+      note: "grows with the repository, once per tree, never per trial",
+    },
+    series(
+      "runner: runTrial of the large tree",
+      sizes.large!,
+      `×${(mLarge / mTiny).toFixed(2)} of the sample repo's ${
+        fmt(mTiny)
+      } measured alongside; goal ≤ 1.5× ${
+        mLarge <= 1.5 * mTiny ? "met" : "not met"
+      }`,
+    ),
+  );
+  await local.images.removeAll();
+
+  // An engine that does not see this machine's files (the stand-in for a
+  // remote host): everything travels through the Engine API.
+  print("hidden-filesystem engine: starting a second dockerd …");
+  {
+    await using engine = await startEngine("hidden", { images: [IMAGE] });
+    const remote = new DockerRuntime(resolveEngine(engine.env));
+    const far = trialDeps(remote, "bench-hidden");
+    const farBuild = await secondsOf(() => far.images.imageOf(largeTree));
+    await far.images.imageOf(tiny);
+    const where = await timeInterleaved(N, 1, {
+      local: runTrialOnce,
+      hidden: () => oneTrial(far, tiny),
+    });
+    const mHidden = median(where.hidden!);
+    print(
+      `trial, hidden-fs engine median ${fmt(mHidden)}   ×${
+        (mHidden / median(where.local!)).toFixed(2)
+      } of the local engine's; large tree sent to it in ${
+        farBuild.toFixed(1)
+      } s, once`,
+    );
+    rows.push(
+      series(
+        "runner: runTrial on an engine that cannot see this machine's files",
+        where.hidden!,
+        `×${
+          (mHidden / median(where.local!)).toFixed(2)
+        } of the local engine's ${
+          fmt(median(where.local!))
+        } measured alongside`,
+      ),
+      {
+        what: "large tree brought to that engine (once per tree)",
+        median: farBuild,
+        min: null,
+        unit: "s",
+        samples: 1,
+        note: "",
+      },
+    );
+    await far.images.removeAll();
+  }
+  print();
+
   const phases: Record<string, number[]> = {};
   for (let i = 0; i < N; i++) {
     for (const [k, v] of Object.entries(await rawApiPhases())) {
@@ -404,11 +530,10 @@ try {
     }
   }
   print("breakdown (medians):");
-  print(`  tree copy + mount plan + removal       ${fmt(median(prep))}`);
   print(`  DockerRuntime.run, no mounts, shared netns  ${fmt(median(bare))}`);
   print(
-    `  runner − bare run − copy (mounts, wrapper, capture)  ${
-      fmt(mRunner - median(bare) - median(prep))
+    `  runner − bare run (wrapper, control files in and out, capture)  ${
+      fmt(mRunner - median(bare))
     }`,
   );
   const rawTotal = Object.values(phases).reduce((a, v) => a + median(v), 0);
@@ -443,15 +568,14 @@ try {
   await api("DELETE", `/containers/${holder}?force=true`);
   const joinedTotal = Object.values(joined).reduce((a, v) => a + median(v), 0);
   rows.push(
-    series("breakdown: tree copy + mount plan + removal", prep),
     series(
       "breakdown: `DockerRuntime.run`, no mounts, shared netns",
       bare,
     ),
     {
       what:
-        "breakdown: runner − bare run − tree copy (mounts, wrapper, capture)",
-      median: mRunner - median(bare) - median(prep),
+        "breakdown: runner − bare run (wrapper, control files in and out, capture)",
+      median: mRunner - median(bare),
       min: null,
       unit: "ms",
       samples: 0,
@@ -559,5 +683,7 @@ try {
   }
 } finally {
   await runtime.removeContainers(LABEL).catch(() => {});
+  await runtime.removeImages(LABEL).catch(() => {});
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.remove(largeDir, { recursive: true }).catch(() => {});
 }
