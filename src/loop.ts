@@ -217,9 +217,11 @@ export async function runIteration(
       : recorded;
   }
 
-  const tree = await ports.git.candidateTree();
+  const { tree, oversized } = await ports.git.candidateTree(
+    state.config.maxFileSize,
+  );
   current.candidate_tree = tree;
-  if (tree === state.incumbent.tree) {
+  if (tree === state.incumbent.tree && oversized.length === 0) {
     return await finish(
       ports,
       state,
@@ -239,7 +241,11 @@ export async function runIteration(
     fields: Partial<IterationRecord> & { decision: Decision },
   ) => base({ diff_stat: diff.stat, ...fields });
 
-  const violation = checkCandidateChanges(diff.changes, state.policy);
+  const violation = checkCandidateChanges(diff.changes, state.policy, {
+    links: diff.links,
+    maxFileBytes: state.config.maxFileSize,
+    oversized,
+  });
   if (violation) {
     ports.events({
       event: "decision",

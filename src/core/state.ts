@@ -41,6 +41,7 @@ export const REASONS = [
   "within_noise",
   "below_min_effect",
   "trials_exhausted",
+  "file_too_large",
 ] as const;
 export type Reason = typeof REASONS[number];
 
