@@ -57,6 +57,7 @@ Deno.test("driveLoop() records a carried spend that exhausted the budget before 
     timestamp: "t",
   });
   const state = stateFromRecords({
+    configPath: "ratchet.jsonc",
     runId: "r",
     config,
     deterministic: true,
@@ -112,6 +113,7 @@ Deno.test("driveLoop() stops for cost at once when nothing is carried", async ()
   const end = await driveLoop(
     f.ports,
     stateFromRecords({
+      configPath: "ratchet.jsonc",
       runId: "r",
       config,
       deterministic: true,

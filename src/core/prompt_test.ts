@@ -35,6 +35,7 @@ function context(overrides: Partial<PromptContext> = {}): PromptContext {
       harness: ["tests/**"],
       scratch: [],
       reportPath: null,
+      configPath: null,
     },
     iteration: 3,
     iterations: 20,
