@@ -39,7 +39,7 @@ const configFile = new GroupRecorder("config-file", {
 const fileSize = new GroupRecorder("file-size", {
   title: "Unbounded files",
   about:
-    "A candidate's new or changed files are capped by `--max-file-size` (default 10m). Files above it are found with lstat before git reads a byte (git would hash and compress all of them) and the candidate is `rejected` (file_too_large). One `ratchet run` with `--max-file-size 32m` (busybox, `--decision mean --trials 1`).",
+    "A candidate's new or changed files are capped by `--max-file-size` (default 10m). Files above it are found with lstat before git reads a byte (git would hash and compress all of them) and the candidate is `rejected` (file_too_large). One `ratchet run` per case (busybox, `--decision mean --trials 1`).",
   test: "tests/e2e/security_integrity_test.ts",
 });
 
@@ -204,60 +204,61 @@ recordTo(
   fileSize,
   "a 4 GB sparse file is rejected at once as file_too_large, and a raised --max-file-size lets a smaller one through",
   async () => {
-    const steps = [
-      turn(
-        bash("truncate -s 4G /work/big.bin"),
-        replace("/work/value.txt", "10", "20"),
-        submit("A bigger value.", "value 20 (and a big file)"),
-      ),
-      turn(
-        bash("head -c 20000000 /dev/urandom > /work/data.bin"),
-        replace("/work/value.txt", "10", "20"),
-        submit("A bigger value.", "value 20 (and a 20 MB file)"),
-      ),
-    ];
-    await runScenario(
-      { args: runFlags(2, "--max-file-size", "32m"), steps },
-      async (o) => {
-        const [, big, fits] = o.records;
+    const big = [turn(
+      bash("truncate -s 4G /work/big.bin"),
+      replace("/work/value.txt", "10", "20"),
+      submit("A bigger value.", "value 20 (and a big file)"),
+    )];
+    const rejected = await runScenario(
+      { args: runFlags(1), steps: big },
+      async (o): Promise<Case> => {
+        const r = o.records[1];
         const objects = await du(join(o.repo.dir, ".git", "objects"));
-        const named = big !== undefined &&
-          /big\.bin: 4\.0 GiB \(4294967296 bytes\), above the file-size cap of 32\.0 MiB \(33554432 bytes\); raise it with --max-file-size/
-            .test(big.detail);
-        const rejected: Case = {
+        const named = r !== undefined &&
+          /big\.bin: 4\.0 GiB \(4294967296 bytes\), above the file-size cap of 10\.0 MiB \(10485760 bytes\); raise it with --max-file-size/
+            .test(r.detail);
+        return {
           id: "file-4g-sparse",
           kind: "attack",
           attack:
-            "bash in the sandbox makes a 4 GB sparse file (`truncate -s 4G`), beside an honest score gain",
+            "bash in the sandbox makes a 4 GB sparse file (`truncate -s 4G`), beside an honest score gain (default cap)",
           vector: "bash",
           layer:
             "diff check: files above --max-file-size found by lstat before git reads them (file_too_large); every git call has a time limit",
-          recorded: recorded(big),
-          held: big?.decision === "rejected" &&
-            big.reason === "file_too_large" && named &&
-            big.duration_s < 30 && objects < 64 * 1024 ** 2,
+          recorded: recorded(r),
+          held: r?.decision === "rejected" && r.reason === "file_too_large" &&
+            named && r.duration_s < 30,
           evidence: `the iteration took ${
-            big?.duration_s.toFixed(1)
+            r?.duration_s.toFixed(1)
           } s; .git/objects holds ${
             (objects / 1024 ** 2).toFixed(1)
           } MiB after the run`,
         };
-        fileSize.add(rejected);
-        const raised: Case = {
+      },
+    );
+    fileSize.add(rejected);
+    const smaller = [turn(
+      bash("head -c 20000000 /dev/urandom > /work/data.bin"),
+      replace("/work/value.txt", "10", "20"),
+      submit("A bigger value.", "value 20 (and a 20 MB file)"),
+    )];
+    const raised = await runScenario(
+      { args: runFlags(1, "--max-file-size", "32m"), steps: smaller },
+      (o): Promise<Case> =>
+        Promise.resolve({
           id: "file-under-raised-cap",
           kind: "control",
           attack:
             "a 20 MB file (above the default 10m) under --max-file-size 32m, beside the same gain",
           vector: "bash",
           layer: "(accepted: the user raised the cap)",
-          recorded: recorded(fits),
-          held: fits?.decision === "improved",
-        };
-        fileSize.add(raised);
-        assert.ok(rejected.held, `${rejected.recorded} | ${rejected.evidence}`);
-        assert.ok(raised.held, raised.recorded);
-      },
+          recorded: recorded(o.records[1]),
+          held: o.records[1]?.decision === "improved",
+        }),
     );
+    fileSize.add(raised);
+    assert.ok(rejected.held, `${rejected.recorded} | ${rejected.evidence}`);
+    assert.ok(raised.held, raised.recorded);
   },
 );
 
