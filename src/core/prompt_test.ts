@@ -87,6 +87,10 @@ Deno.test("renderSystemPrompt() starts with the role line and holds the stable i
   assert.match(system, /Harness \(read-only\): `tests\/\*\*`/);
   assert.match(
     system,
+    /ratchet's configuration \(`ratchet\.jsonc`\) is read-only\./,
+  );
+  assert.match(
+    system,
     /# Repository overview\n\n\/work\/src\/\n\/work\/src\/a\.py/,
   );
   assert.doesNotMatch(system, /CRITIC MODE/);
