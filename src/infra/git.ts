@@ -459,25 +459,44 @@ export interface CandidateTree {
  * Regular files in the worktree that `git add --all` would read (untracked
  * but not ignored, or changed since the index) and that are larger than
  * `maxBytes`, found with lstat alone: nothing is read, so a 1 TB sparse file
- * costs what a small one does.
+ * costs what a small one does. A tracked file whose size is still its
+ * committed size is left to git (it is the repository's own, merely
+ * touched; if its content did change, the diff check sees its size).
  */
 export async function oversizedFiles(
   worktree: string,
   maxBytes: number,
 ): Promise<OversizedFile[]> {
-  const listed = text(
+  const untracked = text(
     (await runGitRaw(worktree, [
       "ls-files",
       "-z",
       "--others",
       "--exclude-standard",
-      "--modified",
       "--",
       ".",
     ])).stdout,
-  );
-  const paths = [...new Set(listed.split("\0").filter((p) => p !== ""))];
-  const out: OversizedFile[] = [];
+  ).split("\0").filter((p) => p !== "");
+  // "<mode> <sha> <stage>\t<path>" of each tracked file whose stat changed.
+  const indexed = new Map<string, string>();
+  for (
+    const entry of text(
+      (await runGitRaw(worktree, [
+        "ls-files",
+        "-z",
+        "--stage",
+        "--modified",
+        "--",
+        ".",
+      ])).stdout,
+    ).split("\0")
+  ) {
+    const tab = entry.indexOf("\t");
+    const sha = entry.slice(0, tab).split(" ")[1];
+    if (tab > 0 && sha !== undefined) indexed.set(entry.slice(tab + 1), sha);
+  }
+  const paths = [...new Set([...untracked, ...indexed.keys()])];
+  const found: OversizedFile[] = [];
   // A few lstats at a time: a candidate may leave very many files.
   for (let i = 0; i < paths.length; i += 64) {
     const batch = paths.slice(i, i + 64);
@@ -486,11 +505,18 @@ export async function oversizedFiles(
     );
     infos.forEach((info, k) => {
       if (info?.isFile && info.size > maxBytes) {
-        out.push({ path: batch[k]!, size: info.size });
+        found.push({ path: batch[k]!, size: info.size });
       }
     });
   }
-  return out.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const committed = await objectSizes(
+    worktree,
+    found.flatMap((f) => indexed.has(f.path) ? [indexed.get(f.path)!] : []),
+  );
+  return found.filter((f) => {
+    const sha = indexed.get(f.path);
+    return sha === undefined || committed.get(sha) !== f.size;
+  }).sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 }
 
 /**

@@ -730,6 +730,41 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
   assert.equal(plain.tree, await writeCandidateTree(wt));
 });
 
+Deno.test("stageCandidate() leaves a big tracked file that was only touched to git", async () => {
+  await using repo = await tempRepo({ "a.txt": "a\n" });
+  // The repository's own 2 MiB file, committed.
+  await Deno.writeFile(
+    join(repo.dir, "data.bin"),
+    new Uint8Array(2 * 1024 ** 2).fill(7),
+  );
+  const base = await repo.commit("data");
+  const wt = worktreeOf(repo);
+  await createWorktree(repo.dir, wt, BRANCH, base);
+  const later = new Date(Date.now() + 5_000);
+  await Deno.utime(join(wt, "data.bin"), later, later);
+  const touched = await stageCandidate(wt, 1024 ** 2);
+  assert.deepEqual(touched.oversized, []);
+  assert.deepEqual(await changedFiles(repo.dir, base, touched.tree), []);
+  // Same size, new content: git reads it, and the diff shows its size.
+  await Deno.writeFile(
+    join(wt, "data.bin"),
+    new Uint8Array(2 * 1024 ** 2).fill(8),
+  );
+  const changed = await stageCandidate(wt, 1024 ** 2);
+  assert.deepEqual(changed.oversized, []);
+  assert.deepEqual(
+    (await changedFiles(repo.dir, base, changed.tree)).map((c) => c.size),
+    [2 * 1024 ** 2],
+  );
+  // Grown past its committed size: left out unread.
+  const f = await Deno.open(join(wt, "data.bin"), { write: true });
+  await f.truncate(3 * 1024 ** 2);
+  f.close();
+  assert.deepEqual((await stageCandidate(wt, 1024 ** 2)).oversized, [
+    { path: "data.bin", size: 3 * 1024 ** 2 },
+  ]);
+});
+
 Deno.test("treeSymlinks() lists every link of a tree with its target", async () => {
   await using repo = await tempRepo({ "a/file.txt": "x\n" });
   await Deno.symlink("../..", join(repo.dir, "a", "up"));
