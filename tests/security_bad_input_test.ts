@@ -182,6 +182,11 @@ const CONFIG_CASES: Case[] = [
       ["dotdot", "../../.ssh/id_rsa", /it climbs with "\.\."/],
       ["absolute", "/etc/passwd", /it is an absolute path/],
       [
+        "git-config",
+        ".git/config",
+        /it lies in \.git, which is not the repository's content/,
+      ],
+      [
         "symlink",
         "docs/rules.md",
         /a symlink leads it to \/etc\/passwd, outside the repository/,

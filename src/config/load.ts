@@ -131,6 +131,16 @@ async function checkUntrustedInstructionsFile(
   if (!isWithin(realRoot, real)) {
     throw refuse(`a symlink leads it to ${real}, outside the repository`);
   }
+  // Inside, but not the repository's content: git's own files (a remote's
+  // URL may carry a token) and ratchet's state.
+  for (
+    const rel of [relative(options.repoRoot, file), relative(realRoot, real)]
+  ) {
+    const top = rel.split(/[\\/]/)[0];
+    if (top === ".git" || top === ".ratchet") {
+      throw refuse(`it lies in ${top}, which is not the repository's content`);
+    }
+  }
 }
 
 /** Turn a JSONC offset into "line L, column C". */

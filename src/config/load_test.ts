@@ -308,12 +308,17 @@ Deno.test("loadConfig() lets a repository's instructions-file name only a file i
     ["notes.md", /a symlink leads it to \/home\/u\/\.aws\/credentials/, {
       "/home/u/repo/sub/notes.md": "/home/u/.aws/credentials",
     }],
+    ["../.git/config", /climbs with/, {}],
+    ["git-config", /it lies in \.git, which is not the repository's content/, {
+      "/home/u/repo/sub/git-config": "/home/u/repo/.git/config",
+    }],
   ];
   const readable = files({
     "/home/u/repo/ratchet.jsonc": "",
     "/home/u/.ssh/id_rsa": "SECRET",
     "/home/u/.aws/credentials": "SECRET",
     "/home/u/repo/sub/notes.md": "SECRET",
+    "/home/u/repo/sub/git-config": "SECRET",
     "/home/u/repo/sub/rules.md": "Rule from the repo.",
   });
   for (const [value, why, links] of refused) {
