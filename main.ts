@@ -5,10 +5,13 @@
  */
 import { parseCommand } from "./src/cli/args.ts";
 import { runCommand } from "./src/cli/dispatch.ts";
-import type { CommandContext, StopSignal } from "./src/cli/context.ts";
-import { exitCodeOf } from "./src/errors.ts";
+import type { CommandContext } from "./src/cli/context.ts";
+import { exitCodeOf, signalExitCode, type StopSignal } from "./src/errors.ts";
 import { formatError } from "./src/ui/errors.ts";
 import { terminalOutput } from "./src/ui/output.ts";
+
+/** The signals every command handles the same way (spec section 9). */
+const SIGNALS: readonly StopSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
@@ -17,19 +20,19 @@ async function main(): Promise<number> {
   });
   const verbose = Deno.args.includes("--verbose") || Deno.args.includes("-v");
   const controller = new AbortController();
-  const onSignal = (signal: StopSignal) => () => {
-    if (controller.signal.aborted) {
-      // A second Ctrl-C while cleaning up: leave at once; resume repairs.
-      Deno.exit(signal === "SIGINT" ? 130 : 143);
-    }
-    controller.abort(signal);
-  };
-  const handlers = {
-    SIGINT: onSignal("SIGINT"),
-    SIGTERM: onSignal("SIGTERM"),
-  };
-  Deno.addSignalListener("SIGINT", handlers.SIGINT);
-  Deno.addSignalListener("SIGTERM", handlers.SIGTERM);
+  // The first signal aborts the command, which writes its state, removes its
+  // containers and images, and returns the signal's exit code.
+  const handlers = SIGNALS.map((signal) => {
+    const handler = () => {
+      if (controller.signal.aborted) {
+        // A second signal while cleaning up: leave at once; resume repairs.
+        Deno.exit(signalExitCode(signal));
+      }
+      controller.abort(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
   try {
     const command = parseCommand(Deno.args);
     const ctx: CommandContext = {
@@ -42,11 +45,12 @@ async function main(): Promise<number> {
     };
     return await runCommand(command, ctx);
   } catch (error) {
-    output.err(formatError(error, { verbose, color: output.color }));
+    output.err(formatError(error, { verbose, color: output.colorErr }));
     return exitCodeOf(error);
   } finally {
-    Deno.removeSignalListener("SIGINT", handlers.SIGINT);
-    Deno.removeSignalListener("SIGTERM", handlers.SIGTERM);
+    for (const [signal, handler] of handlers) {
+      Deno.removeSignalListener(signal, handler);
+    }
   }
 }
 

@@ -9,10 +9,13 @@
  * 2. `status`, `log` and `report` timed on a synthetic results.jsonl of
  *    10,000 records (a real run's .ratchet/ with its results replaced).
  *
- * Prints a table and writes tests/artifacts/load_bench.json, which
- * tools/reliability_report.ts renders into docs/reliability.md.
+ * Prints a table; with `--write` also writes bench/results/load.json (kept
+ * in git), which tools/reliability_report.ts renders into
+ * docs/reliability.md, so the page's load numbers are this bench's output,
+ * never typed by hand.
  *
- * Usage: deno task bench:load [--iterations N] [--records N] [--skip-run] [--skip-readers] [--out FILE]
+ * Usage: deno task bench:load [--iterations N] [--records N] [--skip-run] [--skip-readers] [--write | --out FILE]
+ *   --skip-run / --skip-readers keep that part from the results file.
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -27,8 +30,9 @@ import {
 } from "../tests/reliability/harness.ts";
 import type { LoadBench } from "../tools/reliability_report.ts";
 
-const DEFAULT_OUT = fileURLToPath(
-  new URL("../tests/artifacts/load_bench.json", import.meta.url),
+/** The committed results, rendered into docs/reliability.md. */
+export const LOAD_RESULTS = fileURLToPath(
+  new URL("./results/load.json", import.meta.url),
 );
 
 function write(s: string): void {
@@ -263,12 +267,13 @@ const { values } = parseArgs({
     records: { type: "string", default: "10000" },
     "skip-run": { type: "boolean", default: false },
     "skip-readers": { type: "boolean", default: false },
-    out: { type: "string", default: DEFAULT_OUT },
+    write: { type: "boolean", default: false },
+    out: { type: "string" },
   },
 });
-const OUT = values.out;
+const OUT = values.out ?? (values.write ? LOAD_RESULTS : null);
 
-const previous = await Deno.readTextFile(OUT).then(
+const previous = await Deno.readTextFile(OUT ?? LOAD_RESULTS).then(
   (t) => JSON.parse(t) as LoadBench,
   () => null,
 );
@@ -289,8 +294,10 @@ const bench: LoadBench = {
   run,
   readers: rd,
 };
-await Deno.mkdir(join(OUT, ".."), { recursive: true });
-await Deno.writeTextFile(OUT, JSON.stringify(bench, null, 2) + "\n");
+if (OUT !== null) {
+  await Deno.mkdir(join(OUT, ".."), { recursive: true });
+  await Deno.writeTextFile(OUT, JSON.stringify(bench, null, 2) + "\n");
+}
 
 if (run) {
   write("\nlong run");
@@ -318,4 +325,8 @@ if (rd) {
     );
   }
 }
-write(`\nwrote ${OUT}`);
+write(
+  OUT === null
+    ? "\nnot written (pass --write to update bench/results/load.json)"
+    : `\nwrote ${OUT}`,
+);

@@ -14,7 +14,11 @@
  * Goals: runner ≤ 0.6 × docker CLI and < 150 ms median; measure < 200 MB.
  * Not a test: numbers depend on the machine and its load.
  *
- * Usage: deno task bench:trial [--n 15] [--image busybox:latest]
+ * With `--write`, the figures go to bench/results/trial.json (kept in git)
+ * and the README's `trial-bench` block is rendered from that file
+ * (bench/_trial_results.ts); a unit test fails when the two disagree.
+ *
+ * Usage: deno task bench:trial [--n 15] [--image busybox:latest] [--write]
  */
 import { request } from "node:http";
 import { dirname, join } from "node:path";
@@ -30,12 +34,22 @@ import {
 } from "../src/infra/materialize.ts";
 import { planTrialMounts } from "../src/infra/mounts.ts";
 import { runTrial } from "../src/trial.ts";
+import { formatMarkdown } from "../tools/_markdown.ts";
+import {
+  renderTrialBlock,
+  replaceReadmeBlock,
+  TRIAL_MARKERS,
+  TRIAL_RESULTS,
+  type TrialBenchResults,
+  type TrialBenchRow,
+} from "./_trial_results.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     n: { type: "string", default: "15" },
     image: { type: "string", default: "busybox:latest" },
+    write: { type: "boolean", default: false },
     "measure-child": { type: "string" },
   },
 });
@@ -155,6 +169,26 @@ function api(method: string, path: string, body?: unknown): Promise<number> {
   });
 }
 
+/** GET `path` on the raw API and parse the JSON answer. */
+function apiJson(path: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: "GET", path }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => body += chunk);
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /**
  * create → start → wait → inspect → delete on the raw API, each phase timed.
  * `networkMode` lets the bench show what joining a long-lived holder's
@@ -189,10 +223,34 @@ async function rawApiPhases(
   return t;
 }
 
+/** The figures of this run, in the order printed. */
+const rows: TrialBenchRow[] = [];
+const series = (
+  what: string,
+  samples: number[],
+  note = "",
+): TrialBenchRow => ({
+  what,
+  median: median(samples),
+  min: Math.min(...samples),
+  unit: "ms",
+  samples: samples.length,
+  note,
+});
+const phaseNote = (p: Record<string, number[]>) =>
+  Object.entries(p).map(([k, v]) => `${k} ${fmt(median(v))}`).join(", ");
+const loadAverage = async () =>
+  (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")
+    .slice(0, 3).join(" ");
+
 const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
 try {
   await copyCheckout(FIXTURE, dir);
   const info = await runtime.info();
+  const engine: Record<string, unknown> = await apiJson("/info").catch(
+    () => ({}),
+  );
+  const loadBefore = await loadAverage();
   print(
     `ratchet trial bench — ${N} trials each, image ${IMAGE}, engine ${info.serverVersion} (${info.endpoint})`,
   );
@@ -298,6 +356,9 @@ try {
       fmt(Math.min(...host))
     }`,
   );
+  const goals = `goal ≤ 0.6× the CLI ${
+    mRunner <= 0.6 * mCli ? "met" : "not met"
+  }; goal < 150 ms ${mRunner < 150 ? "met" : "not met"}`;
   print(
     `goal: runner ≤ 0.6 × CLI (${fmt(0.6 * mCli)}): ${
       mRunner <= 0.6 * mCli ? "met" : "NOT met"
@@ -306,6 +367,17 @@ try {
     }`,
   );
   print();
+  rows.push(
+    series(
+      "runner: runTrial of the sample repo (tree copy, mounts, wrapper, container, capture, metric, cleanup)",
+      runner,
+      `×${(mRunner / mCli).toFixed(2)} of the docker CLI, ×${
+        (mRunner / mHost).toFixed(0)
+      } of the host; ${goals}`,
+    ),
+    series("`docker run --rm --network none busybox` (the docker CLI)", cli),
+    series("host: `sh -c`", host),
+  );
 
   // Where the runner's time goes.
   const prep = await timeIt(N, 1, async () => {
@@ -370,6 +442,39 @@ try {
   }
   await api("DELETE", `/containers/${holder}?force=true`);
   const joinedTotal = Object.values(joined).reduce((a, v) => a + median(v), 0);
+  rows.push(
+    series("breakdown: tree copy + mount plan + removal", prep),
+    series(
+      "breakdown: `DockerRuntime.run`, no mounts, shared netns",
+      bare,
+    ),
+    {
+      what:
+        "breakdown: runner − bare run − tree copy (mounts, wrapper, capture)",
+      median: mRunner - median(bare) - median(prep),
+      min: null,
+      unit: "ms",
+      samples: 0,
+      note: "",
+    },
+    {
+      what: "raw Engine API, NetworkMode none (a new netns per container)",
+      median: rawTotal,
+      min: null,
+      unit: "ms",
+      samples: N,
+      note: `sum of the phase medians: ${phaseNote(phases)}`,
+    },
+    {
+      what:
+        "engine floor: raw Engine API, NetworkMode container:<holder> (as the runner)",
+      median: joinedTotal,
+      min: null,
+      unit: "ms",
+      samples: N,
+      note: `sum of the phase medians: ${phaseNote(joined)}`,
+    },
+  );
   print(
     `  engine floor (raw API, NetworkMode container:<holder>, as the runner) ${
       fmt(joinedTotal)
@@ -403,6 +508,55 @@ try {
       measured.peak_mb?.toFixed(1) ?? "?"
     } MB (goal < 200 MB), ${measured.n_ok}/5 ok`,
   );
+  if (typeof measured.peak_mb === "number") {
+    rows.push({
+      what: "`measure`: 5 trials of the sample project, peak RSS",
+      median: measured.peak_mb,
+      min: null,
+      unit: "MB",
+      samples: 1,
+      note: `goal < 200 MB ${
+        measured.peak_mb < 200 ? "met" : "not met"
+      }; ${measured.n_ok}/5 trials ok`,
+    });
+  }
+
+  if (values.write) {
+    const results: TrialBenchResults = {
+      schema_version: 1,
+      measured_at: new Date().toISOString(),
+      command: `deno task bench:trial --n ${N} --write`,
+      environment: {
+        deno: Deno.version.deno,
+        os: `${Deno.build.os} ${Deno.build.arch}`,
+        cpus: String(navigator.hardwareConcurrency),
+        engine: `${info.serverVersion}${info.rootless ? " (rootless)" : ""}`,
+        runtime: String(engine.DefaultRuntime ?? "?"),
+        cgroup: `v${engine.CgroupVersion ?? "?"}`,
+        "load average": loadBefore,
+      },
+      rows,
+    };
+    await Deno.mkdir(dirname(TRIAL_RESULTS), { recursive: true });
+    await Deno.writeTextFile(
+      TRIAL_RESULTS,
+      JSON.stringify(results, null, 2) + "\n",
+    );
+    const readmePath = join(ROOT, "README.md");
+    const readme = replaceReadmeBlock(
+      await Deno.readTextFile(readmePath),
+      await formatMarkdown(renderTrialBlock(results)),
+    );
+    if (readme === null) {
+      throw new Error(
+        `README.md has no ${TRIAL_MARKERS.start} … ${TRIAL_MARKERS.end} markers`,
+      );
+    }
+    await Deno.writeTextFile(readmePath, readme);
+    print(`wrote ${TRIAL_RESULTS} and the README's trial-bench block`);
+  } else {
+    print("not written (pass --write to update bench/results/trial.json)");
+  }
 } finally {
   await runtime.removeContainers(LABEL).catch(() => {});
   await Deno.remove(dir, { recursive: true }).catch(() => {});

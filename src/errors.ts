@@ -15,6 +15,7 @@ export const ExitCode = {
   environment: 3,
   upstream: 4,
   baseline: 5,
+  hungUp: 129,
   interrupted: 130,
   terminated: 143,
 } as const;
@@ -90,15 +91,38 @@ export class BaselineError extends RatchetError {
   }
 }
 
-/** The run was stopped by a signal (exit 130 for SIGINT, 143 for SIGTERM). */
+/** The signals every command handles (spec section 9). */
+export type StopSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** Exit code for a signal: 130 SIGINT, 143 SIGTERM, 129 SIGHUP. */
+export function signalExitCode(signal: StopSignal): ExitCode {
+  return signal === "SIGINT"
+    ? ExitCode.interrupted
+    : signal === "SIGHUP"
+    ? ExitCode.hungUp
+    : ExitCode.terminated;
+}
+
+/** The signal that aborted `signal` (its reason), SIGINT when unnamed. */
+export function stopSignalOf(signal: AbortSignal): StopSignal {
+  const reason = signal.reason;
+  return reason === "SIGTERM" || reason === "SIGHUP" ? reason : "SIGINT";
+}
+
+/** What each signal means to the user. */
+const SIGNAL_TEXT: Record<StopSignal, string> = {
+  SIGINT: "SIGINT (Ctrl-C)",
+  SIGTERM: "SIGTERM",
+  SIGHUP: "SIGHUP (the terminal closed)",
+};
+
+/** Stopped by a signal (exit 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). */
 export class InterruptedError extends RatchetError {
-  readonly signal: "SIGINT" | "SIGTERM";
-  constructor(signal: "SIGINT" | "SIGTERM", options: RatchetErrorOptions = {}) {
-    super(
-      `Interrupted by ${signal}`,
-      signal === "SIGINT" ? ExitCode.interrupted : ExitCode.terminated,
-      options,
-    );
+  readonly signal: StopSignal;
+  constructor(signal: StopSignal, options: RatchetErrorOptions = {}) {
+    super(`Interrupted by ${SIGNAL_TEXT[signal]}`, signalExitCode(signal), {
+      ...options,
+    });
     this.signal = signal;
   }
 }

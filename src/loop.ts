@@ -16,6 +16,7 @@ import {
   addTokens,
   type CurrentIteration,
   type Decision,
+  type DiffStat,
   emptyTokens,
   type IterationRecord,
   makeRecord,
@@ -27,11 +28,11 @@ import {
 import { judge, type Judgement, type MeasureRule, plan } from "./decision.ts";
 import type { LoopPorts, ProposalSummary, TrialSummary } from "./loop_ports.ts";
 import { commitMessage } from "./core/commit_message.ts";
-import { InterruptedError } from "./errors.ts";
+import { InterruptedError, type StopSignal, stopSignalOf } from "./errors.ts";
 
 /** The signal that aborted `signal`. */
-export function signalName(signal: AbortSignal): "SIGINT" | "SIGTERM" {
-  return signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+export function signalName(signal: AbortSignal): StopSignal {
+  return stopSignalOf(signal);
 }
 
 /** What the loop knows about the run between iterations. */
@@ -65,6 +66,11 @@ export interface RunState {
    * current.json, already in `costUsd`): added to that iteration's record.
    */
   carried?: Spend | null;
+  /**
+   * The last iteration recorded when a finished run was extended: patience
+   * and crash counts start after it (see `StopParams.since`).
+   */
+  since?: number;
 }
 
 /** Tokens and cost of model calls. */
@@ -203,10 +209,17 @@ export async function runIteration(
     const detail = proposal.kind === "tool_cap"
       ? `the proposal hit --max-tool-calls ${state.config.maxToolCalls}`
       : proposal.detail || "the model stopped without calling submit_change";
+    const diffStat = await saveUnsubmittedDiff(ports, state, iter);
     const recorded = await finish(
       ports,
       state,
-      base({ decision: "no_change", kept: false, reason, detail }),
+      base({
+        decision: "no_change",
+        kept: false,
+        reason,
+        detail,
+        ...(diffStat === null ? {} : { diff_stat: diffStat }),
+      }),
       null,
     );
     // A proposal the cap cut short after it had spent is recorded (its
@@ -321,6 +334,26 @@ export async function runIteration(
     tree,
     measured,
   });
+}
+
+/**
+ * A proposal that edited files but never submitted (it stopped, or hit the
+ * tool or cost cap) is still a candidate whose diff is kept (spec section
+ * 8: every candidate's diff, kept or not): save it and return its stat;
+ * null when it changed nothing.
+ */
+async function saveUnsubmittedDiff(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+): Promise<DiffStat | null> {
+  // Files above the cap stay out unread here too (a 4 GB file left by a
+  // proposal that never submitted must not be hashed either).
+  const { tree } = await ports.git.candidateTree(state.config.maxFileSize);
+  if (tree === state.incumbent.tree) return null;
+  const diff = await ports.git.diff(state.incumbent.sha, tree);
+  await ports.store.saveDiff(iter, diff.patch);
+  return diff.stat;
 }
 
 interface Measured {

@@ -65,6 +65,8 @@ export async function measureBaseline(
     events: EventSink;
     signal: AbortSignal;
     now: () => Date;
+    /** Told before each trial starts (current.json's `baseline` phase). */
+    onTrialStart?: (k: number, n: number) => Promise<void>;
   },
   input: { runId: string; config: Config; tree: string; sha: string },
 ): Promise<
@@ -84,6 +86,7 @@ export async function measureBaseline(
   let unit: string | null | undefined = undefined;
   for (let k = 1; k <= n; k++) {
     throwIfInterrupted(deps.signal);
+    await deps.onTrialStart?.(k, n);
     const t = await deps.trials.trial({
       iter: 0,
       trial: k,
@@ -161,6 +164,8 @@ export function stateFromRecords(input: {
   carried?: Spend | null;
   /** When the last record crashed: its trial's output tail, for the next proposal. */
   crashTail?: string | null;
+  /** Where patience and crash counts start (see `StopParams.since`). */
+  since?: number;
 }): RunState {
   const baseline = input.records[0]!;
   const base = baselineSummary(
@@ -188,6 +193,7 @@ export function stateFromRecords(input: {
       (input.carried?.costUsd ?? 0),
     crashTail: input.crashTail ?? null,
     carried: input.carried ?? null,
+    ...(input.since === undefined ? {} : { since: input.since }),
   };
 }
 
@@ -233,7 +239,10 @@ export async function crashTailOf(
 
 /** Why the loop should stop now, or null. */
 export function stopNow(state: RunState): StopReason | null {
-  return computeStop(state.records, state.config, {
+  return computeStop(state.records, {
+    ...state.config,
+    since: state.since ?? 0,
+  }, {
     costUsd: state.costUsd,
     maxCostUsd: state.config.maxCostUsd,
   });

@@ -23,6 +23,12 @@ export interface StatusJson {
   /** The iteration in progress, else the last recorded; null before any. */
   iter: number | null;
   phase: Phase | null;
+  /**
+   * In the `baseline` phase: the trial running (1-based) and how many there
+   * are (from current.json); null otherwise.
+   */
+  trial: number | null;
+  of: number | null;
   /** Iteration 0's mean and interval; nulls until it is recorded. */
   baseline: { mean: number | null; ci: [number, number] | null };
   /** The incumbent (see `incumbentOf`); null until a record is kept. */
@@ -33,6 +39,7 @@ export interface StatusJson {
     ci: [number, number] | null;
   } | null;
   kept: number;
+  /** The records' cost plus what the iteration in progress (or cut short) has spent. */
   cost_usd: number;
   stop_reason: StopReason | null;
 }
@@ -136,11 +143,14 @@ export async function readStatus(
     ? "running"
     : "interrupted";
   const last = records.at(-1);
-  // A current.json of another run (left by a crash before archiving) says
-  // nothing about this one; a finished run has no iteration in progress.
-  const inProgress = state !== "finished" && current?.run_id === run.run_id
+  // A current.json of another run (left by a crash before archiving), or of
+  // an iteration already recorded, says nothing about this one; a finished
+  // run has no iteration in progress.
+  const inProgress = state !== "finished" && current?.run_id === run.run_id &&
+      current.iter >= records.length
     ? current
     : null;
+  const summary = summarizeRecords(records, confidenceOf(run.config));
   return {
     schema_version: SCHEMA_VERSION,
     run_id: run.run_id,
@@ -150,7 +160,27 @@ export async function readStatus(
     worktree: store.paths.worktree,
     iter: inProgress?.iter ?? last?.iter ?? null,
     phase: inProgress?.phase ?? (state === "finished" ? "finished" : null),
-    ...summarizeRecords(records, confidenceOf(run.config)),
+    trial: countOf(inProgress?.trial),
+    of: countOf(inProgress?.of),
+    ...summary,
+    // What the iteration in progress has spent is spent (it counts toward
+    // the budget, and a resume carries it into that iteration's record).
+    cost_usd: roundUsd(summary.cost_usd + spentOf(inProgress)),
     stop_reason: run.stop_reason,
   };
+}
+
+/** A trial count from current.json, or null when absent or not a count. */
+function countOf(value: unknown): number | null {
+  return typeof value === "number" && Number.isInteger(value) && value > 0
+    ? value
+    : null;
+}
+
+/** Dollars spent so far by an in-progress iteration (0 when unknown). */
+function spentOf(current: { cost_usd?: unknown } | null): number {
+  const cost = current?.cost_usd;
+  return typeof cost === "number" && Number.isFinite(cost) && cost > 0
+    ? cost
+    : 0;
 }

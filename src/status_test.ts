@@ -8,6 +8,7 @@ import { tempDir } from "../tests/_helpers/git_repo.ts";
 import {
   buildFixture,
   installFixture,
+  manyRecords,
 } from "../tests/fixtures/records/generate.ts";
 
 const DEAD = () => false;
@@ -43,6 +44,8 @@ Deno.test("readStatus() reports a finished run: baseline, best, kept, cost, stop
     "worktree",
     "iter",
     "phase",
+    "trial",
+    "of",
     "baseline",
     "best",
     "kept",
@@ -138,24 +141,20 @@ Deno.test("readStatus() reads a run with no record yet and one with a torn last 
   assert.equal(torn.best?.iter, 12);
 });
 
-Deno.test("readStatus() stays fast on a 10,000-record results.jsonl", async () => {
+// How long this takes is measured by `deno task bench:readers`
+// (bench/readers_bench.ts), not asserted here: a wall-clock bound inside the
+// parallel unit suite fails on a loaded machine.
+Deno.test("readStatus() reads a 10,000-record results.jsonl", async () => {
   await using dir = await tempDir();
   const store = await mixedStore(dir.dir);
-  const { records } = buildFixture("long");
   const runId = (await store.readRun())!.run_id;
-  const lines: string[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    const r = records[i === 0 ? 0 : 1 + (i % (records.length - 1))]!;
-    lines.push(JSON.stringify({ ...r, run_id: runId, iter: i }));
-  }
+  const lines = manyRecords(10_000).map((r) =>
+    JSON.stringify({ ...r, run_id: runId })
+  );
   await Deno.writeTextFile(store.paths.results, lines.join("\n") + "\n");
-  const started = performance.now();
   const status = await readStatus(store, { isAlive: DEAD });
-  const ms = performance.now() - started;
   assert.equal(status.iter, 9_999);
   assert.ok(status.kept > 500);
-  // About 100 ms here; the margin is for loaded CI machines.
-  assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
 });
 
 Deno.test("confidenceOf() reads the run's confidence, 0.95 otherwise", () => {
@@ -175,6 +174,8 @@ function status(overrides: Partial<StatusJson> = {}): StatusJson {
     worktree: "/repo/.ratchet/worktree",
     iter: 13,
     phase: "finished",
+    trial: null,
+    of: null,
     baseline: { mean: 12.424, ci: [12.3452, 12.5028] },
     best: {
       iter: 12,

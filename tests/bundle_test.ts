@@ -23,7 +23,6 @@ async function run(cwd: string, args: string[]) {
 
 Deno.test({
   name: "bundle: the single file runs alone in an empty directory",
-  sanitizeResources: false,
   async fn() {
     const build = await Deno.makeTempDir({ prefix: "ratchet-bundle-" });
     const empty = await Deno.makeTempDir({ prefix: "ratchet-alone-" });

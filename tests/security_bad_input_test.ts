@@ -4,12 +4,11 @@
  * to do, the exit code of spec section 9, and write nothing — no `.ratchet/`,
  * no branch, no worktree, no change to `.git/info/exclude` or the checkout.
  *
- * Docker is pointed at a socket that does not exist
- * (DOCKER_HOST=unix:///nonexistent.sock), so a refused config (exit 2) also
- * proves that ratchet never reached the engine: had it tried, it would have
- * failed with exit 3 first. Cases that need a live engine (missing image,
- * a live lock, a baseline without the metric) are in
- * tests/e2e/security_environment_test.ts.
+ * DOCKER_HOST points at a socket of the test's own that counts the
+ * connections made to it and answers none, so each case records whether
+ * ratchet reached for the engine; a refused config (exit 2) must not. Cases
+ * that need a live engine (missing image, a live lock, a baseline without
+ * the metric) are in tests/e2e/security_environment_test.ts.
  *
  * Results go to tests/artifacts/security.json (groups "config" and "input").
  */
@@ -22,6 +21,36 @@ import { GroupRecorder, listTree } from "./e2e/security_support.ts";
 import { scoreRunFlags } from "./_helpers/score_flags.ts";
 
 const NO_DOCKER = "unix:///nonexistent.sock";
+
+/**
+ * A Unix socket standing in for the engine: it counts the connections made
+ * to it and closes each at once, so no engine ever answers.
+ */
+async function countingEngine(): Promise<
+  { host: string; connections(): number } & AsyncDisposable
+> {
+  const dir = await Deno.makeTempDir({ prefix: "ratchet-sec-engine-" });
+  const listener = Deno.listen({
+    transport: "unix",
+    path: join(dir, "docker.sock"),
+  });
+  let count = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      count++;
+      conn.close();
+    }
+  })();
+  return {
+    host: `unix://${join(dir, "docker.sock")}`,
+    connections: () => count,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
 
 /** Flags of a valid run on the repo below (nothing is missing). */
 const RUN = [
@@ -53,7 +82,7 @@ interface Case {
   files?: Record<string, string>;
   /** Symlinks made before the call: path → target. */
   links?: Record<string, string>;
-  /** Environment on top of ANTHROPIC_API_KEY=test and the dead DOCKER_HOST. */
+  /** Environment on top of ANTHROPIC_API_KEY=test and the counting DOCKER_HOST. */
   env?: Record<string, string>;
   /** The layer that refuses it (report column). */
   layer: string;
@@ -611,6 +640,7 @@ const INPUT_CASES: Case[] = ([
     id: "docker-unreachable",
     what: "DOCKER_HOST=unix:///nonexistent.sock",
     args: RUN,
+    env: { DOCKER_HOST: NO_DOCKER },
     code: 3,
     message:
       /Docker is not reachable at unix:\/\/\/nonexistent\.sock \(DOCKER_HOST\)/,
@@ -716,12 +746,18 @@ async function runCase(c: Case, recorder: GroupRecorder): Promise<string[]> {
     await Deno.symlink(target, join(dir, name));
   }
   const before = await snapshot(dir);
+  await using engine = await countingEngine();
   const r = await runCli(c.args, {
     cwd: dir,
-    env: { ANTHROPIC_API_KEY: "test", DOCKER_HOST: NO_DOCKER, ...c.env },
+    env: { ANTHROPIC_API_KEY: "test", DOCKER_HOST: engine.host, ...c.env },
   });
   const after = await snapshot(dir);
+  const contacted = engine.connections();
   const problems: string[] = [];
+  // A refusal before the engine must not have reached for it.
+  if (c.code === 2 && contacted > 0) {
+    problems.push(`${contacted} connection(s) to the engine`);
+  }
   if (r.code !== c.code) problems.push(`exit ${r.code}, expected ${c.code}`);
   const error = /^error: (.*)$/m.exec(r.stderr)?.[1] ?? "";
   const hint = /^hint: (.*)$/m.exec(r.stderr)?.[1] ?? "";
@@ -745,7 +781,11 @@ async function runCase(c: Case, recorder: GroupRecorder): Promise<string[]> {
     recorded: `exit ${r.code}: ${error}${hint ? ` — hint: ${hint}` : ""}`,
     held: problems.length === 0,
     evidence: problems.length === 0
-      ? "nothing written (no .ratchet/, branch, worktree or exclude entry); Docker never contacted"
+      ? `nothing written (no .ratchet/, branch, worktree or exclude entry); ${
+        c.env?.DOCKER_HOST === undefined
+          ? `${contacted} connection(s) to the engine at DOCKER_HOST`
+          : "DOCKER_HOST set by the case"
+      }`
       : problems.join("; "),
   });
   return problems.map((p) => `${c.id}: ${p}`);
@@ -782,7 +822,7 @@ Deno.test("a repository's ratchet.jsonc cannot set trust-gated keys, an API key,
   const recorder = new GroupRecorder("config", {
     title: "Untrusted configuration (a repository's ratchet.jsonc)",
     about:
-      "Each case commits a ratchet.jsonc (or passes one with --config) that tries what a repository may not decide for the person running ratchet, then runs `ratchet run` with DOCKER_HOST pointing at a socket that does not exist. Refused means exit 2 with the key named and the flag that allows it, and nothing written: no .ratchet/, no branch, no worktree, no exclude entry — and Docker never contacted (it would have failed with exit 3 first). The last case is the control: the same file with --trust-config gets past the config and stops at Docker.",
+      "Each case commits a ratchet.jsonc (or passes one with --config) that tries what a repository may not decide for the person running ratchet, then runs `ratchet run` with DOCKER_HOST pointing at a socket of the test's that counts the connections made to it and answers none. Refused means exit 2 with the key named and the flag that allows it, and nothing written: no .ratchet/, no branch, no worktree, no exclude entry — and no connection to that socket. The last case is the control: the same file with --trust-config gets past the config and stops at Docker.",
     test: "tests/security_bad_input_test.ts",
   });
   try {
@@ -793,14 +833,17 @@ Deno.test("a repository's ratchet.jsonc cannot set trust-gated keys, an API key,
       ...FILES,
       "ratchet.jsonc": '{ "network": "bridge", "memory": "none" }\n',
     });
+    await using engine = await countingEngine();
     const trusted = await runCli([...RUN, "--trust-config"], {
       cwd: repo.dir,
-      env: { ANTHROPIC_API_KEY: "test", DOCKER_HOST: NO_DOCKER },
+      env: { ANTHROPIC_API_KEY: "test", DOCKER_HOST: engine.host },
     });
+    const contacted = engine.connections();
     const controlHeld = trusted.code === 3 &&
-      /Docker is not reachable/.test(trusted.stderr);
+      /Docker is not reachable/.test(trusted.stderr) && contacted > 0;
     recorder.add({
       id: "config-trusted-control",
+      kind: "control",
       attack:
         'the same "network": "bridge" and "memory": "none" with --trust-config',
       vector: "config",
@@ -810,7 +853,7 @@ Deno.test("a repository's ratchet.jsonc cannot set trust-gated keys, an API key,
       }`,
       held: controlHeld,
       evidence:
-        "the config passes and the run stops at the (absent) Docker engine",
+        `the config passes and the run stops at the engine: ${contacted} connection(s) to it`,
     });
     if (!controlHeld) {
       problems.push(`control: ${trusted.code} ${trusted.stderr}`);
@@ -827,7 +870,7 @@ Deno.test("bad invocations, files and environments get a specific message, the s
   const recorder = new GroupRecorder("input", {
     title: "Bad input through the real CLI",
     about:
-      "Each case runs the real CLI (main.ts) in a fresh repository (or a plain directory, or a repository without commits) with DOCKER_HOST pointing at a socket that does not exist. Every case must exit with the code of spec §9 (2 usage/config, 3 environment), print `error:` naming the value and `hint:` saying what to do, show no stack, and leave the directory exactly as it was: no .ratchet/, no branch, no worktree, no .git/info/exclude entry, no change in `git status --ignored`.",
+      "Each case runs the real CLI (main.ts) in a fresh repository (or a plain directory, or a repository without commits) with DOCKER_HOST pointing at a socket of the test's that counts the connections made to it and answers none. Every case must exit with the code of spec §9 (2 usage/config, 3 environment), print `error:` naming the value and `hint:` saying what to do, show no stack, and leave the directory exactly as it was: no .ratchet/, no branch, no worktree, no .git/info/exclude entry, no change in `git status --ignored`.",
     test: "tests/security_bad_input_test.ts",
   });
   try {

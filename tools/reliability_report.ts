@@ -1,12 +1,13 @@
 /**
  * Render docs/reliability.md from what the reliability tests and the load
  * bench actually measured: tests/artifacts/reliability.json (written by
- * tests/e2e/reliability_*_test.ts) and tests/artifacts/load_bench.json
- * (written by `deno task bench:load`). Nothing in the page is typed by hand
- * except the fixed explanations in this template.
+ * tests/e2e/reliability_*_test.ts) and bench/results/load.json (written by
+ * `deno task bench:load --write`, kept in git). Nothing in the page is typed
+ * by hand except the fixed explanations in this template.
  *
  * Usage: deno run -A tools/reliability_report.ts [--check]
- *   --check  exit 1 when docs/reliability.md differs from what would be rendered
+ *   --check  exit 1, naming the lines, when docs/reliability.md differs from
+ *            what this run renders in anything but timings and versions
  */
 import { fileURLToPath } from "node:url";
 import { FAULT_POINTS } from "../src/infra/fault.ts";
@@ -17,13 +18,13 @@ import {
   type Summary,
   SUMMARY_PATH,
 } from "../tests/reliability/summary.ts";
-import { formatMarkdown, tableCell } from "./_markdown.ts";
+import { comparePages, formatDifferences } from "./_page_check.ts";
+import { formatMarkdown, stableText, tableCell } from "./_markdown.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DOC = fileURLToPath(new URL("docs/reliability.md", ROOT));
-const BENCH = fileURLToPath(
-  new URL("tests/artifacts/load_bench.json", ROOT),
-);
+/** What `deno task bench:load --write` measured (kept in git). */
+const BENCH = fileURLToPath(new URL("bench/results/load.json", ROOT));
 
 /** What bench/load_bench.ts writes. */
 export interface LoadBench {
@@ -72,14 +73,23 @@ const ORDER = [
   "concurrency",
 ];
 
+/** A cell of free text from a test: volatile ids masked, table-safe. */
+function cell(text: string): string {
+  return tableCell(stableText(text));
+}
+
+/** Marks a value that depends on where a timed kill landed. */
+const TIMED = " †";
+
 function codes(s: ScenarioResult): string {
-  return s.steps.map((st) => `\`${st.label}\` → ${st.code}`).join(", ");
+  return s.steps.map((st) => `\`${st.label}\` → ${st.code}`).join(", ") +
+    (s.timed ? TIMED : "");
 }
 
 function held(s: ScenarioResult): string {
   const ok = s.checks.filter((c) => c.ok).length;
   const mark = s.ok ? "✅" : "❌";
-  return `${mark} ${ok}/${s.checks.length}`;
+  return `${mark} ${ok}/${s.checks.length}${s.timed ? TIMED : ""}`;
 }
 
 function groupSection(key: string, g: Group): string {
@@ -99,28 +109,28 @@ function groupSection(key: string, g: Group): string {
   ];
   for (const s of g.scenarios) {
     lines.push(
-      `| ${tableCell(s.title)} | ${tableCell(s.fault)} | ${s.recovery} | ${
-        tableCell(codes(s))
-      } | ${held(s)} | ${s.seconds} |`,
+      `| ${cell(s.title)} | ${cell(s.fault)} | ${s.recovery}${
+        s.timed ? TIMED : ""
+      } | ${cell(codes(s))} | ${held(s)} | ${s.seconds} |`,
     );
   }
-  const pending = g.scenarios.filter((s) => s.pending);
-  for (const s of pending) {
-    lines.push("", `Pending in “${tableCell(s.title)}”: ${s.pending}.`);
+  if (g.scenarios.some((s) => s.timed)) {
+    lines.push(
+      "",
+      "† Where a timed kill lands decides what is on disk when it does, so the recovery, the exit codes and which checks apply vary from run to run.",
+    );
   }
   const failed = g.scenarios.filter((s) => !s.ok);
   if (failed.length > 0) {
     lines.push("", "What did not hold:", "");
     for (const s of failed) {
       lines.push(
-        `- **${tableCell(s.title)}** (${tableCell(s.fault)})${
-          s.error ? `: ${tableCell(s.error)}` : ""
+        `- **${cell(s.title)}** (${cell(s.fault)})${
+          s.error ? `: ${cell(s.error)}` : ""
         }`,
       );
       for (const c of s.checks.filter((c) => !c.ok)) {
-        lines.push(
-          `  - [${c.stage}] ${tableCell(c.name)}: ${tableCell(c.detail)}`,
-        );
+        lines.push(`  - [${c.stage}] ${cell(c.name)}: ${cell(c.detail)}`);
       }
     }
   }
@@ -133,7 +143,9 @@ const COMMON_CHECK_MIN = 7;
 
 function invariantsSection(all: ScenarioResult[]): string {
   const byName = new Map<string, { ok: number; total: number }>();
-  for (const s of all) {
+  // The timed kills make a varying set of checks: counted on their own row.
+  const timed = all.filter((s) => s.timed).flatMap((s) => s.checks);
+  for (const s of all.filter((s) => !s.timed)) {
     for (const c of s.checks) {
       const e = byName.get(c.name) ?? { ok: 0, total: 0 };
       e.total++;
@@ -155,10 +167,15 @@ function invariantsSection(all: ScenarioResult[]): string {
     "",
     "| check | held / made |",
     "|---|---|",
-    ...rows.map(([name, e]) => `| ${tableCell(name)} | ${e.ok} / ${e.total} |`),
+    ...rows.map(([name, e]) => `| ${cell(name)} | ${e.ok} / ${e.total} |`),
     `| ${rest.length} scenario-specific checks (see the groups) | ${
       restMade - restFailed
     } / ${restMade} |`,
+    ...(timed.length === 0 ? [] : [
+      `| the checks of the timed kills | ${
+        timed.filter((c) => c.ok).length
+      } / ${timed.length}${TIMED} |`,
+    ]),
   ].join("\n");
 }
 
@@ -192,12 +209,12 @@ function benchSection(b: LoadBench | null): string {
   const lines = ["## Load", ""];
   if (b === null) {
     lines.push(
-      "No load bench results yet: run `deno task bench:load`, then this tool again.",
+      "No load bench results yet: run `deno task bench:load --write`, then this tool again.",
     );
     return lines.join("\n");
   }
   lines.push(
-    `From \`deno task bench:load\` (bench/load_bench.ts), ${
+    `From \`deno task bench:load --write\` (bench/load_bench.ts, results in bench/results/load.json), ${
       b.finished_at.slice(0, 16).replace("T", " ")
     } UTC.`,
     "",
@@ -249,6 +266,12 @@ export function render(summary: Summary, bench: LoadBench | null): string {
   ];
   const all = keys.flatMap((k) => summary.groups[k]!.scenarios);
   const ok = all.filter((s) => s.ok).length;
+  const fixedChecks = all.filter((s) => !s.timed).reduce(
+    (a, s) => a + s.checks.length,
+    0,
+  );
+  const timed = all.filter((s) => s.timed);
+  const timedChecks = timed.reduce((a, s) => a + s.checks.length, 0);
   const seconds = keys.reduce((a, k) => a + summary.groups[k]!.seconds, 0);
   const env = Object.entries(summary.environment).map(([k, v]) => `${k} ${v}`)
     .join(", ");
@@ -256,23 +279,24 @@ export function render(summary: Summary, bench: LoadBench | null): string {
     "# Reliability under faults",
     "",
     "<!-- Generated by tools/reliability_report.ts from tests/artifacts/reliability.json",
-    "     (tests/e2e/reliability_*_test.ts) and tests/artifacts/load_bench.json",
-    "     (deno task bench:load). Do not edit: run the tests, then the tool. -->",
+    "     (tests/e2e/reliability_*_test.ts) and bench/results/load.json",
+    "     (deno task bench:load --write). Do not edit: run the tests, then the tool.",
+    "     CI checks that this page is what its own run renders. -->",
     "",
     "ratchet is meant to be left running overnight, so it must survive being killed at any moment, the API and the Docker daemon failing under it, and the disk filling up, without losing or duplicating an iteration. This page is generated from the last run of the reliability tests: every scenario below was actually run, and every check is shown as it came out.",
     "",
-    `**${ok} of ${all.length} scenarios held** (${
-      all.reduce((a, s) => a + s.checks.length, 0)
-    } checks), in ${Math.round(seconds)} s of test time${
-      env ? ` on ${env}` : ""
-    }.`,
+    `**${ok} of ${all.length} scenarios held** (${fixedChecks} checks${
+      timed.length === 0
+        ? ""
+        : `, and ${timedChecks}${TIMED} in the ${timed.length} timed kills`
+    }), in ${Math.round(seconds)} s of test time${env ? ` on ${env}` : ""}.`,
     "",
     "How to run them again:",
     "",
     "```sh",
     "deno test -A tests/e2e/reliability_crash_test.ts tests/e2e/reliability_signals_test.ts \\",
     "  tests/e2e/reliability_upstream_test.ts tests/e2e/reliability_concurrency_test.ts",
-    "deno task bench:load           # optional: the load numbers",
+    "deno task bench:load --write   # optional: the load numbers",
     "deno task reliability:report   # re-renders this page",
     "```",
     "",
@@ -307,7 +331,20 @@ async function main(args: string[]): Promise<number> {
   const page = await formatMarkdown(render(summary, bench));
   if (args.includes("--check")) {
     const current = await Deno.readTextFile(DOC).catch(() => "");
-    return current === page ? 0 : 1;
+    const differences = comparePages(current, page);
+    const say = (s: string) =>
+      Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
+    if (differences.length > 0) {
+      say(
+        `docs/reliability.md differs from what this run renders (timings and versions aside); ` +
+          `run the reliability tests, then tools/reliability_report.ts:\n${
+            formatDifferences("docs/reliability.md", differences)
+          }`,
+      );
+      return 1;
+    }
+    say("docs/reliability.md matches this run");
+    return 0;
   }
   await Deno.writeTextFile(DOC, page);
   Deno.stdout.writeSync(new TextEncoder().encode(`wrote ${DOC}\n`));

@@ -9,13 +9,21 @@
  */
 import { fileURLToPath } from "node:url";
 import {
+  DEFAULTS,
+  formatSize,
+  UNTRUSTED_LIMITS,
+} from "../src/config/schema.ts";
+import {
   type Group,
+  type Kind,
+  KINDS,
   readResults,
   type Scenario,
   SECURITY_PATH,
   type SecurityResults,
 } from "../tests/e2e/security_support.ts";
-import { formatMarkdown, tableCell } from "./_markdown.ts";
+import { comparePages, formatDifferences } from "./_page_check.ts";
+import { formatMarkdown, stableText, tableCell } from "./_markdown.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DOC = fileURLToPath(new URL("docs/security.md", ROOT));
@@ -39,31 +47,73 @@ const VECTORS: Record<string, string> = {
   cli: "invocation",
 };
 
+/** A cell of free text from a test: volatile ids masked, table-safe. */
+function cell(text: string): string {
+  return tableCell(stableText(text));
+}
+
+/** How many cases of each kind, and how many held. */
+export function tally(
+  cases: readonly Scenario[],
+): Record<Kind, { n: number; held: number }> {
+  const out = Object.fromEntries(
+    KINDS.map((k) => [k, { n: 0, held: 0 }]),
+  ) as Record<Kind, { n: number; held: number }>;
+  for (const c of cases) {
+    const t = out[c.kind ?? "attack"];
+    t.n++;
+    if (c.held) t.held++;
+  }
+  return out;
+}
+
+const PHRASES: Record<Kind, (n: number, held: number) => string> = {
+  attack: (n, held) => `${n} attack${n === 1 ? "" : "s"}, ${held} stopped`,
+  control: (n, held) =>
+    `${n} positive control${n === 1 ? "" : "s"}, ${held} as expected`,
+  limit: (n, held) =>
+    `${n} known limit${n === 1 ? "" : "s"}, ${held} shown as documented`,
+};
+
+/** "18 attacks, 18 stopped; 1 positive control, 1 as expected", kinds with no case left out. */
+export function tallyText(cases: readonly Scenario[]): string {
+  const t = tally(cases);
+  const parts = KINDS.filter((k) => t[k].n > 0).map((k) =>
+    PHRASES[k](t[k].n, t[k].held)
+  );
+  return parts.length === 0 ? "no cases" : parts.join("; ");
+}
+
 function mark(s: Scenario): string {
-  return s.held ? "✅" : "❌";
+  const ok = s.held ? "✅" : "❌";
+  switch (s.kind ?? "attack") {
+    case "attack":
+      return ok;
+    case "control":
+      return `${ok} control`;
+    case "limit":
+      return `${ok} ⚠️ limit`;
+  }
 }
 
 function groupSection(g: Group): string {
-  const held = g.scenarios.filter((s) => s.held).length;
   const lines = [
     `## ${g.title}`,
     "",
     g.about,
     "",
-    `${g.scenarios.length} case(s), ${held} held, in ${g.seconds} s (\`${g.test}\`, ${
+    `${tallyText(g.scenarios)}, in ${g.seconds} s (\`${g.test}\`, ${
       g.finished_at.slice(0, 16).replace("T", " ")
     } UTC).`,
     "",
-    "| | attack | via | stopped by | what ratchet recorded | evidence |",
+    "| | case | via | stopped by | what ratchet recorded | evidence |",
     "|---|---|---|---|---|---|",
   ];
   for (const s of g.scenarios) {
     lines.push(
-      `| ${mark(s)}${s.cannot_stop ? " ⚠️" : ""} | ${tableCell(s.attack)} | ${
-        VECTORS[s.vector] ?? s.vector
-      } | ${tableCell(s.layer)} | ${tableCell(s.recorded)} | ${
-        tableCell(s.evidence ?? "")
-      } |`,
+      `| ${mark(s)} | ${cell(s.attack)} | ${VECTORS[s.vector] ?? s.vector} | ${
+        cell(s.layer)
+      } | ${cell(s.recorded)} | ${cell(s.evidence ?? "")} |`,
     );
   }
   const failed = g.scenarios.filter((s) => !s.held);
@@ -71,7 +121,9 @@ function groupSection(g: Group): string {
     lines.push("", "What did not hold:", "");
     for (const s of failed) {
       lines.push(
-        `- **${tableCell(s.id)}**: ${tableCell(s.evidence ?? s.recorded)}`,
+        `- **${cell(s.id)}** (${s.kind ?? "attack"}): ${
+          cell(s.evidence ?? s.recorded)
+        }`,
       );
     }
   }
@@ -166,10 +218,18 @@ const BOUNDS = `## What bounds each resource
 
 | resource | bound | default |
 |---|---|---|
-| CPU | \`--cpus\` per container | 2 |
-| memory | \`--memory\`, swap equal to it (OOM-kill, recorded \`oom\`); tmpfs \`HOME\` and \`/dev/shm\` count against it | 4g (a repo's file may not exceed 64g) |
-| processes | \`--pids-limit\` | 4096 |
-| time | \`--trial-timeout-seconds\` (watchdog in the container, backstop on the host), \`--bash-timeout-seconds\` | none, 120 s |
+| CPU | \`--cpus\` per container | ${DEFAULTS.cpus} (a repo's file may not exceed ${UNTRUSTED_LIMITS.cpus}) |
+| memory | \`--memory\`, swap equal to it (OOM-kill, recorded \`oom\`); tmpfs \`HOME\` and \`/dev/shm\` count against it | ${
+  DEFAULTS.memory === null ? "none" : formatSize(DEFAULTS.memory)
+} (a repo's file may not exceed ${formatSize(UNTRUSTED_LIMITS.memory)}) |
+| processes | \`--pids-limit\` | ${DEFAULTS.pidsLimit} (a repo's file may not exceed ${
+  UNTRUSTED_LIMITS["pids-limit"]
+}) |
+| time | \`--trial-timeout-seconds\` (watchdog in the container, backstop on the host), \`--bash-timeout-seconds\` | ${
+  DEFAULTS.trialTimeoutSeconds === null
+    ? "none"
+    : `${DEFAULTS.trialTimeoutSeconds} s`
+}, ${DEFAULTS.bashTimeoutSeconds} s |
 | output | 10 MiB per stream kept; the engine keeps no log (\`none\` driver); a cut-off report yields no metric | — |
 | report file | 10 MiB read; symlinks never followed; a cut-off report yields no metric | — |
 | tree copy (disk holding \`.ratchet/\`) | 1 GiB free required before each trial; a trial leaving less than 512 MiB free is killed (polled every 250 ms) and its copy removed | — |
@@ -186,46 +246,48 @@ export function render(results: SecurityResults): string {
   ];
   const groups = keys.map((k) => results.groups[k]!);
   const all = groups.flatMap((g) => g.scenarios);
-  const held = all.filter((s) => s.held).length;
-  const cannot = all.filter((s) => s.cannot_stop);
+  const limits = all.filter((s) => s.kind === "limit");
   const env = Object.entries(results.environment).map(([k, v]) => `${k} ${v}`)
     .join(", ");
+  const ratio = (t: { n: number; held: number }) =>
+    t.n === 0 ? "—" : `${t.held} / ${t.n}`;
   const summary = [
-    "| group | cases | held | test |",
-    "|---|---|---|---|",
-    ...groups.map((g) =>
-      `| [${tableCell(g.title)}](#${
+    "| group | attacks stopped | controls as expected | known limits shown as documented | test |",
+    "|---|---|---|---|---|",
+    ...groups.map((g) => {
+      const t = tally(g.scenarios);
+      return `| [${tableCell(g.title)}](#${
         g.title.toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")
-      }) | ${g.scenarios.length} | ${
-        g.scenarios.filter((s) => s.held).length
-      } | \`${g.test}\` |`
-    ),
+      }) | ${ratio(t.attack)} | ${ratio(t.control)} | ${
+        ratio(t.limit)
+      } | \`${g.test}\` |`;
+    }),
   ].join("\n");
   return [
     "# Security",
     "",
-    "<!-- Generated by tools/security_report.ts from tests/artifacts/security.json. Do not edit by hand: run the security tests, then `deno run -A tools/security_report.ts`. -->",
+    "<!-- Generated by tools/security_report.ts from tests/artifacts/security.json. Do not edit by hand: run the security tests, then `deno run -A tools/security_report.ts`. CI checks that this page is what its own run renders. -->",
     "",
-    "ratchet runs code written by a language model on repositories people point it at; both are untrusted. This page lists every attack and bad input the security tests throw at the real CLI and the real trial runner, the layer that stopped it, and what ratchet recorded. Rows marked ⚠️ are the ones only instructions and a human can catch (see [What the filesystem cannot stop](#what-the-filesystem-cannot-stop)).",
+    "ratchet runs code written by a language model on repositories people point it at; both are untrusted. This page lists every attack and bad input the security tests throw at the real CLI and the real trial runner, the layer that stopped it, and what ratchet recorded. Three kinds of case are counted apart: **attacks**, which ratchet must stop; **positive controls** (marked control), which show that the test would have seen the attack succeed; and **known limits** (marked ⚠️), attacks that succeed and that only instructions and a human can catch (see [What the filesystem cannot stop](#what-the-filesystem-cannot-stop)). A value marked † depends on timing (how a race or a poll fell) and varies from run to run.",
     "",
-    `**${all.length} cases, ${held} held.** Environment: ${env || "unknown"}.`,
+    `**${tallyText(all)}.** Environment: ${env || "unknown"}.`,
     "",
     summary,
     "",
-    "Run them with `deno test -A tests/security_bad_input_test.ts` and, one file at a time, `deno test -A tests/e2e/security_<name>_test.ts`. The runner-level variants of writing to a read-only path (22 of them) are in `tests/integration/trial_test.ts`; the tool-level refusals in `tests/integration/agent_test.ts`.",
+    "Run them with `deno test -A tests/security_bad_input_test.ts` and, one file at a time, `deno test -A tests/e2e/security_<name>_test.ts`. The runner-level variants of writing to a read-only path are in `tests/integration/trial_test.ts`; the tool-level refusals in `tests/integration/agent_test.ts`.",
     "",
     LAYERS,
     "",
     ...groups.flatMap((g) => [groupSection(g), ""]),
     CANNOT_STOP,
     "",
-    ...(cannot.length === 0 ? [] : [
+    ...(limits.length === 0 ? [] : [
       "Shown by the tests (what ratchet recorded, for a human to see):",
       "",
-      ...cannot.map((s) =>
-        `- ${mark(s)} **${tableCell(s.attack)}** → ${tableCell(s.recorded)}. ${
-          tableCell(s.evidence ?? "")
-        }`
+      ...limits.map((s) =>
+        `- ${s.held ? "✅" : "❌"} **${cell(s.attack)}** → ${
+          cell(s.recorded)
+        }. ${cell(s.evidence ?? "")}`
       ),
       "",
     ]),
@@ -246,11 +308,19 @@ async function main(argv: string[]): Promise<number> {
   const page = await formatMarkdown(render(results));
   if (argv.includes("--check")) {
     const current = await Deno.readTextFile(DOC).catch(() => "");
-    if (current !== page) {
+    const differences = comparePages(current, page);
+    if (differences.length > 0) {
       // deno-lint-ignore no-console
-      console.error(`${DOC} is out of date: run tools/security_report.ts`);
+      console.error(
+        `docs/security.md differs from what this run renders (timings and versions aside); ` +
+          `run the security tests, then tools/security_report.ts:\n${
+            formatDifferences("docs/security.md", differences)
+          }`,
+      );
       return 1;
     }
+    // deno-lint-ignore no-console
+    console.log("docs/security.md matches this run");
     return 0;
   }
   await Deno.writeTextFile(DOC, page);

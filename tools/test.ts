@@ -3,7 +3,7 @@
  * took, and ends with one `N passed, N failed` line built from Deno's JUnit
  * reports (Deno's own summary is not a line CI recognizes).
  *
- * Suites: unit (src/ and tests/*_test.ts, in parallel), integration and e2e
+ * Suites: unit (src/, tests/*_test.ts, bench/ and tools/, in parallel), integration and e2e
  * (one file at a time: they share one Docker daemon). Under CI=true any
  * ignored test fails the run, because Docker and git tests must never skip
  * there.
@@ -18,10 +18,12 @@ interface Suite {
   parallel: boolean;
 }
 
-interface Counts {
+/** What one suite (or the whole run) came to. */
+export interface Counts {
   passed: number;
   failed: number;
   ignored: number;
+  /** One line per failing test: `file:line test name`, plus its failing steps. */
   failures: string[];
 }
 
@@ -47,25 +49,85 @@ function decode(text: string): string {
     .replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
 }
 
-/** Count top-level tests in a JUnit report; steps ("parent > step") are folded into their test. */
+/** The attributes of one XML start tag (`name="x" classname="y"` → a map). */
+function attributes(tag: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of tag.matchAll(/([A-Za-z_:][\w:.-]*)="([^"]*)"/g)) {
+    out.set(m[1]!, decode(m[2]!));
+  }
+  return out;
+}
+
+interface JunitCase {
+  file: string;
+  name: string;
+  line: string;
+  outcome: "passed" | "failed" | "ignored";
+  /** First line of the failure message, when failed. */
+  message: string;
+}
+
+/** Every `<testcase>` of a JUnit report, steps included, in file order. */
+function junitCases(xml: string): JunitCase[] {
+  const out: JunitCase[] = [];
+  const caseRe = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
+  for (const c of xml.matchAll(caseRe)) {
+    const attrs = attributes(c[1]!);
+    const body = c[3] ?? "";
+    const failure = /<(?:failure|error)\b([^>]*)/.exec(body);
+    out.push({
+      // Deno writes the test file as `classname` and the test (or
+      // "test > step") as `name`.
+      file: attrs.get("classname") ?? "?",
+      name: attrs.get("name") ?? "?",
+      line: attrs.get("line") ?? "",
+      outcome: failure
+        ? "failed"
+        : /<skipped\b/.test(body)
+        ? "ignored"
+        : "passed",
+      message: failure
+        ? (attributes(failure[1]!).get("message") ?? "").split("\n")[0]!
+        : "",
+    });
+  }
+  return out;
+}
+
+/**
+ * Count the top-level tests of a Deno JUnit report. A step (Deno names it
+ * "test > step") is folded into its test: it is not counted, and a failing
+ * step is listed under its test, which Deno marks failed too.
+ */
 export function countJunit(xml: string): Counts {
   const counts: Counts = { passed: 0, failed: 0, ignored: 0, failures: [] };
-  const suiteRe =
-    /<testsuite\b[^>]*name="([^"]*)"[^>]*>([\s\S]*?)<\/testsuite>/g;
-  for (const suite of xml.matchAll(suiteRe)) {
-    const tops: string[] = [];
-    const caseRe =
-      /<testcase\b[^>]*name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
-    for (const c of suite[2]!.matchAll(caseRe)) {
-      const name = decode(c[1]!);
-      if (tops.some((t) => name.startsWith(`${t} > `))) continue;
-      tops.push(name);
-      const body = c[3] ?? "";
-      if (/<failure\b/.test(body) || /<error\b/.test(body)) {
-        counts.failed++;
-        counts.failures.push(`${decode(suite[1]!)}: ${name}`);
-      } else if (/<skipped\b/.test(body)) counts.ignored++;
-      else counts.passed++;
+  const cases = junitCases(xml);
+  const byFile = Map.groupBy(cases, (c) => c.file);
+  for (const [file, list] of byFile) {
+    const tops = list.filter((c) =>
+      !list.some((t) => t !== c && c.name.startsWith(`${t.name} > `))
+    );
+    for (const top of tops) {
+      counts[top.outcome]++;
+      if (top.outcome !== "failed") continue;
+      const where = top.line === "" ? file : `${file}:${top.line}`;
+      const steps = list.filter((s) =>
+        s.outcome === "failed" && s.name.startsWith(`${top.name} > `) &&
+        // Only the deepest failing steps: a parent step fails with its child.
+        !list.some((d) =>
+          d.outcome === "failed" && d.name.startsWith(`${s.name} > `)
+        )
+      );
+      counts.failures.push(
+        `${where} ${top.name}${
+          steps.length === 0 && top.message ? ` (${top.message})` : ""
+        }`,
+        ...steps.map((s) =>
+          `  step ${s.name.slice(top.name.length + 3)}${
+            s.message ? ` (${s.message})` : ""
+          }`
+        ),
+      );
     }
   }
   return counts;
@@ -116,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
         ...await listTests("src", true),
         ...await listTests("tests", false),
         ...await listTests("bench", false),
+        ...await listTests("tools", false),
       ],
       parallel: true,
     },
@@ -148,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
     Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
   log("");
   for (const line of lines) log(line);
-  for (const f of total.failures) log(`FAILED ${f}`);
+  for (const f of total.failures) log(f.startsWith(" ") ? f : `FAILED ${f}`);
   const ci = Deno.env.get("CI") === "true";
   if (ci && total.ignored > 0) {
     log(

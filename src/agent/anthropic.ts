@@ -98,6 +98,9 @@ export function clientTuningFromEnv(
 
 /** Default retries: the SDK's backoff doubles from 0.5 s to 8 s, so 6 retries span about 30 s. */
 export const DEFAULT_MAX_RETRIES = 6;
+/** Retries and wait of the model check at start: an outage must not hold the start for long. */
+const MODEL_CHECK_RETRIES = 2;
+const MODEL_CHECK_TIMEOUT_MS = 15_000;
 const PUBLIC_BASE_URL = "https://api.anthropic.com";
 
 function defaultRetryDelayMs(retry: number): number {
@@ -419,6 +422,42 @@ export class AnthropicClient implements ModelClient {
       // Progress and problems reach the user as events and errors, never as SDK log lines.
       logLevel: "off",
     });
+  }
+
+  /**
+   * Whether the API knows `model` (`GET /v1/models/{id}`), asked before a
+   * run starts so a wrong name is found before the baseline. `unknown` for a
+   * 404; a rejected key throws EnvironmentError (exit 3) as every call does;
+   * anything else (an outage, a gateway that does not offer the endpoint)
+   * leaves the model unverified, with the reason.
+   */
+  async checkModel(
+    model: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<
+    | { status: "known" }
+    | { status: "unknown"; detail: string }
+    | { status: "unverified"; detail: string }
+  > {
+    try {
+      await this.#client.models.retrieve(model, {}, {
+        maxRetries: Math.min(this.#maxRetries, MODEL_CHECK_RETRIES),
+        timeout: MODEL_CHECK_TIMEOUT_MS,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      return { status: "known" };
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason ?? error;
+      if (error instanceof APIError && error.status === 404) {
+        return { status: "unknown", detail: describe(error) };
+      }
+      const mapped = mapError(error, 0, model);
+      if (mapped instanceof EnvironmentError) throw mapped;
+      return {
+        status: "unverified",
+        detail: mapped instanceof Error ? mapped.message : String(mapped),
+      };
+    }
   }
 
   async stream(

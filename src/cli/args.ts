@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Config } from "../config/config.ts";
 import { type OptionDef, OPTIONS } from "../config/options.ts";
 import { coerceFlag, validateValues } from "../config/schema.ts";
+import { NEGATABLE, negationFlag } from "../config/negations.ts";
 import { UsageError } from "../errors.ts";
 
 /** Commands of spec section 2. */
@@ -38,7 +39,8 @@ export type Command =
   | ({ name: "run"; json: boolean; verbose: boolean } & ConfigFlags)
   | {
     name: "resume";
-    iterations: number | null;
+    /** The run settings a resume may change (see RESUME_OPTIONS), validated. */
+    flags: Partial<Config>;
     json: boolean;
     verbose: boolean;
   }
@@ -65,6 +67,20 @@ export type Command =
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/**
+ * What `resume` may change: how long the run goes on and what it may spend,
+ * when it stops early, and the model. Everything else (the command, the
+ * metric, the harness, the rule, the limits) is fixed for the run: its
+ * records are only comparable under the settings that made them.
+ */
+export const RESUME_OPTIONS = [
+  "iterations",
+  "max-cost-usd",
+  "patience",
+  "threshold",
+  "model",
+] as const;
+
 function optionSpec(def: OptionDef): Options[string] {
   if (def.kind === "boolean") return { type: "boolean" };
   return def.kind === "list"
@@ -84,6 +100,9 @@ function optionsFor(command: CommandName): Options {
       verbose: { type: "boolean", short: "v" },
     };
     for (const def of OPTIONS.filter(filter)) out[def.name] = optionSpec(def);
+    for (const def of NEGATABLE.filter(filter)) {
+      out[negationFlag(def)] = { type: "boolean" };
+    }
     return out;
   };
   switch (command) {
@@ -95,13 +114,22 @@ function optionsFor(command: CommandName): Options {
       if (command === "calibrate") out.write = { type: "boolean" };
       return out;
     }
-    case "resume":
-      return {
+    case "resume": {
+      const out: Options = {
         ...common,
-        iterations: { type: "string" },
         json: { type: "boolean" },
         verbose: { type: "boolean", short: "v" },
       };
+      const resumable = (d: OptionDef) =>
+        (RESUME_OPTIONS as readonly string[]).includes(d.name);
+      for (const def of OPTIONS.filter(resumable)) {
+        out[def.name] = optionSpec(def);
+      }
+      for (const def of NEGATABLE.filter(resumable)) {
+        out[negationFlag(def)] = { type: "boolean" };
+      }
+      return out;
+    }
     case "status":
     case "log":
       return { ...common, json: { type: "boolean" } };
@@ -131,6 +159,7 @@ function parseOrThrow(
   } catch (error) {
     const message = (error as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown && command === "resume") throw notOnResume(unknown[1]!, error);
     if (unknown) {
       throw new UsageError(
         `Unknown flag ${unknown[1]} for "ratchet ${command}"`,
@@ -191,26 +220,60 @@ function ambiguousValue(
   );
 }
 
-function positiveInt(name: string, raw: string | undefined, min: number) {
-  if (raw === undefined) return null;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UsageError(`Invalid value for --${name}: "${raw}"`, {
-      hint: `--${name} must be a whole number of at least ${min}.`,
-    });
+/**
+ * A flag `resume` does not take: a run setting fixed for the run says so
+ * and what to do instead; anything else is an unknown flag.
+ */
+function notOnResume(flag: string, cause: unknown): UsageError {
+  const accepted = RESUME_OPTIONS.map((n) => `--${n}`).join(", ");
+  const name = flag.replace(/^--(no-)?/, "");
+  const known = OPTIONS.some((o) => o.name === name) ||
+    ["config", "trust-config"].includes(name);
+  if (known) {
+    return new UsageError(
+      `"ratchet resume" cannot change ${flag}: it is fixed for the run`,
+      {
+        hint:
+          `resume accepts ${accepted} (and --no-threshold); to change ${flag}, start a new run with "ratchet run".`,
+        cause,
+      },
+    );
   }
-  return n;
+  return new UsageError(`Unknown flag ${flag} for "ratchet resume"`, {
+    hint: `resume accepts ${accepted}, --no-threshold, --json and --verbose.`,
+    cause,
+  });
 }
 
-function configFlags(values: Record<string, unknown>): ConfigFlags {
+/**
+ * The option values given as flags, in file form: `--NAME VALUE` coerced,
+ * `--no-NAME` as null (the option's default). Both for one option is a
+ * UsageError naming them.
+ */
+function flagValues(values: Record<string, unknown>): Record<string, unknown> {
   const fileForm: Record<string, unknown> = {};
   for (const def of OPTIONS) {
     const raw = values[def.name];
     if (raw === undefined) continue;
     fileForm[def.name] = coerceFlag(def, raw as string | string[] | boolean);
   }
+  for (const def of NEGATABLE) {
+    const flag = negationFlag(def);
+    if (values[flag] !== true) continue;
+    if (def.name in fileForm) {
+      throw new UsageError(`--${def.name} and --${flag} are both given`, {
+        hint:
+          `Keep one: --${flag} resets what ratchet.jsonc set for ${def.name}.`,
+      });
+    }
+    fileForm[def.name] = null;
+  }
+  return fileForm;
+}
+
+function configFlags(values: Record<string, unknown>): ConfigFlags {
   return {
-    flags: validateValues(fileForm, "flags"),
+    flags: validateValues(flagValues(values), "flags"),
     configPath: (values.config as string | undefined) ?? null,
     trustConfig: values["trust-config"] === true,
   };
@@ -280,11 +343,7 @@ export function parseCommand(argv: readonly string[]): Command {
     case "resume":
       return {
         name: "resume",
-        iterations: positiveInt(
-          "iterations",
-          v.iterations as string | undefined,
-          0,
-        ),
+        flags: validateValues(flagValues(v), "flags"),
         json: v.json === true,
         verbose: v.verbose === true,
       };

@@ -118,3 +118,67 @@ Deno.test("parseCommand() joins the words of an instruct note", () => {
     text: "try caching",
   });
 });
+
+Deno.test("parseCommand() reads --no-NAME as the option's default, and refuses it beside the option", () => {
+  const cmd = parseCommand([
+    "run",
+    "--no-critic",
+    "--no-threshold",
+    "--no-trial-timeout-seconds",
+    "--no-image",
+    "--no-gpus",
+    "--no-harness",
+  ]);
+  assert.equal(cmd.name, "run");
+  if (cmd.name !== "run") return;
+  assert.deepEqual(cmd.flags, {
+    critic: false,
+    threshold: null,
+    trialTimeoutSeconds: null,
+    image: null,
+    gpus: null,
+    harness: [],
+  });
+  assert.throws(
+    () => parseCommand(["run", "--gpus", "all", "--no-gpus"]),
+    /--gpus and --no-gpus are both given/,
+  );
+  // measure takes the negations of the options it uses, and no others.
+  assert.throws(() => parseCommand(["measure", "--no-critic"]), UsageError);
+  const m = parseCommand(["measure", "--no-image"]);
+  assert.equal(m.name === "measure" && m.flags.image, null);
+});
+
+Deno.test("parseCommand() gives resume the settings it may change, validated", () => {
+  const cmd = parseCommand([
+    "resume",
+    "--iterations",
+    "30",
+    "--max-cost-usd",
+    "25",
+    "--patience",
+    "4",
+    "--no-threshold",
+    "--model",
+    "claude-sonnet-4-5",
+  ]);
+  assert.deepEqual(cmd, {
+    name: "resume",
+    flags: {
+      iterations: 30,
+      maxCostUsd: 25,
+      patience: 4,
+      threshold: null,
+      model: "claude-sonnet-4-5",
+    },
+    json: false,
+    verbose: false,
+  });
+  for (const flag of ["--trials", "--harness", "--no-critic", "--config"]) {
+    assert.throws(() => parseCommand(["resume", flag, "x"]), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.match(e.message, new RegExp(`cannot change ${flag}`));
+      return true;
+    });
+  }
+});

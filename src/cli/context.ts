@@ -3,16 +3,17 @@
  * interfaces, so commands never read Deno.args/env or exit themselves.
  */
 import type { Output } from "../ui/output.ts";
+import type { StopSignal } from "../errors.ts";
 
 /** The signals ratchet handles. */
-export type StopSignal = "SIGINT" | "SIGTERM";
+export type { StopSignal };
 
 /** Context passed to each command. */
 export interface CommandContext {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
   output: Output;
-  /** Aborted on SIGINT or SIGTERM; `signal.reason` is the StopSignal. */
+  /** Aborted on SIGINT, SIGTERM or SIGHUP; `signal.reason` is the StopSignal. */
   signal: AbortSignal;
   /** Test-only fault hook point spec (RATCHET_FAULT_POINT), or undefined. */
   faultSpec: string | undefined;

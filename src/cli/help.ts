@@ -2,9 +2,10 @@
  * Help text for ratchet and each command (pure; snapshot-tested). Flag lines
  * come from the option table so they cannot drift from the parser.
  */
-import type { CommandName } from "./args.ts";
+import { type CommandName, RESUME_OPTIONS } from "./args.ts";
 import { type OptionDef, OPTIONS } from "../config/options.ts";
 import { DEFAULTS, formatSize } from "../config/schema.ts";
+import { NEGATABLE, negationFlag } from "../config/negations.ts";
 import type { Config } from "../config/config.ts";
 
 interface CommandHelp {
@@ -15,7 +16,7 @@ interface CommandHelp {
   /** Extra flag lines: [flag, description]. */
   flags: [string, string][];
   /** Which configuration options it takes. */
-  config: "all" | "measure" | "none";
+  config: "all" | "measure" | "resume" | "none";
   examples: string[];
 }
 
@@ -46,17 +47,26 @@ const HELP: Record<CommandName, CommandHelp> = {
     ],
   },
   resume: {
-    short: "continue after Ctrl-C, a crash or a reboot; --iterations N extends",
-    usage: "ratchet resume [--iterations N]",
-    summary:
-      "Continue the run after Ctrl-C, a crash, a reboot or an outage; --iterations N extends a finished run to N proposals.",
+    short: "continue after Ctrl-C, a crash or a reboot; extend a finished run",
+    usage:
+      "ratchet resume [--iterations N] [--max-cost-usd X] [--patience K] [--threshold X] [--model NAME]",
+    summary: [
+      "Continue the run after Ctrl-C, a crash, a reboot or an outage, with new values for",
+      "these settings if given. A finished run goes on from its last record whatever",
+      "stopped it: raise --iterations past the last iteration, or --max-cost-usd past",
+      "what it spent; --patience and crash counts start again; a threshold it reached",
+      "is dropped (pass a new --threshold). Other settings are fixed for the run.",
+    ].join("\n"),
     flags: [
-      ["--iterations N", "new iteration cap (extends a finished run)"],
       ["--json", "machine-readable events, one JSON object a line"],
       ["-v, --verbose", "show stack traces and causes of errors"],
     ],
-    config: "none",
-    examples: ["ratchet resume", "ratchet resume --iterations 40"],
+    config: "resume",
+    examples: [
+      "ratchet resume",
+      "ratchet resume --iterations 40",
+      "ratchet resume --max-cost-usd 25 --patience 8",
+    ],
   },
   status: {
     short: "where the current run stands",
@@ -79,7 +89,10 @@ const HELP: Record<CommandName, CommandHelp> = {
     usage: "ratchet report [--out FILE]",
     summary:
       "Write a self-contained HTML report of the run (default .ratchet/report.html).",
-    flags: [["--out FILE", "where to write it"]],
+    flags: [[
+      "--out FILE",
+      "where to write it (relative to the repo root, or absolute)",
+    ]],
     config: "none",
     examples: ["ratchet report", "ratchet report --out /tmp/run.html"],
   },
@@ -175,10 +188,11 @@ function table(rows: [string, string][]): string {
 function optionRows(
   filter: (d: OptionDef) => boolean,
   forRun: boolean,
+  withDefaults = true,
 ): [string, string][] {
   return OPTIONS.filter(filter).map((def) => {
     const flag = `--${def.name}${def.arg ? ` ${def.arg}` : ""}`;
-    const dflt = defaultText(def, forRun);
+    const dflt = withDefaults ? defaultText(def, forRun) : "";
     return [flag, dflt ? `${def.help} (${dflt})` : def.help];
   });
 }
@@ -213,22 +227,62 @@ export function mainHelp(): string {
   ].join("\n");
 }
 
+/** Wrap `words` into lines of at most `width` characters, indented. */
+function wrap(words: string[], width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const word of words) {
+    if (line.trim() !== "" && line.length + word.length + 1 > width) {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += `${word} `;
+  }
+  if (line.trim() !== "") lines.push(line.trimEnd());
+  return lines.join("\n");
+}
+
+/** The `--no-NAME` flags among the options `filter` keeps. */
+function negationText(
+  filter: (d: OptionDef) => boolean,
+  header: string,
+): string[] {
+  const flags = NEGATABLE.filter(filter).map((d) => `--${negationFlag(d)}`);
+  if (flags.length === 0) return [];
+  return [
+    header,
+    wrap(flags.map((f, i) => i < flags.length - 1 ? `${f},` : f), 80, "  "),
+    "",
+  ];
+}
+
 /** Help of one command. */
 export function commandHelp(name: CommandName): string {
   const h = HELP[name];
   const parts = [`Usage: ${h.usage}`, "", h.summary, ""];
-  if (h.config !== "none") {
+  if (h.config === "resume") {
+    const resumable = (d: OptionDef) =>
+      (RESUME_OPTIONS as readonly string[]).includes(d.name);
+    parts.push(
+      "Settings it may change (unchanged when not given):",
+      table(optionRows(resumable, false, false)),
+      "",
+      ...negationText(resumable, "Unset the run's threshold:"),
+    );
+  } else if (h.config !== "none") {
+    const filter = (d: OptionDef) => h.config === "all" || d.measure === true;
     parts.push(
       "Options (flags, or keys of ratchet.jsonc without the dashes):",
       table(
-        optionRows(
-          (d) => h.config === "all" || d.measure === true,
-          h.config === "all",
-        ).filter((
+        optionRows(filter, h.config === "all").filter((
           [flag],
         ) => !(h.config === "measure" && flag.startsWith("--trials"))),
       ),
       "",
+      ...negationText(
+        filter,
+        "Reset to its default what ratchet.jsonc set (--no-NAME):",
+      ),
     );
   }
   if (h.flags.length > 0) {

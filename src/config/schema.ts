@@ -13,6 +13,7 @@ import {
   TRUST_GATED_FILE_ONLY,
 } from "./options.ts";
 import { ConfigError, UsageError } from "../errors.ts";
+import { parseGpus } from "./gpus.ts";
 
 /** Defaults of every optional option (spec section 3). */
 export const DEFAULTS: Omit<
@@ -446,13 +447,19 @@ export function finalizeConfig(
   }
   if (merged.direction === undefined) merged.direction = "max";
   const config = merged as unknown as Config;
-  checkCrossField(config);
+  checkCrossField(config, purpose);
   return config;
 }
 
-function checkCrossField(config: Config): void {
+function checkCrossField(config: Config, purpose: ConfigPurpose): void {
   const startPerSide = Math.max(config.trials, 3);
-  if (config.decision === "stat" && config.maxTrials < startPerSide) {
+  // A run's rule: each side starts at max(trials, 3) and grows to
+  // max-trials. `measure` and `calibrate` read --trials as "how many runs of
+  // the checkout" and have no sides, so the rule is not theirs.
+  if (
+    purpose === "run" && config.decision === "stat" &&
+    config.maxTrials < startPerSide
+  ) {
     throw new ConfigError(
       `--max-trials ${config.maxTrials} is below the starting ${startPerSide} trials per side`,
       {
@@ -528,6 +535,9 @@ function checkCrossField(config: Config): void {
       },
     );
   }
+  // The same parser as the Docker adapter's, so a bad value stops here
+  // (exit 2, nothing started) and not at the first container.
+  if (config.gpus !== null) parseGpus(config.gpus);
   const both = config.editable.filter((g) => config.harness.includes(g));
   if (both.length > 0) {
     throw new ConfigError(

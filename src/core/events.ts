@@ -24,7 +24,14 @@ export type RunEvent =
   | { event: "info"; message: string }
   | { event: "warning"; message: string }
   | { event: "progress"; message: string }
-  | { event: "phase"; iter: number; phase: Phase }
+  | {
+    event: "phase";
+    iter: number;
+    phase: Phase;
+    /** In the baseline: the trial starting, 1-based, and how many there are. */
+    trial?: number;
+    of?: number;
+  }
   | {
     event: "tool_call";
     iter: number;

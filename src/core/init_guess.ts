@@ -10,6 +10,8 @@ export interface RepoFacts {
   files: readonly string[];
   /** package.json contents, if any. */
   packageJson: string | null;
+  /** The root Makefile's contents, if any (for its targets). */
+  makefile?: string | null;
 }
 
 /** A guessed configuration with the reason for each choice. */
@@ -19,8 +21,17 @@ export interface InitGuess {
   metricName: string;
   reportSource: string;
   direction: "min" | "max";
+  /**
+   * Read-only for the model: the benchmark's own files, the files that
+   * define the run and check commands (package.json, pyproject.toml,
+   * Makefile, Cargo.toml, go.mod …), the tests and the test-runner
+   * configuration. Every glob matches a tracked file.
+   */
   harness: string[];
+  /** The correctness gate, when the run command is not the tests themselves. */
   checkCommand: string | null;
+  /** The project's own test command (null when none was found). */
+  testCommand: string | null;
   why: string;
 }
 
@@ -36,22 +47,71 @@ function existing(
   return globs.filter(([, re]) => has(files, re)).map(([g]) => g);
 }
 
+/** `globs` in order without repeats. */
+function unique(globs: string[]): string[] {
+  return [...new Set(globs)];
+}
+
+/** A root file as a harness entry, when it is tracked. */
+function rootFiles(files: readonly string[], names: string[]): string[] {
+  return names.filter((n) => files.includes(n));
+}
+
+/**
+ * The tracked files a command names (`node bench/run.js --fast` →
+ * `bench/run.js`; a directory `bench` → `bench/**`).
+ */
+function filesNamedIn(files: readonly string[], command: string): string[] {
+  const out: string[] = [];
+  for (const raw of command.split(/[\s;&|()]+/)) {
+    const token = raw.replace(/^['"]|['"]$/g, "").replace(/^\.\//, "")
+      .replace(/\/+$/, "");
+    if (token === "" || token.startsWith("-")) continue;
+    if (files.includes(token)) out.push(token);
+    else if (files.some((f) => f.startsWith(`${token}/`))) {
+      out.push(`${token}/**`);
+    }
+  }
+  return out;
+}
+
+/** Targets of a Makefile (`name:` at the start of a line, not `:=`). */
+function makeTargets(makefile: string | null | undefined): Set<string> {
+  const targets = new Set<string>();
+  for (const line of (makefile ?? "").split("\n")) {
+    const m = /^([A-Za-z0-9_.-]+)\s*:(?!=)/.exec(line);
+    if (m) targets.add(m[1]!);
+  }
+  return targets;
+}
+
+/** Python's test-runner configuration and the files defining its commands. */
+const PY_CONFIG = ["pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini"];
+
+/** Test files and test-runner configuration of a Python project. */
+function pythonHarness(f: readonly string[]): string[] {
+  return [
+    ...existing(f, [
+      ["tests/**", /^tests\//],
+      ["test/**", /^test\//],
+      ["**/test_*.py", /(^|\/)test_[^/]*\.py$/],
+      ["**/*_test.py", /(^|\/)[^/]*_test\.py$/],
+      ["**/conftest.py", /(^|\/)conftest\.py$/],
+    ]),
+    ...rootFiles(f, PY_CONFIG),
+  ];
+}
+
+/** `npm`'s placeholder test script, which is not a test command. */
+const NPM_PLACEHOLDER = /no test specified/;
+
 /** Guess a configuration for the repository. */
 export function guessConfig(facts: RepoFacts): InitGuess {
   const f = facts.files;
   const benchPy = f.find((p) => /^(bench|benchmark)\.py$/.test(p));
   const pyTests = has(f, /(^|\/)(test_[^/]*|[^/]*_test)\.py$/) ||
     has(f, /^tests?\//);
-  const pyHarness = existing(f, [
-    ["tests/**", /^tests\//],
-    ["test/**", /^test\//],
-    ["**/test_*.py", /(^|\/)test_[^/]*\.py$/],
-    ["**/*_test.py", /(^|\/)[^/]*_test\.py$/],
-    ["**/conftest.py", /(^|\/)conftest\.py$/],
-    ["pytest.ini", /^pytest\.ini$/],
-    ["tox.ini", /^tox\.ini$/],
-    ["setup.cfg", /^setup\.cfg$/],
-  ]);
+  const pytest = "python3 -m pytest -q";
   if (benchPy) {
     return {
       kind: "Python benchmark",
@@ -59,8 +119,13 @@ export function guessConfig(facts: RepoFacts): InitGuess {
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: [benchPy, ...pyHarness],
-      checkCommand: pyTests ? "python3 -m pytest -q" : null,
+      harness: unique([
+        benchPy,
+        ...existing(f, [["benchmarks/**", /^benchmarks\//]]),
+        ...pythonHarness(f),
+      ]),
+      checkCommand: pyTests ? pytest : null,
+      testCommand: pyTests ? pytest : null,
       why: `found ${benchPy}; timing it with ratchet's own wall clock`,
     };
   }
@@ -71,26 +136,37 @@ export function guessConfig(facts: RepoFacts): InitGuess {
     } catch {
       // A broken package.json still tells us it is a Node project.
     }
-    const bench = scripts.bench ? "npm run -s bench" : null;
+    const bench = typeof scripts.bench === "string" ? scripts.bench : null;
+    const test = typeof scripts.test === "string" &&
+        !NPM_PLACEHOLDER.test(scripts.test)
+      ? "npm test --silent"
+      : null;
     return {
       kind: "Node.js project",
-      runCommand: bench ?? "npm test --silent",
+      runCommand: bench !== null ? "npm run -s bench" : "npm test --silent",
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: existing(f, [
-        ["test/**", /^test\//],
-        ["tests/**", /^tests\//],
-        ["__tests__/**", /(^|\/)__tests__\//],
-        ["**/*.test.*", /\.test\.[cm]?[jt]sx?$/],
-        ["**/*.spec.*", /\.spec\.[cm]?[jt]sx?$/],
-        ["jest.config.*", /^jest\.config\./],
-        ["vitest.config.*", /^vitest\.config\./],
-        [".mocharc*", /^\.mocharc/],
-        ["bench/**", /^bench\//],
+      harness: unique([
+        // package.json's scripts are the run and check commands.
+        ...rootFiles(f, ["package.json"]),
+        ...(bench === null ? [] : filesNamedIn(f, bench)),
+        ...existing(f, [
+          ["bench/**", /^bench\//],
+          ["benchmark/**", /^benchmark\//],
+          ["test/**", /^test\//],
+          ["tests/**", /^tests\//],
+          ["__tests__/**", /(^|\/)__tests__\//],
+          ["**/*.test.*", /\.test\.[cm]?[jt]sx?$/],
+          ["**/*.spec.*", /\.spec\.[cm]?[jt]sx?$/],
+          ["jest.config.*", /^jest\.config\./],
+          ["vitest.config.*", /^vitest\.config\./],
+          [".mocharc*", /^\.mocharc/],
+        ]),
       ]),
-      checkCommand: bench && scripts.test ? "npm test --silent" : null,
-      why: bench
+      checkCommand: bench !== null ? test : null,
+      testCommand: test,
+      why: bench !== null
         ? "found a bench script in package.json"
         : "found package.json; timing the test suite",
     };
@@ -102,11 +178,15 @@ export function guessConfig(facts: RepoFacts): InitGuess {
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: existing(f, [["tests/**", /^tests\//], [
-        "benches/**",
-        /^benches\//,
-      ]]),
+      harness: unique([
+        "Cargo.toml",
+        ...existing(f, [["tests/**", /^tests\//], [
+          "benches/**",
+          /^benches\//,
+        ]]),
+      ]),
       checkCommand: null,
+      testCommand: "cargo test --quiet",
       why: "found Cargo.toml; timing the test suite",
     };
   }
@@ -117,36 +197,55 @@ export function guessConfig(facts: RepoFacts): InitGuess {
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: existing(f, [["**/*_test.go", /_test\.go$/], [
-        "testdata/**",
-        /(^|\/)testdata\//,
-      ]]),
+      harness: unique([
+        "go.mod",
+        ...existing(f, [["**/*_test.go", /_test\.go$/], [
+          "testdata/**",
+          /(^|\/)testdata\//,
+        ]]),
+      ]),
       checkCommand: null,
+      testCommand: "go test ./...",
       why: "found go.mod; timing the test suite",
     };
   }
   if (pyTests || has(f, /^(pyproject\.toml|setup\.py)$/)) {
     return {
       kind: "Python project",
-      runCommand: "python3 -m pytest -q",
+      runCommand: pytest,
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: pyHarness,
+      harness: unique(pythonHarness(f)),
       checkCommand: null,
+      testCommand: pytest,
       why: "found Python tests; timing the test suite",
     };
   }
   if (has(f, /^Makefile$/)) {
+    const targets = makeTargets(facts.makefile);
+    const bench = targets.has("bench");
+    const test = targets.has("test") ? "make test" : null;
     return {
       kind: "Makefile project",
-      runCommand: "make test",
+      runCommand: bench ? "make bench" : "make test",
       metricName: "seconds",
       reportSource: "wall",
       direction: "min",
-      harness: [],
-      checkCommand: null,
-      why: "found a Makefile; timing `make test`",
+      harness: unique([
+        // The Makefile's recipes are the run and check commands.
+        "Makefile",
+        ...existing(f, [
+          ["bench/**", /^bench\//],
+          ["tests/**", /^tests\//],
+          ["test/**", /^test\//],
+        ]),
+      ]),
+      checkCommand: bench ? test : null,
+      testCommand: test,
+      why: bench
+        ? "found a Makefile with a bench target"
+        : "found a Makefile; timing `make test`",
     };
   }
   return {
@@ -155,8 +254,9 @@ export function guessConfig(facts: RepoFacts): InitGuess {
     metricName: "score",
     reportSource: "stdout",
     direction: "max",
-    harness: [],
+    harness: rootFiles(f, ["bench.sh"]),
     checkCommand: null,
+    testCommand: null,
     why: "nothing recognizable: edit the command and the metric",
   };
 }
@@ -187,10 +287,17 @@ export function renderInitConfig(g: InitGuess): string {
       "  // Correctness gate: a candidate that fails it is rejected unmeasured.",
       `  "check-command": ${q(g.checkCommand)},`,
     );
+  } else if (g.testCommand !== null) {
+    lines.push(
+      "  // Correctness gate: a candidate that fails it is rejected unmeasured.",
+      "  // The run command already runs the tests; set it if you time something else.",
+      `  // "check-command": ${q(g.testCommand)},`,
+    );
   } else {
     lines.push(
       "  // Correctness gate: a candidate that fails it is rejected unmeasured.",
-      '  // "check-command": "make test",',
+      "  // No test command was found; name yours here.",
+      '  // "check-command": "…",',
     );
   }
   lines.push(

@@ -134,6 +134,20 @@ Deno.test("checkCandidateChanges() rejects a new conftest.py as harness_added", 
   assert.match(v?.detail ?? "", /\*\*\/conftest\.py/);
 });
 
+// Globs match names that start with a dot too (picomatch's `dot: true`): a
+// harness file hidden in a dot directory is still a harness file.
+Deno.test("checkCandidateChanges() rejects a new conftest.py inside a dot directory as harness_added", () => {
+  for (const path of ["src/.pkg/conftest.py", ".hidden/conftest.py"]) {
+    const v = checkCandidateChanges([file(path, "A")], policy);
+    assert.equal(v?.reason, "harness_added", path);
+  }
+  const dotted = checkCandidateChanges(
+    [file("tests/.cache/x.py", "A")],
+    policy,
+  );
+  assert.equal(dotted?.reason, "harness_added");
+});
+
 Deno.test("checkCandidateChanges() rejects a new file under a harness directory as harness_added", () => {
   const v = checkCandidateChanges([file("tests/test_new.py", "A")], policy);
   assert.equal(v?.reason, "harness_added");

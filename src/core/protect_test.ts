@@ -22,6 +22,13 @@ Deno.test("matchesAny() covers files inside a directory named by a glob", () => 
   assert.equal(matchesAny("conftest.py", ["**/conftest.py"]), true);
 });
 
+Deno.test("matchesAny() matches paths through and into dot directories", () => {
+  assert.equal(matchesAny("src/.pkg/conftest.py", ["**/conftest.py"]), true);
+  assert.equal(matchesAny(".github/workflows/ci.yml", ["**/*.yml"]), true);
+  assert.equal(matchesAny("tests/.fixtures/a.json", ["tests/**"]), true);
+  assert.equal(matchesAny("src/.env", ["src/*"]), true);
+});
+
 Deno.test("protectedReason() refuses .git, .ratchet, the report and the harness", () => {
   const policy = { ...none, harness: ["tests/**"], reportPath: "out/r.json" };
   assert.match(protectedReason(".git/config", policy) ?? "", /\.git/);

@@ -204,4 +204,10 @@ export interface CurrentIteration {
   /** Tokens and cost already spent on this iteration. */
   tokens: Tokens;
   cost_usd: number;
+  /**
+   * During the baseline: the trial running (1-based) and how many there
+   * are; absent or null in other phases.
+   */
+  trial?: number | null;
+  of?: number | null;
 }

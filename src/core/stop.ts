@@ -80,6 +80,13 @@ export interface StopParams {
   maxConsecutiveCrashes: number;
   /** For the incumbent's interval; defaults to 0.95. */
   confidence?: number;
+  /**
+   * The last iteration recorded when a finished run was extended (`resume`
+   * with new limits): patience and consecutive crashes count only the
+   * iterations after it, so the condition that ended the run does not end
+   * the extension at once. 0 (the default) counts every proposal.
+   */
+  since?: number;
 }
 
 /** Money spent so far and the cap (0 = no cap). */
@@ -121,7 +128,8 @@ export function stopReason(
       if (reached) return "threshold";
     }
   }
-  const proposals = records.filter((r) => r.iter >= 1);
+  const since = params.since ?? 0;
+  const proposals = records.filter((r) => r.iter >= 1 && r.iter > since);
   const lastN = (n: number) =>
     n > 0 && proposals.length >= n ? proposals.slice(-n) : null;
   const crashed = lastN(params.maxConsecutiveCrashes);

@@ -184,3 +184,31 @@ Deno.test("stopReason() reports the threshold first when several conditions hold
     "cost",
   );
 });
+
+Deno.test("stopReason() counts patience and crashes only after `since` (an extended run)", () => {
+  const records = [
+    BASELINE,
+    rec(1, "crashed"),
+    rec(2, "no_change"),
+    rec(3, "crashed"),
+  ];
+  const params = { ...PARAMS, patience: 2, maxConsecutiveCrashes: 1 };
+  assert.equal(stopReason(records, params, FREE), "crashes");
+  assert.equal(stopReason(records, { ...params, since: 3 }, FREE), null);
+  assert.equal(
+    stopReason(
+      records,
+      { ...params, maxConsecutiveCrashes: 3, since: 1 },
+      FREE,
+    ),
+    "patience",
+  );
+  assert.equal(
+    stopReason(
+      records,
+      { ...params, maxConsecutiveCrashes: 3, since: 2 },
+      FREE,
+    ),
+    null,
+  );
+});

@@ -14,9 +14,37 @@ import { type FaultHook, noFault } from "./fault.ts";
 const encoder = new TextEncoder();
 const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
+/** An open file, as the durable writes use it. */
+export interface DurableFile {
+  write(data: Uint8Array): Promise<number>;
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The file-system calls the durable writes make, in one port so a test can
+ * record their order (write, fsync, rename, fsync of the directory): a
+ * dropped fsync leaves the content right until a power loss, which no test
+ * of the content alone can see.
+ */
+export interface DurableFs {
+  open(path: string, options: Deno.OpenOptions): Promise<DurableFile>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+}
+
+/** The real file system. */
+export const denoFs: DurableFs = {
+  open: (path, options) => Deno.open(path, options),
+  rename: (from, to) => Deno.rename(from, to),
+  remove: (path) => Deno.remove(path),
+};
+
 /** Options of the durable writes: the fault hook and the prefix of their point names. */
 export interface DurableWriteOptions {
   fault?: FaultHook;
+  /** The file system; default `denoFs`. */
+  fs?: DurableFs;
   /**
    * Prefix of the fault points, e.g. `config.write` gives
    * `config.write.before-rename` and `config.write.after-rename`. Without a
@@ -68,7 +96,7 @@ export async function removeStaleTemps(
 
 /** Write every byte (a single `write` may be partial). */
 export async function writeAll(
-  file: Deno.FsFile,
+  file: Pick<DurableFile, "write">,
   data: Uint8Array,
 ): Promise<void> {
   let offset = 0;
@@ -81,8 +109,11 @@ export async function writeAll(
  * fsync a directory so a rename, creation or removal inside it survives a
  * power loss, not only a process crash.
  */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
+export async function fsyncDir(
+  dir: string,
+  fs: DurableFs = denoFs,
+): Promise<void> {
+  const handle = await fs.open(dir, { read: true });
   try {
     await handle.sync();
   } finally {
@@ -106,13 +137,14 @@ export async function writeFileAtomic(
   options: DurableWriteOptions = {},
 ): Promise<void> {
   const fault = options.fault ?? noFault;
+  const fs = options.fs ?? denoFs;
   const hit = (suffix: string) => {
     if (options.point !== undefined) fault(`${options.point}.${suffix}`);
   };
   const temp = tempPathFor(path);
   let renamed = false;
   try {
-    const file = await Deno.open(temp, {
+    const file = await fs.open(temp, {
       write: true,
       createNew: true,
       mode: 0o644,
@@ -124,12 +156,12 @@ export async function writeFileAtomic(
       file.close();
     }
     hit("before-rename");
-    await Deno.rename(temp, path);
+    await fs.rename(temp, path);
     renamed = true;
     hit("after-rename");
-    await fsyncDir(dirname(path));
+    await fsyncDir(dirname(path), fs);
   } finally {
-    if (!renamed) await Deno.remove(temp).catch(() => {});
+    if (!renamed) await fs.remove(temp).catch(() => {});
   }
 }
 
@@ -152,7 +184,7 @@ export interface AppendPoints {
 export async function appendLineDurable(
   path: string,
   line: string,
-  options: { fault?: FaultHook; points?: AppendPoints } = {},
+  options: { fault?: FaultHook; points?: AppendPoints; fs?: DurableFs } = {},
 ): Promise<void> {
   if (line.includes("\n")) {
     throw new RangeError(
@@ -161,13 +193,14 @@ export async function appendLineDurable(
   }
   const fault = options.fault ?? noFault;
   const points = options.points ?? {};
+  const fs = options.fs ?? denoFs;
   let created = false;
-  let file: Deno.FsFile;
+  let file: DurableFile;
   try {
-    file = await Deno.open(path, { append: true });
+    file = await fs.open(path, { append: true });
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
-    file = await Deno.open(path, { append: true, create: true, mode: 0o644 });
+    file = await fs.open(path, { append: true, create: true, mode: 0o644 });
     created = true;
   }
   try {
@@ -187,5 +220,5 @@ export async function appendLineDurable(
     file.close();
   }
   // A new file's directory entry is not durable until the directory is.
-  if (created) await fsyncDir(dirname(path));
+  if (created) await fsyncDir(dirname(path), fs);
 }

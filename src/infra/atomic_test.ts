@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   appendLineDurable,
+  denoFs,
+  type DurableFs,
   removeStaleTemps,
   tempPathFor,
   writeFileAtomic,
@@ -18,6 +20,90 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const names = async (dir: string) =>
   (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+
+/**
+ * The real file system, with every call written to `log` as
+ * "op path" (paths relative to `dir`, a temp file shown as `<temp>`).
+ */
+function recordingFs(dir: string, log: string[]): DurableFs {
+  const rel = (path: string) => {
+    const r = path === dir ? "." : path.slice(dir.length + 1);
+    return /^\..+\.tmp$/.test(r) ? "<temp>" : r;
+  };
+  return {
+    async open(path, options) {
+      const file = await denoFs.open(path, options);
+      const mode = options.read ? "r" : options.append ? "a" : "w";
+      log.push(`open(${mode}) ${rel(path)}`);
+      return {
+        async write(data) {
+          const n = await file.write(data);
+          log.push(`write ${rel(path)}`);
+          return n;
+        },
+        async sync() {
+          await file.sync();
+          log.push(`fsync ${rel(path)}`);
+        },
+        close() {
+          file.close();
+          log.push(`close ${rel(path)}`);
+        },
+      };
+    },
+    async rename(from, to) {
+      await denoFs.rename(from, to);
+      log.push(`rename ${rel(from)} ${rel(to)}`);
+    },
+    async remove(path) {
+      await denoFs.remove(path);
+      log.push(`remove ${rel(path)}`);
+    },
+  };
+}
+
+Deno.test("writeFileAtomic() writes the temp, fsyncs it, renames it, then fsyncs the directory", async () => {
+  await withDir(async (dir) => {
+    const log: string[] = [];
+    const path = join(dir, "a.json");
+    await writeFileAtomic(path, "new", { fs: recordingFs(dir, log) });
+    assert.deepEqual(log, [
+      "open(w) <temp>",
+      "write <temp>",
+      "fsync <temp>",
+      "close <temp>",
+      "rename <temp> a.json",
+      "open(r) .",
+      "fsync .",
+      "close .",
+    ]);
+    assert.equal(await Deno.readTextFile(path), "new");
+  });
+});
+
+Deno.test("appendLineDurable() fsyncs the line before returning, and a new file's directory", async () => {
+  await withDir(async (dir) => {
+    const log: string[] = [];
+    const path = join(dir, "r.jsonl");
+    await appendLineDurable(path, "one", { fs: recordingFs(dir, log) });
+    await appendLineDurable(path, "two", { fs: recordingFs(dir, log) });
+    assert.deepEqual(log, [
+      "open(a) r.jsonl",
+      "write r.jsonl",
+      "fsync r.jsonl",
+      "close r.jsonl",
+      "open(r) .",
+      "fsync .",
+      "close .",
+      // The file exists now: its directory entry is durable already.
+      "open(a) r.jsonl",
+      "write r.jsonl",
+      "fsync r.jsonl",
+      "close r.jsonl",
+    ]);
+    assert.equal(await Deno.readTextFile(path), "one\ntwo\n");
+  });
+});
 
 Deno.test("writeFileAtomic() replaces the content and leaves no temp file", async () => {
   await withDir(async (dir) => {

@@ -24,6 +24,7 @@ import { Readable } from "node:stream";
 import { join } from "node:path";
 import picomatch from "picomatch";
 import { EnvironmentError, RatchetError, UpstreamError } from "../errors.ts";
+import { parseGpus } from "../config/gpus.ts";
 import type { EngineEndpoint } from "./engine.ts";
 import { type NetnsGroup, NetnsPool } from "./netns_pool.ts";
 import type {
@@ -116,50 +117,12 @@ function messageOf(error: unknown): string {
 }
 
 /**
- * Translate a Docker `--gpus` value (`all`, `2`, `device=0,1`,
- * `"device=0,1",capabilities=compute`, `driver=nvidia,count=1`) into the
- * device requests the CLI would send.
+ * Translate a Docker `--gpus` value into the device requests the CLI would
+ * send. The parsing is `parseGpus` (src/config/gpus.ts), which also
+ * validates the option before anything starts.
  */
 export function gpuDeviceRequests(spec: string): Docker.DeviceRequest[] {
-  const request: Docker.DeviceRequest = { Driver: "", Count: 0 };
-  let deviceIds: string[] | undefined;
-  let capabilities: string[] | undefined;
-  let key: string | undefined;
-  const tokens = spec.split(",").map((t) => t.trim().replace(/^"|"$/g, ""))
-    .filter((t) => t !== "");
-  for (const [index, token] of tokens.entries()) {
-    const eq = token.indexOf("=");
-    if (eq === -1) {
-      if (index === 0 && token === "all") request.Count = -1;
-      else if (index === 0 && /^\d+$/.test(token)) {
-        request.Count = Number(token);
-      } else if (key === "device") (deviceIds ??= []).push(token);
-      else if (key === "capabilities") (capabilities ??= []).push(token);
-      else {
-        throw new EnvironmentError(`--gpus value not understood: "${spec}"`, {
-          hint:
-            'Use "all", a count, or "device=0,1" as with `docker run --gpus`.',
-        });
-      }
-      continue;
-    }
-    key = token.slice(0, eq);
-    const value = token.slice(eq + 1);
-    if (key === "count") request.Count = value === "all" ? -1 : Number(value);
-    else if (key === "device") (deviceIds ??= []).push(value);
-    else if (key === "driver") request.Driver = value;
-    else if (key === "capabilities") (capabilities ??= []).push(value);
-    else {
-      throw new EnvironmentError(
-        `--gpus option "${key}" not understood in "${spec}"`,
-        { hint: "Known options: count, device, driver, capabilities." },
-      );
-    }
-  }
-  if (deviceIds !== undefined) request.DeviceIDs = deviceIds;
-  if (request.Count === 0 && deviceIds === undefined) request.Count = -1;
-  request.Capabilities = [capabilities ?? ["gpu"]];
-  return [request];
+  return [parseGpus(spec)];
 }
 
 /** The `HostConfig.Mounts` entry for one mount. */
@@ -401,14 +364,56 @@ class ProgressLines {
 function followProgress(
   stream: NodeJS.ReadableStream,
   lines: ProgressLines,
+  signal?: AbortSignal,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An abort once the engine has started answering may not end the
+    // response stream: stop reading and drop it at once.
+    const onAbort = () => {
+      (stream as { destroy?: () => void }).destroy?.();
+      reject(signal!.reason);
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbort);
     stream.on("data", (chunk: Uint8Array | string) => lines.push(chunk));
     stream.on("end", () => {
+      done();
       lines.end();
       resolve();
     });
-    stream.on("error", reject);
+    stream.on("error", (error) => {
+      done();
+      reject(error);
+    });
+  });
+}
+
+/**
+ * `request`, or the abort's reason as soon as `signal` fires: an engine
+ * request aborted before its response started (a pull waiting on a silent
+ * registry) is not always ended by the abort itself. A stream that arrives
+ * after the abort is dropped.
+ */
+function untilAborted<T>(
+  request: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (signal === undefined) return request;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    request.then((value) => {
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) {
+        (value as { destroy?: () => void } | null)?.destroy?.();
+      }
+      resolve(value);
+    }, (error) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(error);
+    });
   });
 }
 
@@ -480,7 +485,12 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** Pull `name`; EnvironmentError naming it when the registry refuses or is unreachable. */
-  async pullImage(name: string, onProgress?: ProgressSink): Promise<void> {
+  async pullImage(
+    name: string,
+    onProgress?: ProgressSink,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    options.signal?.throwIfAborted();
     const lines = new ProgressLines(onProgress);
     const fail = (why: string, cause?: unknown) =>
       new EnvironmentError(`Image "${name}" could not be pulled: ${why}`, {
@@ -490,7 +500,13 @@ export class DockerRuntime implements ContainerRuntime {
       });
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.pull(name);
+      stream = await untilAborted(
+        this.#docker.pull(
+          name,
+          options.signal ? { abortSignal: options.signal } : {},
+        ),
+        options.signal,
+      );
     } catch (error) {
       if (isConnectionError(error)) {
         throw this.#startError(`pulling ${name}`, error);
@@ -498,8 +514,9 @@ export class DockerRuntime implements ContainerRuntime {
       throw fail(messageOf(error), error);
     }
     try {
-      await followProgress(stream, lines);
+      await followProgress(stream, lines, options.signal);
     } catch (error) {
+      options.signal?.throwIfAborted();
       throw fail(messageOf(error), error);
     }
     if (lines.error !== null) throw fail(lines.error);
@@ -518,7 +535,9 @@ export class DockerRuntime implements ContainerRuntime {
     tag: string;
     labels?: Record<string, string>;
     onProgress?: ProgressSink;
+    signal?: AbortSignal;
   }): Promise<void> {
+    options.signal?.throwIfAborted();
     const lines = new ProgressLines(options.onProgress);
     const dockerfileName = options.contextDir === null
       ? "Dockerfile"
@@ -540,13 +559,18 @@ export class DockerRuntime implements ContainerRuntime {
       );
     let stream: NodeJS.ReadableStream;
     try {
-      stream = await this.#docker.buildImage(context, {
-        t: options.tag,
-        dockerfile: dockerfileName,
-        labels: options.labels ?? {},
-        rm: true,
-        forcerm: true,
-      });
+      stream = await untilAborted(
+        this.#docker.buildImage(context, {
+          t: options.tag,
+          dockerfile: dockerfileName,
+          labels: options.labels ?? {},
+          rm: true,
+          forcerm: true,
+          // Cutting the request off makes the engine cancel the build.
+          ...(options.signal ? { abortSignal: options.signal } : {}),
+        }),
+        options.signal,
+      );
     } catch (error) {
       context.destroy();
       if (isConnectionError(error)) {
@@ -555,8 +579,9 @@ export class DockerRuntime implements ContainerRuntime {
       throw fail(messageOf(error), error);
     }
     try {
-      await followProgress(stream, lines);
+      await followProgress(stream, lines, options.signal);
     } catch (error) {
+      options.signal?.throwIfAborted();
       throw fail(messageOf(error), error);
     }
     if (lines.error !== null) throw fail(lines.error);

@@ -6,7 +6,7 @@
  * it is built once and rebuilt exactly when either changes.
  */
 import { createHash } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import dockerfile from "../../Dockerfile" with { type: "text" };
 import { ConfigError, EnvironmentError, RatchetError } from "../errors.ts";
 import type { Config } from "../config/config.ts";
@@ -83,6 +83,8 @@ export interface EnsureTrialImageOptions {
   onProgress?: ProgressSink;
   /** Replaces the embedded Dockerfile (tests build a tiny one). */
   defaultDockerfile?: string;
+  /** Aborts a build or pull in flight (the request is cut off). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -93,15 +95,17 @@ export interface EnsureTrialImageOptions {
 export function ensureConfiguredImage(
   runtime: ContainerRuntime,
   config: Pick<Config, "image" | "dockerfile">,
-  options: { root: string; onProgress?: ProgressSink },
+  options: { root: string; onProgress?: ProgressSink; signal?: AbortSignal },
 ): Promise<string> {
   return ensureTrialImage(runtime, {
     image: config.image,
+    // Relative to the repo root; an absolute path is taken as it is.
     dockerfile: config.dockerfile === null
       ? null
-      : { path: join(options.root, config.dockerfile) },
+      : { path: resolve(options.root, config.dockerfile) },
     version: VERSION,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }
 
@@ -132,7 +136,11 @@ export async function ensureTrialImage(
     const image = options.image;
     if (await runtime.hasImage(image)) return image;
     progress(`Image ${image} is not present locally; pulling it`);
-    await runtime.pullImage(image, progress);
+    await runtime.pullImage(
+      image,
+      progress,
+      ...(options.signal ? [{ signal: options.signal }] : []),
+    );
     if (!(await runtime.hasImage(image))) {
       throw new EnvironmentError(
         `Image "${image}" is missing after pulling it`,
@@ -156,6 +164,7 @@ export async function ensureTrialImage(
       tag,
       labels: imageLabels(options.version, "custom"),
       onProgress: progress,
+      ...(options.signal ? { signal: options.signal } : {}),
     }, `--dockerfile ${path}`);
     return tag;
   }
@@ -172,6 +181,7 @@ export async function ensureTrialImage(
     tag,
     labels: imageLabels(options.version, "default"),
     onProgress: progress,
+    ...(options.signal ? { signal: options.signal } : {}),
   }, "the default Dockerfile");
   return tag;
 }
@@ -202,6 +212,8 @@ async function build(
   try {
     await runtime.buildImage(options);
   } catch (error) {
+    // A build cut off by a signal is the signal, not a broken Dockerfile.
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
     if (error instanceof EnvironmentError) {
       throw new EnvironmentError(
         `Could not build the trial image from ${what}. ${error.message}`,

@@ -113,9 +113,19 @@ export interface ContainerRuntime {
   /** Fails with EnvironmentError (exit 3) when the engine does not answer. */
   info(): Promise<EngineInfo>;
   hasImage(name: string): Promise<boolean>;
-  /** Pull from a registry; EnvironmentError naming the image when impossible. */
-  pullImage(name: string, onProgress?: ProgressSink): Promise<void>;
-  /** Build `dockerfile` (text) with `contextDir` as context, tagged `tag`. */
+  /**
+   * Pull from a registry; EnvironmentError naming the image when impossible.
+   * `signal` cuts the request off (the engine stops the pull).
+   */
+  pullImage(
+    name: string,
+    onProgress?: ProgressSink,
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
+  /**
+   * Build `dockerfile` (text) with `contextDir` as context, tagged `tag`.
+   * `signal` cuts the request off (the engine cancels the build).
+   */
   buildImage(
     options: {
       dockerfile: string;
@@ -123,6 +133,7 @@ export interface ContainerRuntime {
       tag: string;
       labels?: Record<string, string>;
       onProgress?: ProgressSink;
+      signal?: AbortSignal;
     },
   ): Promise<void>;
   /** Run to completion, capture, and remove the container. */

@@ -65,6 +65,11 @@ export interface RunFile {
   state: "running" | "finished";
   stop_reason: StopReason | null;
   finished_at: string | null;
+  /**
+   * The last iteration recorded when `resume` last extended the finished
+   * run (patience and crash counts start after it); absent until then.
+   */
+  extended_after?: number;
 }
 
 /** One `ratchet instruct` note. */

@@ -47,27 +47,33 @@ export function measureTrialLine(
   return line;
 }
 
-/** The whole `measure` report as text (no trailing newline). */
+/**
+ * The whole `measure` report as text (no trailing newline). Without
+ * `trialLines` (the progress showed them on the same terminal) the per-trial
+ * lines are left out and the report starts with the summary.
+ */
 export function renderMeasure(
   run: MeasureRun,
-  options: { color: boolean },
+  options: { color: boolean; trialLines?: boolean },
 ): string {
   const s = styles(options.color);
   const r = run.result;
   const lines: string[] = [];
-  r.trials.forEach((trial, i) => {
-    lines.push(
-      measureTrialLine(
-        i + 1,
-        r.n,
-        trial,
-        r.unit,
-        run.details[i] ?? "",
-        options,
-      ),
-    );
-  });
-  lines.push("");
+  if (options.trialLines ?? true) {
+    r.trials.forEach((trial, i) => {
+      lines.push(
+        measureTrialLine(
+          i + 1,
+          r.n,
+          trial,
+          r.unit,
+          run.details[i] ?? "",
+          options,
+        ),
+      );
+    });
+    lines.push("");
+  }
   if (r.n_ok === 0) {
     lines.push(
       s.red(s.bold(`No trial yielded the metric (0 of ${r.n} ok).`)),

@@ -3,43 +3,97 @@
  * touch console or Deno.stdout themselves, so tests can capture everything.
  */
 
-/** Where text goes, and whether it may be coloured. */
+/** Where text goes, and whether each stream may be coloured. */
 export interface Output {
   /** Results (tables, JSON). */
   out(text: string): void;
   /** Progress, warnings, errors. */
   err(text: string): void;
-  /** Colour is allowed: a TTY and no NO_COLOR. */
-  readonly color: boolean;
+  /** Colour is allowed on stdout: stdout is a terminal and no NO_COLOR. */
+  readonly colorOut: boolean;
+  /** Colour is allowed on stderr: stderr is a terminal and no NO_COLOR. */
+  readonly colorErr: boolean;
   /** stderr is a terminal (live view possible). */
   readonly interactive: boolean;
+  /**
+   * stdout and stderr both reach the terminal the person is looking at, so
+   * what progress showed on stderr need not be repeated in the result.
+   */
+  readonly sameTerminal: boolean;
 }
 
 const encoder = new TextEncoder();
 
+/**
+ * Write all of `text`. A reader that went away (a closed terminal after
+ * SIGHUP, `| head`) is not an error of the command: the rest is dropped.
+ */
 function writeAllSync(
   stream: { writeSync(p: Uint8Array): number },
   text: string,
 ) {
   let data = encoder.encode(text);
-  while (data.length > 0) data = data.subarray(stream.writeSync(data));
+  try {
+    while (data.length > 0) data = data.subarray(stream.writeSync(data));
+  } catch (error) {
+    if (!readerGone(error)) throw error;
+  }
 }
 
-/** Output on the real stdout/stderr. */
-export function terminalOutput(options: { noColor: boolean }): Output {
-  const interactive = Deno.stderr.isTerminal();
+/** EPIPE (the reader closed the pipe) or EIO (the terminal went away). */
+function readerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe ||
+    (error instanceof Error && /\(os error 5\)|EIO/.test(error.message));
+}
+
+/** Terminal state of the two streams, as `terminalOutput` reads it. */
+export interface TerminalState {
+  stdout: boolean;
+  stderr: boolean;
+}
+
+/**
+ * Output on the real stdout/stderr. Each stream is coloured only when it is
+ * a terminal itself (`ratchet status > f` writes no escape codes even when
+ * stderr is a terminal). `terminals` replaces the streams' real state in
+ * tests.
+ */
+export function terminalOutput(
+  options: { noColor: boolean; terminals?: TerminalState },
+): Output {
+  const terminals = options.terminals ?? {
+    stdout: Deno.stdout.isTerminal(),
+    stderr: Deno.stderr.isTerminal(),
+  };
   return {
     out: (text) =>
       writeAllSync(Deno.stdout, text.endsWith("\n") ? text : text + "\n"),
     err: (text) =>
       writeAllSync(Deno.stderr, text.endsWith("\n") ? text : text + "\n"),
-    color: interactive && !options.noColor,
-    interactive,
+    ...streamState(terminals, options.noColor),
   };
 }
 
-/** Output captured in memory, for tests. */
-export function memoryOutput(): Output & {
+/** The colour and terminal flags of an Output from its streams' state. */
+export function streamState(
+  terminals: TerminalState,
+  noColor: boolean,
+): Pick<Output, "colorOut" | "colorErr" | "interactive" | "sameTerminal"> {
+  return {
+    colorOut: terminals.stdout && !noColor,
+    colorErr: terminals.stderr && !noColor,
+    interactive: terminals.stderr,
+    sameTerminal: terminals.stdout && terminals.stderr,
+  };
+}
+
+/**
+ * Output captured in memory, for tests; `terminals` fakes which streams are
+ * terminals (default: neither), with colour on those that are.
+ */
+export function memoryOutput(
+  options: { terminals?: TerminalState; noColor?: boolean } = {},
+): Output & {
   stdout: string[];
   stderr: string[];
 } {
@@ -50,8 +104,10 @@ export function memoryOutput(): Output & {
     stderr,
     out: (text) => stdout.push(text),
     err: (text) => stderr.push(text),
-    color: false,
-    interactive: false,
+    ...streamState(
+      options.terminals ?? { stdout: false, stderr: false },
+      options.noColor ?? false,
+    ),
   };
 }
 

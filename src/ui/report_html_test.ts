@@ -15,6 +15,7 @@ import {
   fixtureDir,
   fixtureFiles,
   FIXTURES,
+  manyRecords,
 } from "../../tests/fixtures/records/generate.ts";
 
 function input(fixture: Fixture): ReportInput {
@@ -186,23 +187,15 @@ Deno.test("renderReport() renders a run with only a baseline, or none", () => {
   assert.equal(count(noScore, /class="mark crashed"/g), 1);
 });
 
-Deno.test("renderReport() stays fast on 10,000 records", () => {
-  const { records: long, run } = buildFixture("long");
-  const records = Array.from(
-    { length: 10_000 },
-    (_, i) => ({
-      ...long[i === 0 ? 0 : 1 + (i % (long.length - 1))]!,
-      iter: i,
-    }),
-  );
-  const started = performance.now();
+// How long this takes is measured by `deno task bench:readers`
+// (bench/readers_bench.ts), not asserted here.
+Deno.test("renderReport() renders 10,000 records, one row and one mark each", () => {
+  const { run } = buildFixture("long");
   const html = renderReport({
-    ...input({ run, records, diffs: new Map() }),
+    ...input({ run, records: manyRecords(10_000), diffs: new Map() }),
   });
-  const ms = performance.now() - started;
   assert.equal(count(html, /<tr id="iter-/g), 10_000);
   assert.equal(count(html, /class="mark /g), 10_000);
-  assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
 });
 
 Deno.test("niceTicks() picks round steps covering the range", () => {

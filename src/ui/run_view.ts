@@ -65,7 +65,7 @@ export function textView(
   output: Output,
   options: { live: boolean; now: () => number; iterations: number },
 ): RunView {
-  const s = styles(output.color);
+  const s = styles(output.colorErr);
   const started = options.now();
   let iter = 0;
   let phase = "";
@@ -143,7 +143,11 @@ export function textView(
         case "phase":
           iter = event.iter;
           phase = event.phase;
-          detail = "";
+          detail = event.trial !== undefined && event.of !== undefined
+            ? `trial ${event.trial}/${event.of} ${
+              bar(event.trial - 1, event.of)
+            }`
+            : "";
           drawLive();
           break;
         case "tool_call":
@@ -184,7 +188,7 @@ export function textView(
             baseline = r.avg;
             best = r.avg;
           } else if (r.kept) best = r.avg;
-          print(iterationLine(r, { color: output.color }));
+          print(iterationLine(r, { color: output.colorErr }));
           break;
         }
         case "stopped":

@@ -69,7 +69,15 @@ export function renderStatus(
       "iteration",
       st.iter === null
         ? "— (baseline not recorded yet)"
-        : `${st.iter}${st.phase ? ` (${st.phase})` : ""}`,
+        : `${st.iter}${
+          st.phase
+            ? ` (${st.phase}${
+              st.trial !== null && st.of !== null
+                ? `, trial ${st.trial} of ${st.of}`
+                : ""
+            })`
+            : ""
+        }`,
     ),
     row(
       "baseline",

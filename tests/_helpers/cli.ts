@@ -137,3 +137,40 @@ export async function runCli(
     clearTimeout(timer);
   }
 }
+
+/** What a CLI run in a terminal left behind. */
+export interface TerminalResult {
+  code: number;
+  /** Everything the terminal showed (both streams, as a person saw them). */
+  terminal: string;
+}
+
+/**
+ * Run `ratchet <args>` with its stdin, stdout and stderr on a pseudo-terminal
+ * (util-linux `script`), as a person at a terminal would, and with colour
+ * allowed (no NO_COLOR). `redirect` appends a shell redirection
+ * (`> out.txt`), so one stream can leave the terminal for a file.
+ */
+export async function runCliInTerminal(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; redirect?: string },
+): Promise<TerminalResult> {
+  const { NO_COLOR: _, ...env } = cliEnv(options.env);
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), "run", "-A", "--quiet", MAIN, ...args]
+    .map(quote).join(" ") + (options.redirect ? ` ${options.redirect}` : "");
+  const out = await new Deno.Command("script", {
+    args: ["-q", "-e", "-c", command, "/dev/null"],
+    cwd: options.cwd,
+    env: { ...env, TERM: "xterm-256color" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    terminal: new TextDecoder().decode(out.stdout) +
+      new TextDecoder().decode(out.stderr),
+  };
+}

@@ -114,8 +114,10 @@ export interface RecordedRequest {
 export interface FakeAnthropic extends AsyncDisposable {
   /** Base URL for the client (`http://127.0.0.1:<port>`). */
   readonly url: string;
-  /** Every request, in order. */
+  /** Every Messages API request, in order (model lookups are apart). */
   readonly requests: RecordedRequest[];
+  /** The model ids asked for with `GET /v1/models/{id}`, in order. */
+  readonly modelLookups: string[];
   /** Every broken rule and unexpected request, in order. */
   readonly violations: string[];
   /** Steps not yet consumed. */
@@ -570,12 +572,51 @@ function streamOf(
   });
 }
 
+/** Options of {@linkcode startFakeAnthropic}. */
+export interface FakeAnthropicOptions {
+  /**
+   * The models `GET /v1/models/{id}` knows (404 `not_found_error` for any
+   * other, as the API answers). Default: every model is known.
+   */
+  knownModels?: readonly string[];
+}
+
+/**
+ * `GET /v1/models/{id}` as the API answers it: the model's info, or 404
+ * not_found_error. Not part of the script: ratchet asks it before a run.
+ */
+export function modelLookup(
+  url: URL,
+  known: (id: string) => boolean,
+): Response | null {
+  const match = /^\/v1\/models\/([^/]+)$/.exec(url.pathname);
+  if (match === null) return null;
+  const id = decodeURIComponent(match[1]!);
+  if (!known(id)) {
+    return errorResponse(404, "not_found_error", `model: ${id}`);
+  }
+  return new Response(
+    JSON.stringify({
+      type: "model",
+      id,
+      display_name: id,
+      created_at: "2025-01-01T00:00:00Z",
+    }),
+    { headers: { "content-type": "application/json" } },
+  );
+}
+
 /** Start the fake on an ephemeral port of 127.0.0.1. */
 export function startFakeAnthropic(
   script: FakeStep[] | FakeScript,
+  options: FakeAnthropicOptions = {},
 ): Promise<FakeAnthropic> {
   const steps = Array.isArray(script) ? [...script] : [...script.steps];
   const requests: RecordedRequest[] = [];
+  const modelLookups: string[] = [];
+  const knownModels = options.knownModels;
+  const known = (id: string) =>
+    knownModels === undefined || knownModels.includes(id);
   const violations: string[] = [];
   // Pending delays, woken early when the server closes so shutdown never hangs.
   const sleepers = new Map<ReturnType<typeof setTimeout>, () => void>();
@@ -589,8 +630,15 @@ export function startFakeAnthropic(
     });
 
   const handler = async (req: Request): Promise<Response> => {
-    const raw = await req.text();
     const url = new URL(req.url);
+    if (req.method === "GET") {
+      const lookup = modelLookup(url, known);
+      if (lookup !== null) {
+        modelLookups.push(decodeURIComponent(url.pathname.split("/").at(-1)!));
+        return lookup;
+      }
+    }
+    const raw = await req.text();
     let body: Record<string, unknown> | null = null;
     try {
       const parsed: unknown = JSON.parse(raw);
@@ -626,6 +674,10 @@ export function startFakeAnthropic(
       return violation(problems, raw);
     }
     const model = typeof body?.model === "string" ? body.model : "claude-test";
+    if (!known(model)) {
+      // As the API answers a model it does not know; the step is consumed.
+      return errorResponse(404, "not_found_error", `model: ${model}`);
+    }
     switch (step.type) {
       case "error":
         return errorResponse(
@@ -710,6 +762,7 @@ export function startFakeAnthropic(
     resolve({
       url: `http://127.0.0.1:${port}`,
       requests,
+      modelLookups,
       violations,
       remaining: () => steps.length,
       close,

@@ -1,6 +1,7 @@
 /**
- * SIGTERM and SIGINT at chosen moments of a run (the baseline trial, a
- * proposal, a trial, right after a record): ratchet must exit 143 / 130 with
+ * SIGTERM, SIGINT and SIGHUP (the terminal closed) at chosen moments of a
+ * run (the baseline trial, a proposal, a trial, right after a record):
+ * ratchet must exit 143 / 130 / 129 with
  * the run resumable — every line of results.jsonl complete, the worktree
  * reset to the incumbent commit, the run branch = the kept records, no
  * container of the run, the lock released — and `ratchet resume` must
@@ -35,19 +36,23 @@ const MOMENTS: { name: string; when: RegExp }[] = [
   },
 ];
 
-const CODES: Record<string, number> = { SIGTERM: 143, SIGINT: 130 };
+const CODES: Record<string, number> = {
+  SIGTERM: 143,
+  SIGINT: 130,
+  SIGHUP: 129,
+};
 
 dockerTest(
-  "SIGTERM and SIGINT at each moment of a run exit 143 / 130 leaving it resumable and consistent, and resume finishes it",
+  "SIGTERM, SIGINT and SIGHUP at each moment of a run exit 143 / 130 / 129 leaving it resumable and consistent, and resume finishes it",
   async () => {
     await using model = await startFakeModel();
-    const cases = (["SIGTERM", "SIGINT"] as const).flatMap((signal) =>
-      MOMENTS.map((m) => ({ signal, ...m }))
-    );
+    const cases = (["SIGTERM", "SIGINT", "SIGHUP"] as const).flatMap((
+      signal,
+    ) => MOMENTS.map((m) => ({ signal, ...m })));
     const results = await runGroup("signals", {
-      title: "SIGTERM / SIGINT, then resume",
+      title: "SIGTERM / SIGINT / SIGHUP, then resume",
       about:
-        "The signal is sent to `ratchet run` as soon as its `--json` events show the moment. ratchet must stop with 143 (SIGTERM) or 130 (SIGINT), leaving the run resumable and clean; `ratchet resume` then finishes it. The last scenario sends SIGINT twice (a second Ctrl-C during the cleanup exits at once).",
+        "The signal is sent to `ratchet run` as soon as its `--json` events show the moment. ratchet must stop with 143 (SIGTERM), 130 (SIGINT) or 129 (SIGHUP, a closed terminal), leaving the run resumable and clean (state written, no sandbox or network holder container, the lock released); `ratchet resume` then finishes it. The last scenario sends SIGINT twice (a second Ctrl-C during the cleanup exits at once).",
       test: "tests/e2e/reliability_signals_test.ts",
     }, async (add) => {
       const tasks = cases.map((c) => () =>

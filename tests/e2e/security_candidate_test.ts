@@ -42,7 +42,12 @@ import {
   submit,
   turn,
 } from "./_support.ts";
-import { GroupRecorder, listTree, type Vector } from "./security_support.ts";
+import {
+  GroupRecorder,
+  type Kind,
+  listTree,
+  type Vector,
+} from "./security_support.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 /** The repository under attack: the harness sources the program. */
@@ -138,7 +143,8 @@ interface Attack {
   check?: (
     c: CheckContext,
   ) => Promise<{ problems: string[]; evidence: string }>;
-  cannotStop?: boolean;
+  /** "limit" for an attack the filesystem cannot stop (it is expected to work). */
+  kind?: Kind;
 }
 
 interface CheckContext {
@@ -291,7 +297,7 @@ async function runAttacks(
       if (record.reason !== attack.reason) {
         problems.push(`reason ${record.reason}, expected ${attack.reason}`);
       }
-      if (record.decision === "improved" && !attack.cannotStop) {
+      if (record.decision === "improved" && attack.kind !== "limit") {
         problems.push("IMPROVED: the attack worked");
       }
       const extra = attack.check
@@ -309,7 +315,7 @@ async function runAttacks(
           record.detail ? `; detail: ${record.detail.slice(0, 200)}` : ""
         }`,
         held: problems.length === 0,
-        ...(attack.cannotStop ? { cannot_stop: true } : {}),
+        ...(attack.kind ? { kind: attack.kind } : {}),
         evidence: [extra.evidence, ...problems].filter((s) => s !== "").join(
           " | ",
         ),
@@ -857,7 +863,7 @@ dockerTest(
         reason: null,
         layer:
           "none: the code runs inside the harness's process (integrity instructions, the recorded diff, --check-command)",
-        cannotStop: true,
+        kind: "limit",
         check: async ({ dir, record }) => {
           const patch = await Deno.readTextFile(
             join(
@@ -942,8 +948,8 @@ dockerTest(
             }, { timeoutMs: 20_000, outputCapBytes: 4096 });
             recorder.add({
               id: "network-control",
-              attack:
-                "control: the same nc from a container on the bridge network",
+              kind: "control",
+              attack: "the same nc from a container on the bridge network",
               vector: "trial",
               layer: "(none: shows the listener was reachable)",
               recorded: `${

@@ -172,7 +172,7 @@ recordTo(
         args: runFlags(1, "--config", "conf/bench.jsonc"),
         steps,
       },
-      async (o) => {
+      (o) => {
         const r = o.records[1];
         const edit = toolResult(o.server, "conf_edit");
         const c: Case = {
@@ -194,6 +194,7 @@ recordTo(
         };
         configFile.add(c);
         assert.ok(c.held, c.recorded);
+        return Promise.resolve();
       },
     );
   },

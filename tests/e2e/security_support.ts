@@ -27,9 +27,24 @@ export type Vector =
   | "config" // a repository's ratchet.jsonc
   | "cli"; // flags, files and environment of an invocation
 
+/**
+ * What a case shows, counted apart on the page:
+ * - `attack`: hostile input ratchet must stop; held = it was stopped.
+ * - `control`: a positive control showing the test could see the attack
+ *   succeed (the listener is reachable without `--network none`); held = it
+ *   did.
+ * - `limit`: a known limit, an attack the page says succeeds; held = it
+ *   went as documented (and left what a human needs to catch it).
+ */
+export type Kind = "attack" | "control" | "limit";
+
+/** Every kind, in the page's order. */
+export const KINDS: readonly Kind[] = ["attack", "control", "limit"];
+
 /** One attack or bad input and what became of it. */
 export interface Scenario {
   id: string;
+  kind: Kind;
   /** What was tried, in a sentence. */
   attack: string;
   vector: Vector;
@@ -39,11 +54,12 @@ export interface Scenario {
   recorded: string;
   /** The test's expectation held. */
   held: boolean;
-  /** Only the integrity instructions, the recorded diff and a check command can catch it. */
-  cannot_stop?: boolean;
-  /** Extra facts a reader may want (bytes, counts, timings). */
+  /** Extra facts a reader may want (bytes, counts, timings), as measured. */
   evidence?: string;
 }
+
+/** A case as a test records it: `kind` defaults to "attack". */
+export type CaseInput = Omit<Scenario, "kind"> & { kind?: Kind };
 
 /** One test's scenarios. */
 export type Group = ArtifactGroup<Scenario>;
@@ -69,8 +85,9 @@ export class GroupRecorder {
     readonly meta: { title: string; about: string; test: string },
   ) {}
 
-  add(scenario: Scenario): void {
-    this.scenarios.push(scenario);
+  add(scenario: CaseInput): void {
+    const { id, kind = "attack", ...rest } = scenario;
+    this.scenarios.push({ id, kind, ...rest });
   }
 
   async write(): Promise<void> {
@@ -84,7 +101,7 @@ export class GroupRecorder {
   /** The scenarios that did not hold, one per line ("" when all held). */
   failures(): string {
     return this.scenarios.filter((s) => !s.held).map((s) =>
-      `${s.id}: ${s.attack} → ${s.recorded}${
+      `${s.id} (${s.kind}): ${s.attack} → ${s.recorded}${
         s.evidence ? ` (${s.evidence})` : ""
       }`
     ).join("\n");

@@ -15,7 +15,12 @@ import {
 } from "../../src/infra/container.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import type { ContainerSpec } from "../../src/infra/runtime.ts";
-import { EnvironmentError, ExitCode, UpstreamError } from "../../src/errors.ts";
+import {
+  ConfigError,
+  EnvironmentError,
+  ExitCode,
+  UpstreamError,
+} from "../../src/errors.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
@@ -114,8 +119,8 @@ Deno.test("gpuDeviceRequests() translates --gpus values like the docker CLI", ()
   assert.deepEqual(gpuDeviceRequests("driver=nvidia,count=1"), [
     { Driver: "nvidia", Count: 1, Capabilities: gpu },
   ]);
-  assert.throws(() => gpuDeviceRequests("bogus=1"), EnvironmentError);
-  assert.throws(() => gpuDeviceRequests("many"), EnvironmentError);
+  assert.throws(() => gpuDeviceRequests("bogus=1"), ConfigError);
+  assert.throws(() => gpuDeviceRequests("many"), ConfigError);
 });
 
 Deno.test("createOptions() hardens every container and clears the entrypoint", () => {

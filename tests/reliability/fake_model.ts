@@ -17,7 +17,11 @@
  * Every response is a real SSE message stream, as the API sends it.
  */
 
-import { messageEvents, SSE_HEADERS } from "../_helpers/fake_anthropic.ts";
+import {
+  messageEvents,
+  modelLookup,
+  SSE_HEADERS,
+} from "../_helpers/fake_anthropic.ts";
 
 /** A response that is not the normal answer. */
 export type Fault =
@@ -165,6 +169,12 @@ export function startFakeModel(): Promise<FakeModel> {
   };
 
   const handler = async (req: Request): Promise<Response> => {
+    // ratchet asks for the model before a run starts; every model is known,
+    // and the lookup is neither a request of the stats nor served a fault.
+    const lookup = req.method === "GET"
+      ? modelLookup(new URL(req.url), () => true)
+      : null;
+    if (lookup !== null) return lookup;
     const raw = await req.text();
     stats.requests++;
     stats.times.push(Date.now());

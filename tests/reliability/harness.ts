@@ -84,8 +84,12 @@ export interface ScenarioResult {
   ok: boolean;
   seconds: number;
   error: string | null;
-  /** Set when part of the scenario could not run yet (e.g. a command not built). */
-  pending?: string;
+  /**
+   * The fault was timed by the clock (`kill -9` after a delay): where it
+   * lands, hence the recovery, the steps and which checks apply, varies from
+   * run to run. The page marks these values with †.
+   */
+  timed?: boolean;
 }
 
 /** A record as the checks read it. */
@@ -647,13 +651,29 @@ export async function scenario(
   options: LabOptions,
   body: (lab: Lab) => Promise<void>,
 ): Promise<ScenarioResult> {
+  const started = startedSoFar++;
   const lab = await Lab.create(options);
+  let result: ScenarioResult;
   try {
     await body(lab);
-    return await lab.close();
+    result = await lab.close();
   } catch (error) {
-    return await lab.close(error);
+    result = await lab.close(error);
   }
+  START_ORDER.set(result, started);
+  return result;
+}
+
+let startedSoFar = 0;
+const START_ORDER = new WeakMap<ScenarioResult, number>();
+
+/**
+ * The order in which `scenario()` was called for `result`: scenarios run
+ * side by side finish in any order, but start in the order the test lists
+ * them, which is the order the page shows.
+ */
+export function startOrder(result: ScenarioResult): number {
+  return START_ORDER.get(result) ?? Number.MAX_SAFE_INTEGER;
 }
 
 function round(x: number): number {

@@ -6,7 +6,7 @@
  * read-merge-write per group is enough.
  */
 import { fileURLToPath } from "node:url";
-import type { ScenarioResult } from "./harness.ts";
+import { type ScenarioResult, startOrder } from "./harness.ts";
 import {
   type ArtifactFile,
   type ArtifactGroup,
@@ -44,6 +44,8 @@ export async function runGroup(
       return r;
     });
   } finally {
+    // In the order the test listed them, not the order they finished.
+    results.sort((a, b) => startOrder(a) - startOrder(b));
     await writeArtifactGroup<ScenarioResult>(SUMMARY_PATH, key, {
       ...meta,
       seconds: Math.round((performance.now() - t0) / 100) / 10,

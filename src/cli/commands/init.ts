@@ -24,7 +24,9 @@ export async function initCommand(
   ) => f !== "");
   const packageJson = await Deno.readTextFile(join(root, "package.json"))
     .catch(() => null);
-  const guess = guessConfig({ files, packageJson });
+  const makefile = await Deno.readTextFile(join(root, "Makefile"))
+    .catch(() => null);
+  const guess = guessConfig({ files, packageJson, makefile });
   await Deno.writeTextFile(path, renderInitConfig(guess));
   ctx.output.err(
     `Wrote ${path} (${guess.kind}: ${guess.why}).\nCheck it, then try: ratchet measure`,

@@ -42,7 +42,7 @@ export async function logCommand(
   const direction = directionOf(run.config);
   ctx.output.out(
     renderLog(records, {
-      color: ctx.output.color,
+      color: ctx.output.colorOut,
       width: terminalWidth(ctx),
       confidence: confidenceOf(run.config),
       ...(direction ? { direction } : {}),

@@ -2,7 +2,7 @@
  * `ratchet measure` and `ratchet calibrate`: trials of the checkout as it
  * is, with the same machinery as a run, but no model and no git.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { applyEdits, modify } from "jsonc-parser";
 import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
@@ -41,9 +41,11 @@ async function measureCheckout(
   cmd: ConfigFlags & { trials: number; json: boolean },
   ctx: CommandContext,
   options: { progressOnJson: boolean },
-): Promise<{ run: MeasureRun; config: Config; root: string }> {
+): Promise<
+  { run: MeasureRun; config: Config; configFile: string | null; root: string }
+> {
   const root = await checkoutOf(ctx.cwd);
-  const { config } = await loadConfig({
+  const { config, configFile } = await loadConfig({
     cwd: ctx.cwd,
     repoRoot: root,
     configPath: cmd.configPath,
@@ -60,6 +62,7 @@ async function measureCheckout(
     onProgress: (line) => {
       if (!cmd.json) ctx.output.err(line);
     },
+    signal: ctx.signal,
   });
   const run = await measure(
     { runtime, env: (name) => ctx.env[name], signal: ctx.signal, now: ctx.now },
@@ -82,14 +85,14 @@ async function measureCheckout(
               },
               p.result.unit,
               p.result.detail,
-              { color: ctx.output.color },
+              { color: ctx.output.colorErr },
             ),
           );
         }
       },
     },
   );
-  return { run, config, root };
+  return { run, config, configFile, root };
 }
 
 /** `ratchet measure`: exit 5 when no trial yielded the metric. */
@@ -99,7 +102,16 @@ export async function measureCommand(
 ): Promise<number> {
   const { run } = await measureCheckout(cmd, ctx, { progressOnJson: false });
   if (cmd.json) ctx.output.out(JSON.stringify(run.result));
-  else ctx.output.out(renderMeasure(run, { color: ctx.output.color }));
+  else {
+    ctx.output.out(
+      renderMeasure(run, {
+        color: ctx.output.colorOut,
+        // The progress lines already showed every trial on this terminal;
+        // a pipe or a file still gets the complete result.
+        trialLines: !ctx.output.sameTerminal,
+      }),
+    );
+  }
   if (run.result.n_ok === 0) {
     throw new BaselineError(
       `No trial yielded the metric: ${run.message ?? "see above"}`,
@@ -120,7 +132,10 @@ async function writeRecommendations(
   let text = await Deno.readTextFile(path).catch(() => "{\n}\n");
   const values: [string, number][] = [
     ["trials", report.recommend.trials],
-    ["max-trials", report.recommend.maxTrials],
+    // A run starts each side at max(trials, 3) under stat before it knows a
+    // metric is deterministic; a smaller max-trials (a deterministic
+    // metric's 1) would make the file refuse `ratchet run`.
+    ["max-trials", Math.max(report.recommend.maxTrials, 3)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
   ];
   for (const [key, value] of values) {
@@ -139,7 +154,7 @@ export async function calibrateCommand(
   cmd: ConfigFlags & { trials: number; json: boolean; write: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const { run, config, root } = await measureCheckout(cmd, ctx, {
+  const { run, config, configFile, root } = await measureCheckout(cmd, ctx, {
     progressOnJson: false,
   });
   const scores = run.result.trials.flatMap((t) =>
@@ -167,12 +182,17 @@ export async function calibrateCommand(
       JSON.stringify({ schema_version: 1, measure: run.result, noise: report }),
     );
   } else {
-    ctx.output.out(renderCalibration(run, report, { color: ctx.output.color }));
+    ctx.output.out(
+      renderCalibration(run, report, { color: ctx.output.colorOut }),
+    );
   }
   if (cmd.write) {
-    const path = cmd.configPath === null
-      ? join(root, CONFIG_FILE_NAME)
-      : join(ctx.cwd, cmd.configPath);
+    // The file the configuration was read from; else the one --config names
+    // (relative to the current directory, or absolute) or the repo's.
+    const path = configFile ??
+      (cmd.configPath === null
+        ? join(root, CONFIG_FILE_NAME)
+        : resolve(ctx.cwd, cmd.configPath));
     await writeRecommendations(path, report);
     ctx.output.err(`Wrote trials, max-trials and min-effect into ${path}`);
   }

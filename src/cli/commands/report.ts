@@ -27,16 +27,20 @@ export interface ReportDeps {
 
 /**
  * The engine's version and endpoint, or null when it does not answer within
- * two seconds: the report is about the run, and must not wait on Docker.
+ * two seconds (`waitMs`): the report is about the run, and must not wait on
+ * Docker.
  */
-export async function engineLine(ctx: CommandContext): Promise<string | null> {
+export async function engineLine(
+  ctx: CommandContext,
+  options: { waitMs?: number } = {},
+): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const runtime = new DockerRuntime(resolveEngine(ctx.env));
     const info = await Promise.race([
       runtime.info(),
       new Promise<null>((res) => {
-        timer = setTimeout(() => res(null), ENGINE_WAIT_MS);
+        timer = setTimeout(() => res(null), options.waitMs ?? ENGINE_WAIT_MS);
       }),
     ]);
     if (info === null) return null;
@@ -51,14 +55,18 @@ export async function engineLine(ctx: CommandContext): Promise<string | null> {
   }
 }
 
-/** Where the report goes: `--out` resolved against the cwd, else `.ratchet/report.html`. */
+/**
+ * Where the report goes: `--out` relative to the repo root (like every path
+ * flag but --config and --instructions-file) or absolute, else
+ * `.ratchet/report.html`.
+ */
 async function outputPath(
   out: string | null,
-  ctx: CommandContext,
+  root: string,
   store: Store,
 ): Promise<string> {
   if (out === null) return store.paths.reportHtml;
-  const path = resolve(ctx.cwd, out);
+  const path = resolve(root, out);
   const stat = await Deno.stat(path).catch(() => null);
   if (stat?.isDirectory) {
     throw new UsageError(`--out ${out} is a directory`, {
@@ -85,9 +93,10 @@ export async function reportCommand(
   ctx: CommandContext,
   deps: ReportDeps = {},
 ): Promise<number> {
-  const store = new Store(await findRepoRoot(ctx.cwd));
+  const root = await findRepoRoot(ctx.cwd);
+  const store = new Store(root);
   const run = await requireRun(store);
-  const out = await outputPath(options.out, ctx, store);
+  const out = await outputPath(options.out, root, store);
   const records = await store.readRecords();
   const diffs = new Map<number, string>();
   for (const r of records) {

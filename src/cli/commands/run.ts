@@ -9,7 +9,7 @@ import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { loadConfig } from "../../config/load.ts";
-import { fromFileForm, toFileForm } from "../../config/schema.ts";
+import { toFileForm } from "../../config/schema.ts";
 import { matchesAny, REPO_CONFIG_FILE } from "../../core/protect.ts";
 import { makeRunId } from "../../core/run_id.ts";
 import type { RunEvent } from "../../core/events.ts";
@@ -77,7 +77,11 @@ import {
   proposerPort,
   trialPort,
 } from "../../wiring.ts";
+import { restoreWorktree } from "./resume_worktree.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
+import { checkModel } from "../model_check.ts";
+import { phaseWriter } from "./run_phases.ts";
+import { resumeSettings } from "./resume_settings.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
 
@@ -375,6 +379,35 @@ async function prepare(
 }
 
 /**
+ * The prepare step with its phase in current.json (`preparing`). A signal
+ * during it leaves the run interrupted and resumable: the stop is written,
+ * the prepare container is gone (the runtime removes a killed container)
+ * and nothing is committed.
+ */
+async function preparePhase(
+  s: Omit<Session, "image">,
+  iter: number,
+  base: string,
+): Promise<string> {
+  if (s.config.prepareCommand === null) return base;
+  await phaseWriter(s.store, s.events, s.run, s.ctx.now).preparing(iter);
+  try {
+    return await prepare(s, base, s.run.start_sha);
+  } catch (error) {
+    if (s.ctx.signal.aborted) {
+      await recordStop(s.store, s.run, "interrupted", s.ctx.now());
+      await s.runtime.removeContainers({ "ratchet.run": s.run.run_id })
+        .catch(() => 0);
+      s.view.close();
+      s.ctx.output.err(
+        `Run ${s.run.run_id} stopped (interrupted) during --prepare-command; continue with: ratchet resume`,
+      );
+    }
+    throw error;
+  }
+}
+
+/**
  * After the loop: write the stop, clean up, say how to take the result, and
  * return the exit code.
  */
@@ -405,7 +438,10 @@ async function finish(
   if (end.error) {
     if (!(end.error instanceof InterruptedError)) {
       s.ctx.output.err(
-        formatError(end.error, { verbose: false, color: s.ctx.output.color }),
+        formatError(end.error, {
+          verbose: false,
+          color: s.ctx.output.colorErr,
+        }),
       );
     }
     s.ctx.output.err(
@@ -492,9 +528,15 @@ export async function runRun(
   // never archives the previous run.
   const runtime = new DockerRuntime(resolveEngine(ctx.env));
   const repoOwner = await engineOwner(runtime, root);
+  await checkModel(ctx, {
+    apiKey: key,
+    model: config.model,
+    warn: (message) => events({ event: "warning", message }),
+  });
   const baseImage = await ensureConfiguredImage(runtime, config, {
     root,
     onProgress: (line) => events({ event: "progress", message: line }),
+    signal: ctx.signal,
   });
   const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
   await store.init();
@@ -577,7 +619,7 @@ export async function runRun(
       events,
       view,
     };
-    const image = await prepare(partial, baseImage, startSha);
+    const image = await preparePhase(partial, 0, baseImage);
     run.trial_image = image;
     await store.writeRun(run);
     const session: Session = { ...partial, image };
@@ -602,12 +644,14 @@ async function loopSession(
     if (records.length === 0) {
       await resetWorktree(worktree, s.run.start_sha);
       const startTree = await treeOf(s.root, s.run.start_sha);
+      const phases = phaseWriter(s.store, s.events, s.run, s.ctx.now);
       const b = await measureBaseline(
         {
           trials: ports.trials,
           events: s.events,
           signal: s.ctx.signal,
           now: s.ctx.now,
+          onTrialStart: (k, n) => phases.baselineTrial(k, n),
         },
         {
           runId: s.run.run_id,
@@ -621,6 +665,8 @@ async function loopSession(
       await s.store.writeRun(s.run);
       await s.store.appendRecord(b.record);
       ports.fault("run.baseline-recorded");
+      // The baseline is recorded: nothing is in progress until iteration 1.
+      await s.store.clearCurrent();
       records.push(b.record);
       s.events({ event: "iteration", record: b.record });
       const start = s.config.decision === "mean"
@@ -646,6 +692,9 @@ async function loopSession(
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
       ...resumed,
+      ...(s.run.extended_after === undefined
+        ? {}
+        : { since: s.run.extended_after }),
     });
     end = await driveLoop(ports, state);
   } catch (error) {
@@ -720,11 +769,31 @@ async function abandonRun(s: Session, worktree: string): Promise<void> {
   await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
     () => {},
   );
+  // The baseline's phase (current.json) belongs to the run that never was.
+  await s.store.clearCurrent().catch(() => {});
 }
 
-/** `ratchet resume [--iterations N]`. */
+/** Everything the run has spent: its records and an iteration cut short. */
+async function spentSoFar(
+  store: Store,
+  run: RunFile,
+  records: readonly IterationRecord[],
+): Promise<number> {
+  const carried = interruptedSpend(
+    await store.readCurrent().catch(() => null),
+    run.run_id,
+    records.length,
+  );
+  return records.reduce((a, r) => a + r.cost_usd, 0) +
+    (carried?.costUsd ?? 0);
+}
+
+/**
+ * `ratchet resume [--iterations N] [--max-cost-usd X] [--patience K]
+ * [--threshold X] [--model NAME]`.
+ */
 export async function runResume(
-  cmd: { iterations: number | null; json: boolean },
+  cmd: { flags: Partial<Config>; json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
@@ -735,23 +804,24 @@ export async function runResume(
       hint: "Start one with `ratchet run`.",
     });
   }
-  const config = fromFileForm(run.config);
-  if (cmd.iterations !== null) config.iterations = cmd.iterations;
+  const before = await store.readRecords();
+  const settings = resumeSettings({
+    run,
+    records: before,
+    flags: cmd.flags,
+    spentUsd: await spentSoFar(store, run, before),
+  });
+  const config = settings.config;
   const key = apiKey(ctx);
   const view = makeView(cmd.json, ctx, config.iterations);
   const events = (e: RunEvent) => view.handle(e);
   return await withLock(store, ctx, events, async () => {
     const records = await store.readRecords();
-    const last = records.at(-1);
-    if (
-      run.state === "finished" &&
-      (last === undefined || last.iter >= config.iterations ||
-        cmd.iterations === null)
-    ) {
+    if (settings.kind === "finished") {
       ctx.output.err(
         `Run ${run.run_id} already finished (${
           run.stop_reason ?? "done"
-        }). Pass --iterations N to extend it, or take the result with: ratchet apply`,
+        }). Extend it with --iterations N (or a higher --max-cost-usd, --patience, --threshold), or take the result with: ratchet apply`,
       );
       // A run killed while finishing (its stop already written) can have
       // left its worktree and containers behind: finish that cleanup now.
@@ -761,6 +831,13 @@ export async function runResume(
         .catch(() => 0);
       return 0;
     }
+    await checkModel(ctx, {
+      apiKey: key,
+      model: config.model,
+      warn: (message) => events({ event: "warning", message }),
+    });
+    for (const message of settings.notes) events({ event: "info", message });
+    if (settings.since !== undefined) run.extended_after = settings.since;
     run.config = toFileForm(config);
     run.state = "running";
     run.stop_reason = null;
@@ -778,31 +855,28 @@ export async function runResume(
       });
     }
     await removeLeftoverCopies(store.paths.tmp, run.run_id);
-    // The worktree is gone after a finished run or a reboot that cleaned
-    // tmp dirs: attach it again to the run's existing branch.
+    // Attached again if gone; at the incumbent, whatever the interrupted
+    // iteration left (resume_worktree.ts).
     const worktree = store.paths.worktree;
-    const present = await Deno.stat(join(worktree, ".git")).then(
-      () => true,
-      () => false,
-    );
-    if (!present) {
-      await removeWorktree(root, worktree).catch(() => {});
-      await runGit(root, ["worktree", "add", "--force", worktree, run.branch]);
-    }
-    const inc = incumbentOf(records, { confidence: config.confidence });
-    // Discard whatever the interrupted iteration left: an uncommitted edit or
-    // a commit made without its record.
-    await resetWorktree(worktree, inc?.sha ?? run.start_sha);
+    await restoreWorktree({
+      root,
+      worktree,
+      branch: run.branch,
+      startSha: run.start_sha,
+      records,
+      confidence: config.confidence,
+    });
     let image = run.trial_image;
     if (image === null || !(await runtime.hasImage(image))) {
       const base = await ensureConfiguredImage(runtime, config, {
         root,
         onProgress: (line) => events({ event: "progress", message: line }),
+        signal: ctx.signal,
       });
-      image = await prepare(
+      image = await preparePhase(
         { ctx, root, store, run, config, runtime, repoOwner, events, view },
+        records.length,
         base,
-        run.start_sha,
       );
       run.trial_image = image;
       await store.writeRun(run);

@@ -27,7 +27,7 @@ export async function statusCommand(
   const direction = run ? directionOf(run.config) : undefined;
   ctx.output.out(
     renderStatus(status, {
-      color: ctx.output.color,
+      color: ctx.output.colorOut,
       ...(direction ? { direction } : {}),
     }),
   );
