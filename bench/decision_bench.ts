@@ -4,13 +4,20 @@
  *
  * With `--write-readme`, also replace the section of README.md between
  * `<!-- decision-bench:start -->` and `<!-- decision-bench:end -->` (a test
- * fails when that copy differs from what this prints). The numbers are
- * deterministic: the simulation is seeded.
+ * fails when that copy differs from what this prints). With `--write-docs`,
+ * rewrite the generated sections of docs/decisions.md (bench/_decisions_doc.ts;
+ * a test fails when they are stale). The numbers are deterministic: the
+ * simulations are seeded.
  *
- * Usage: deno task bench:decision [--write-readme]
+ * Usage: deno task bench:decision [--write-readme] [--write-docs]
  */
 import { parseArgs } from "node:util";
 import { renderDecisionTable, replaceReadmeSection } from "./_decision_sim.ts";
+import {
+  guardsSection,
+  renderDocSections,
+  replaceDocSections,
+} from "./_decisions_doc.ts";
 
 function write(stream: { writeSync(p: Uint8Array): number }, s: string) {
   const bytes = new TextEncoder().encode(s + "\n");
@@ -20,12 +27,18 @@ function write(stream: { writeSync(p: Uint8Array): number }, s: string) {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { "write-readme": { type: "boolean", default: false } },
+  options: {
+    "write-readme": { type: "boolean", default: false },
+    "write-docs": { type: "boolean", default: false },
+  },
 });
 
 const started = performance.now();
 const table = renderDecisionTable();
 write(Deno.stdout, table);
+// Guards: false keeps when a guard truly regresses by twice its tolerance,
+// and the trials guards add (also in docs/decisions.md).
+write(Deno.stdout, "\n## Guards\n\n" + guardsSection());
 write(
   Deno.stderr,
   `\nsimulated in ${((performance.now() - started) / 1000).toFixed(1)} s`,
@@ -51,4 +64,18 @@ if (values["write-readme"]) {
   }
   await Deno.writeTextFile(path, next);
   write(Deno.stderr, "README.md: decision-bench section updated");
+}
+
+if (values["write-docs"]) {
+  const path = new URL("../docs/decisions.md", import.meta.url);
+  const doc = await Deno.readTextFile(path);
+  const docStarted = performance.now();
+  const next = replaceDocSections(doc, renderDocSections());
+  await Deno.writeTextFile(path, next);
+  write(
+    Deno.stderr,
+    `docs/decisions.md: generated sections updated (${
+      ((performance.now() - docStarted) / 1000).toFixed(1)
+    } s)`,
+  );
 }

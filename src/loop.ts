@@ -17,9 +17,12 @@ import {
   type CurrentIteration,
   type Decision,
   type DiffStat,
+  emptyGuards,
   emptyTokens,
+  type GuardRecord,
   type IterationRecord,
   makeRecord,
+  meanOfScores,
   type Reason,
   SCHEMA_VERSION,
   type Tokens,
@@ -29,6 +32,7 @@ import { judge, type Judgement, type MeasureRule, plan } from "./decision.ts";
 import type { LoopPorts, ProposalSummary, TrialSummary } from "./loop_ports.ts";
 import { commitMessage } from "./core/commit_message.ts";
 import { InterruptedError, type StopSignal, stopSignalOf } from "./errors.ts";
+import { withRuleLabel } from "./core/rule_label.ts";
 
 /** The signal that aborted `signal`. */
 export function signalName(signal: AbortSignal): StopSignal {
@@ -44,6 +48,17 @@ export interface RunState {
   deterministic: boolean;
   /** Unit of the baseline's scores (null for plain numbers and times). */
   unit: string | null;
+  /**
+   * `--guard`: each guard's baseline unit (trials must match it), whether
+   * its baseline trials were all identical (compared exactly), and the
+   * incumbent's recorded average (what `--decision mean` compares with).
+   * Empty maps without guards.
+   */
+  guards?: {
+    units: Record<string, string | null>;
+    deterministic: Record<string, boolean>;
+    incumbentMeans: Record<string, number | null>;
+  };
   baseline: { mean: number; ci: [number, number] | null; scores: number[] };
   incumbent: {
     iter: number;
@@ -96,6 +111,20 @@ function isoNow(ports: LoopPorts): string {
 function diffSummary(r: IterationRecord): string {
   const d = r.diff_stat;
   return `${d.files} file(s), +${d.insertions} -${d.deletions}`;
+}
+
+/**
+ * For the research log: the guards that stopped a change (shown worse) or
+ * kept it from being kept (still open when the trials ran out), from the
+ * record's detail; null when no guard did.
+ */
+export function guardNote(r: IterationRecord): string | null {
+  if (r.guards === null) return null;
+  if (r.decision !== "regressed" && r.decision !== "inconclusive") return null;
+  const stopped = r.detail.split("; ").filter((part) =>
+    part.startsWith("guard ") && /: (worse|open)\b/.test(part)
+  ).map((part) => part.replace(/, non-inferiority p=.*$/, ""));
+  return stopped.length === 0 ? null : stopped.join("; ");
 }
 
 async function setPhase(
@@ -156,6 +185,7 @@ export async function runIteration(
       reason: r.reason,
       score: r.avg,
       diffSummary: diffSummary(r),
+      guard: guardNote(r),
     })),
     notes: notes.map((n) => n.text),
     crashTail: state.crashTail,
@@ -199,6 +229,7 @@ export async function runIteration(
       timestamp: isoNow(ports),
       duration_s: (ports.now().getTime() - started) / 1000,
       sha: null,
+      guards: emptyGuards(state.config.guard.map((g) => g.name)),
       ...fields,
     });
 
@@ -329,6 +360,7 @@ export async function runIteration(
     p_value: j.p_value,
     effect: j.effect,
     ci: j.ci,
+    guards: guardRecords(state, measured),
   });
   return await finish(ports, state, record, {
     tree,
@@ -362,6 +394,33 @@ interface Measured {
   candidateOutcomes: TrialOutcome[];
   incumbentScores: number[];
   crashTail: string | null;
+  /** Each guard's values: the candidate's (null when not ok), the incumbent's ok ones. */
+  guardScores: Record<
+    string,
+    { candidate: (number | null)[]; incumbent: number[] }
+  >;
+}
+
+/** The record's `guards`: every guard's values and its comparison. */
+function guardRecords(
+  state: RunState,
+  measured: Measured,
+): Record<string, GuardRecord> | null {
+  const specs = state.config.guard;
+  if (specs.length === 0) return null;
+  return Object.fromEntries(specs.map((g) => {
+    const values = measured.guardScores[g.name] ??
+      { candidate: [], incumbent: [] };
+    const look = measured.judgement.guards?.[g.name] ?? null;
+    return [g.name, {
+      scores: values.candidate,
+      baseline_scores: values.incumbent,
+      avg: meanOfScores(values.candidate),
+      effect: look?.effect ?? null,
+      ci: look?.ci ?? null,
+      p_value: look?.p_value ?? null,
+    }];
+  }));
 }
 
 /** Record the iteration, move the incumbent or revert, and update the state. */
@@ -380,6 +439,11 @@ async function finish(
       ci: kept.measured.judgement.candidateCi,
       scores: record.trial_scores.filter((s): s is number => s !== null),
     };
+    if (state.guards && record.guards) {
+      state.guards.incumbentMeans = Object.fromEntries(
+        Object.entries(record.guards).map(([name, g]) => [name, g.avg]),
+      );
+    }
   } else {
     await ports.git.reset(state.incumbent.sha);
     ports.fault("loop.reverted");
@@ -427,6 +491,9 @@ async function measureCandidate(
   const candidateScores: (number | null)[] = [];
   const candidateOutcomes: TrialOutcome[] = [];
   const incumbentScores: number[] = [];
+  const guardScores: Measured["guardScores"] = Object.fromEntries(
+    config.guard.map((g) => [g.name, { candidate: [], incumbent: [] }]),
+  );
   let trialNo = 0;
   let crash: TrialSummary | null = null;
   let incumbentFailures = 0;
@@ -446,6 +513,9 @@ async function measureCandidate(
       tree: side === "candidate" ? tree : state.incumbent.tree,
       side,
       expectedUnit: state.unit,
+      ...(state.guards === undefined
+        ? {}
+        : { expectedGuardUnits: state.guards.units }),
     });
     ports.events({
       event: "trial",
@@ -457,23 +527,43 @@ async function measureCandidate(
       score: t.score,
       wall_s: t.wallSeconds,
     });
+    const ok = t.outcome === "ok";
     if (side === "candidate") {
-      candidateScores.push(t.outcome === "ok" ? t.score : null);
+      candidateScores.push(ok ? t.score : null);
       candidateOutcomes.push(t.outcome);
-      if (t.outcome !== "ok" && crash === null) crash = t;
-    } else if (t.outcome === "ok" && t.score !== null) {
+      for (const [name, g] of Object.entries(guardScores)) {
+        g.candidate.push(ok ? t.guards[name] ?? null : null);
+      }
+      if (!ok && crash === null) crash = t;
+    } else if (ok && t.score !== null) {
       incumbentScores.push(t.score);
+      for (const [name, g] of Object.entries(guardScores)) {
+        const v = t.guards[name];
+        if (v !== null && v !== undefined) g.incumbent.push(v);
+      }
     } else {
       incumbentFailures++;
     }
   };
 
-  const { start, max } = plan(rule, config);
+  const { start, max } = plan(rule, config, state.guards?.deterministic);
+  const okValues = (values: readonly (number | null)[]) =>
+    values.filter((v): v is number => v !== null);
   const input = () => ({
     candidate: candidateScores,
     incumbent: incumbentScores,
     incumbentRecordedMean: state.incumbent.mean,
     config,
+    guards: {
+      incumbent: Object.fromEntries(
+        Object.entries(guardScores).map(([n, g]) => [n, g.incumbent]),
+      ),
+      candidate: Object.fromEntries(
+        Object.entries(guardScores).map(([n, g]) => [n, okValues(g.candidate)]),
+      ),
+      incumbentRecorded: state.guards?.incumbentMeans ?? {},
+      deterministic: state.guards?.deterministic ?? {},
+    },
   });
   let judgement: Judgement | null = null;
   if (rule === "mean") {
@@ -503,8 +593,10 @@ async function measureCandidate(
     judgement = {
       decision: "inconclusive",
       reason: "trials_exhausted",
-      detail:
+      detail: withRuleLabel(
+        "none",
         `the incumbent's own trials failed ${incumbentFailures} time(s); nothing could be compared`,
+      ),
       p_value: null,
       effect: null,
       ci: null,
@@ -512,6 +604,7 @@ async function measureCandidate(
       incumbentMean: null,
       incumbentCi: null,
       candidateCi: null,
+      guards: null,
     };
   }
   const crashTail = crash === null ? null : (crash as TrialSummary).outputTail;
@@ -521,6 +614,7 @@ async function measureCandidate(
     candidateOutcomes,
     incumbentScores,
     crashTail,
+    guardScores,
   };
 }
 

@@ -59,6 +59,10 @@ export interface TrialSummary {
   detail: string;
   /** The last part of stdout/stderr, fed to the model after a crash. */
   outputTail: string;
+  /** Each `--guard`'s value; null when missing (the trial is then not ok). */
+  guards: Record<string, number | null>;
+  /** Each guard's non-time unit, to hold later trials to the baseline's. */
+  guardUnits: Record<string, string | null>;
 }
 
 /** Runs trials and the check command of trees (git tree or commit ids). */
@@ -68,9 +72,12 @@ export interface TrialPort {
     /** 1-based, across both sides, for the report file name. */
     trial: number;
     tree: string;
-    side: "incumbent" | "candidate";
+    /** `baseline`: the start commit, in the end-of-run confirmation. */
+    side: "incumbent" | "candidate" | "baseline";
     /** The baseline's unit; a different unit is `no_metric`. Absent: not checked. */
     expectedUnit?: string | null;
+    /** The baseline's guard units; a different unit is `no_metric`. Absent: not checked. */
+    expectedGuardUnits?: Record<string, string | null>;
   }): Promise<TrialSummary>;
   /** Run --check-command on `tree`; null when no check is configured. */
   check(
@@ -86,6 +93,8 @@ export interface LogEntry {
   reason: Reason | null;
   score: number | null;
   diffSummary: string;
+  /** Which guard stopped the change (or stayed open), in words; null when none did. */
+  guard?: string | null;
 }
 
 /** What the proposer is told this iteration. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runIteration, type RunState } from "./loop.ts";
+import { guardNote, runIteration, type RunState } from "./loop.ts";
 import { makeRecord } from "./core/state.ts";
 import { policyOf } from "./run.ts";
 import { testConfig } from "../tests/_helpers/config.ts";
@@ -322,4 +322,225 @@ Deno.test("runIteration() records a carried spend even when the cost cap stops t
   assert.equal(f.records.length, 1);
   assert.equal(f.records[0]!.cost_usd, 0.75);
   assert.equal(s.costUsd, 0.75);
+});
+
+// --- guards ------------------------------------------------------------------
+
+const NOISE = [0.1, -0.2, 0.15, -0.05, 0.2, -0.1, 0.05, 0.0, -0.15, 0.1];
+
+/** A run state with an `accuracy` guard whose baseline varied. */
+function guardedState(
+  overrides: Partial<Config> = {},
+  deterministicGuard = false,
+): RunState {
+  const s = state({
+    guard: [{ name: "accuracy", direction: "max", tolerance: 0.02 }],
+    trials: 3,
+    maxTrials: 10,
+    ...overrides,
+  });
+  s.guards = {
+    units: { accuracy: null },
+    deterministic: { accuracy: deterministicGuard },
+    incumbentMeans: { accuracy: 0.9 },
+  };
+  return s;
+}
+
+Deno.test("runIteration() calls a faster candidate that loses accuracy regressed (guard_regressed)", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side, n) => {
+      const e = NOISE[(n - 1) % NOISE.length]!;
+      return side === "candidate"
+        ? { score: 20 + e, guards: { accuracy: 0.81 + e / 100 } }
+        : { score: 10 + e, guards: { accuracy: 0.9 + e / 100 } };
+    },
+  });
+  const s = guardedState();
+  await runIteration(f.ports, s, 1);
+  const r = f.records[0]!;
+  assert.deepEqual([r.decision, r.reason, r.kept], [
+    "regressed",
+    "guard_regressed",
+    false,
+  ]);
+  assert.match(
+    r.detail,
+    /^rule=stat\/welch-t; guard accuracy −10\.0% \(tolerance 2\.0%\): worse/,
+  );
+  assert.equal(f.commits.length, 0);
+  // The metric's own numbers stay: it was faster.
+  assert.ok(r.effect! > 0.9);
+  const g = r.guards!.accuracy!;
+  assert.equal(g.scores.length, r.trial_scores.length);
+  assert.equal(g.baseline_scores.length, r.baseline_scores.length);
+  assert.ok(Math.abs(g.effect! + 0.1) < 0.01, `${g.effect}`);
+  assert.ok(g.p_value! > 0.5);
+  assert.ok(g.ci !== null && g.ci[1] < -0.02);
+  assert.ok(Math.abs(g.avg! - 0.81) < 0.01);
+});
+
+Deno.test("runIteration() keeps a faster candidate whose guard is shown not worse", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side, n) => {
+      const e = NOISE[(n - 1) % NOISE.length]!;
+      return {
+        score: (side === "candidate" ? 20 : 10) + e,
+        guards: { accuracy: 0.9 + e / 1000 },
+      };
+    },
+  });
+  const s = guardedState();
+  await runIteration(f.ports, s, 1);
+  const r = f.records[0]!;
+  assert.equal(r.decision, "improved", r.detail);
+  assert.match(
+    r.detail,
+    /guard accuracy \+0\.0% \(tolerance 2\.0%\): not worse/,
+  );
+  assert.ok(r.guards!.accuracy!.p_value! < 0.01);
+  assert.equal(f.commits.length, 1);
+  assert.match(f.commits[0]!.message, /Guard accuracy: /);
+  // The new incumbent's recorded guard average.
+  assert.ok(Math.abs(s.guards!.incumbentMeans.accuracy! - 0.9) < 0.001);
+});
+
+Deno.test("runIteration() adds pairs while a noisy guard is open, then is inconclusive", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side, n) => {
+      const e = NOISE[(n - 1) % NOISE.length]!;
+      // Accuracy noise of ±10%: 2% can never be shown in 10 trials.
+      return {
+        score: (side === "candidate" ? 20 : 10) + e,
+        guards: { accuracy: 0.9 + e / 2 },
+      };
+    },
+  });
+  await runIteration(f.ports, guardedState(), 1);
+  const r = f.records[0]!;
+  assert.deepEqual([r.decision, r.reason], [
+    "inconclusive",
+    "trials_exhausted",
+  ]);
+  assert.match(
+    r.detail,
+    /guard accuracy \S+ \(tolerance 2\.0%\): open.* when the trials ran out/,
+  );
+  // The metric alone would have stopped at the first look (3 pairs).
+  assert.equal(r.trial_scores.length, 10);
+  assert.equal(f.trialsRun.length, 20);
+});
+
+Deno.test("runIteration() under a deterministic metric measures the pairs a noisy guard needs", async () => {
+  const f = fakeLoop({
+    proposals: [{}],
+    trial: (side, n) => ({
+      score: side === "candidate" ? 20 : 10,
+      guards: { accuracy: 0.9 + NOISE[(n - 1) % NOISE.length]! / 1000 },
+    }),
+  });
+  const s = guardedState();
+  s.deterministic = true;
+  await runIteration(f.ports, s, 1);
+  const r = f.records[0]!;
+  assert.equal(r.decision, "improved", r.detail);
+  assert.match(r.detail, /^rule=exact; /);
+  assert.ok(r.trial_scores.length >= 3);
+  // With a deterministic guard too, one pair and an exact comparison.
+  const g = fakeLoop({
+    proposals: [{}],
+    trial: (side) => ({
+      score: side === "candidate" ? 20 : 10,
+      guards: { accuracy: side === "candidate" ? 0.8 : 0.9 },
+    }),
+  });
+  const d = guardedState({}, true);
+  d.deterministic = true;
+  await runIteration(g.ports, d, 1);
+  assert.deepEqual([g.records[0]!.decision, g.records[0]!.reason], [
+    "regressed",
+    "guard_regressed",
+  ]);
+  assert.equal(g.trialsRun.length, 2);
+  const ci = g.records[0]!.guards!.accuracy!.ci!;
+  assert.ok(Math.abs(ci[0] + 1 / 9) < 1e-12 && ci[0] === ci[1], `${ci}`);
+});
+
+Deno.test("runIteration() under --decision mean compares the guard's average with the recorded one", async () => {
+  const run = (acc: number) => {
+    const f = fakeLoop({
+      proposals: [{}],
+      trial: () => ({ score: 20, guards: { accuracy: acc } }),
+    });
+    return runIteration(
+      f.ports,
+      guardedState({ decision: "mean", trials: 2 }),
+      1,
+    )
+      .then(() => f.records[0]!);
+  };
+  const worse = await run(0.87);
+  assert.deepEqual([worse.decision, worse.reason], [
+    "regressed",
+    "guard_regressed",
+  ]);
+  assert.match(
+    worse.detail,
+    /^rule=mean; guard accuracy −3\.3% \(tolerance 2\.0%\): worse/,
+  );
+  assert.equal(worse.guards!.accuracy!.p_value, null);
+  const ok = await run(0.885);
+  assert.equal(ok.decision, "improved");
+});
+
+Deno.test("runIteration() records guards on every record of a guarded run, and null without guards", async () => {
+  const f = fakeLoop({
+    proposals: [{ summary: { kind: "no_submit" } }],
+    trial: () => 1,
+  });
+  await runIteration(f.ports, guardedState(), 1);
+  assert.deepEqual(f.records[0]!.guards, {
+    accuracy: {
+      scores: [],
+      baseline_scores: [],
+      avg: null,
+      effect: null,
+      ci: null,
+      p_value: null,
+    },
+  });
+  const g = fakeLoop({
+    proposals: [{ summary: { kind: "no_submit" } }],
+    trial: () => 1,
+  });
+  await runIteration(g.ports, state(), 1);
+  assert.equal(g.records[0]!.guards, null);
+});
+
+Deno.test("guardNote() names the guards that stopped or held back a change", () => {
+  const r = makeRecord({
+    run_id: "r",
+    iter: 3,
+    decision: "regressed",
+    reason: "guard_regressed",
+    detail:
+      "rule=stat/welch-t; guard accuracy −10.0% (tolerance 2.0%): worse, non-inferiority p=1.00 vs level 0.005; metric: welch-t …",
+    guards: {},
+    timestamp: "t",
+  });
+  assert.equal(guardNote(r), "guard accuracy −10.0% (tolerance 2.0%): worse");
+  assert.equal(guardNote({ ...r, guards: null }), null);
+  assert.equal(guardNote({ ...r, decision: "improved" }), null);
+  assert.equal(
+    guardNote({
+      ...r,
+      decision: "inconclusive",
+      detail:
+        "rule=stat/welch-t; guard mem +3.0% (tolerance 5.0%): open, non-inferiority p=0.2 vs level 0.03 when the trials ran out; metric: …",
+    }),
+    "guard mem +3.0% (tolerance 5.0%): open",
+  );
 });

@@ -22,6 +22,20 @@ export interface MeasureTrial {
   outcome: TrialOutcome;
   exit_code: number | null;
   wall_s: number | null;
+  /** Each `--guard`'s value (null when the trial is not ok); absent without guards. */
+  guards?: Record<string, number | null>;
+}
+
+/** Summary statistics of one guard over the ok trials. */
+export interface GuardStats {
+  unit: string | null;
+  n_ok: number;
+  mean: number | null;
+  median: number | null;
+  stdev: number | null;
+  cv: number | null;
+  min: number | null;
+  max: number | null;
 }
 
 /** `measure --json` exactly as spec section 8 lists it. */
@@ -41,6 +55,8 @@ export interface MeasureResult {
   cv: number | null;
   min: number | null;
   max: number | null;
+  /** `--guard`: each guard's statistics; absent without guards. */
+  guards?: Record<string, GuardStats>;
 }
 
 /** A finished `measure`: the JSON result plus what the text view explains. */
@@ -96,18 +112,41 @@ export function summarize(
   trials: readonly MeasureTrial[],
   rule: MetricRule | null,
   unit: string | null,
+  guardUnits: Record<string, string | null> | null = null,
 ): MeasureResult {
   const scores = trials.filter((t) => t.outcome === "ok" && t.score !== null)
     .map((t) => t.score as number);
-  const n_ok = scores.length;
-  const m = n_ok > 0 ? mean(scores) : null;
-  const sd = n_ok > 1 ? stdev(scores) : null;
+  const stats = statsOf(scores);
   return {
     schema_version: SCHEMA_VERSION,
     rule,
     unit,
     trials: [...trials],
     n: trials.length,
+    ...stats,
+    ...(guardUnits === null ? {} : {
+      guards: Object.fromEntries(
+        Object.entries(guardUnits).map(([name, u]) => [
+          name,
+          {
+            unit: u,
+            ...statsOf(trials.flatMap((t) => {
+              const v = t.outcome === "ok" ? t.guards?.[name] : null;
+              return v === null || v === undefined ? [] : [v];
+            })),
+          },
+        ]),
+      ),
+    }),
+  };
+}
+
+/** n, mean, median, stdev, cv, min and max of some values. */
+function statsOf(scores: readonly number[]): Omit<GuardStats, "unit"> {
+  const n_ok = scores.length;
+  const m = n_ok > 0 ? mean(scores) : null;
+  const sd = n_ok > 1 ? stdev(scores) : null;
+  return {
     n_ok,
     mean: m,
     median: n_ok > 0 ? median(scores) : null,
@@ -157,6 +196,7 @@ export async function measure(
   const details: string[] = [];
   let rule: MetricRule | null = null;
   let unit: string | null | undefined = undefined;
+  let guardUnits: Record<string, string | null> | undefined = undefined;
   let firstFailure: string | null = null;
   let firstNoMetric: string | null = null;
   try {
@@ -185,12 +225,16 @@ export async function measure(
           rootless: info.rootless,
           // Every trial must report in the unit of the first that did.
           ...(unit === undefined ? {} : { expectedUnit: unit }),
+          ...(guardUnits === undefined
+            ? {}
+            : { expectedGuardUnits: guardUnits }),
           ...(options.labels === undefined ? {} : { labels: options.labels }),
         },
       );
       if (result.outcome === "ok" && unit === undefined) {
         unit = result.unit;
         rule = result.rule as MetricRule | null;
+        guardUnits = { ...result.guardUnits };
       }
       if (result.outcome !== "ok") {
         firstFailure ??= `trial ${k} ended ${result.outcome}: ${result.detail}`;
@@ -201,6 +245,7 @@ export async function measure(
         outcome: result.outcome,
         exit_code: result.exitCode,
         wall_s: result.wallSeconds,
+        ...(options.config.guard.length > 0 ? { guards: result.guards } : {}),
       });
       details.push(result.detail);
       options.onTrial?.({ k, n, result });
@@ -221,7 +266,13 @@ export async function measure(
       await Deno.remove(join(options.checkoutDir, ".ratchet")).catch(() => {});
     }
   }
-  const result = summarize(trials, rule, unit ?? null);
+  const result = summarize(
+    trials,
+    rule,
+    unit ?? null,
+    options.config.guard.length === 0 ? null : guardUnits ??
+      Object.fromEntries(options.config.guard.map((g) => [g.name, null])),
+  );
   return {
     result,
     details,

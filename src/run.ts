@@ -9,8 +9,10 @@ import type { Config } from "./config/config.ts";
 import type { ProtectionPolicy } from "./core/protect.ts";
 import {
   type CurrentIteration,
+  emptyGuardRecord,
   type IterationRecord,
   makeRecord,
+  meanOfScores,
   type StopReason,
 } from "./core/state.ts";
 import type { EventSink } from "./core/events.ts";
@@ -74,6 +76,8 @@ export async function measureBaseline(
     record: IterationRecord;
     deterministic: boolean;
     unit: string | null;
+    /** Each guard's unit (from the first trial; the others matched it). */
+    guardUnits: Record<string, string | null>;
     secondsPerTrial: number;
   }
 > {
@@ -84,6 +88,7 @@ export async function measureBaseline(
   const started = deps.now().getTime();
   const results: TrialSummary[] = [];
   let unit: string | null | undefined = undefined;
+  let guardUnits: Record<string, string | null> | undefined = undefined;
   for (let k = 1; k <= n; k++) {
     throwIfInterrupted(deps.signal);
     await deps.onTrialStart?.(k, n);
@@ -92,8 +97,9 @@ export async function measureBaseline(
       trial: k,
       tree: input.tree,
       side: "incumbent",
-      // The first trial sets the unit the others must match.
+      // The first trial sets the units the others must match.
       ...(unit === undefined ? {} : { expectedUnit: unit }),
+      ...(guardUnits === undefined ? {} : { expectedGuardUnits: guardUnits }),
     });
     deps.events({
       event: "trial",
@@ -118,9 +124,20 @@ export async function measureBaseline(
       );
     }
     if (unit === undefined) unit = t.unit;
+    if (guardUnits === undefined) guardUnits = { ...t.guardUnits };
     results.push(t);
   }
   const scores = results.map((r) => r.score as number);
+  const guards = config.guard.length === 0 ? null : Object.fromEntries(
+    config.guard.map((g) => {
+      const values = results.map((r) => r.guards[g.name] ?? null);
+      return [g.name, {
+        ...emptyGuardRecord(),
+        scores: values,
+        avg: meanOfScores(values),
+      }];
+    }),
+  );
   const deterministic = config.decision === "stat" && isDeterministic(scores);
   const seconds = (deps.now().getTime() - started) / 1000;
   const summary = baselineSummary(scores, config);
@@ -139,6 +156,7 @@ export async function measureBaseline(
         scores[0]
       }; one trial per side from now on`
       : `mean ${summary.mean} over ${n} trials`,
+    guards,
     duration_s: seconds,
     timestamp: deps.now().toISOString(),
   });
@@ -146,7 +164,40 @@ export async function measureBaseline(
     record,
     deterministic,
     unit: unit ?? null,
+    guardUnits: guardUnits ?? {},
     secondsPerTrial: seconds / n,
+  };
+}
+
+/**
+ * The loop's guard state from the records: each guard's baseline unit
+ * (`units`, from config.json), whether its baseline trials were all
+ * identical (under `stat`), and the incumbent's recorded averages.
+ */
+export function guardStateOf(
+  config: Config,
+  records: readonly IterationRecord[],
+  units: Record<string, string | null> | null | undefined,
+): NonNullable<RunState["guards"]> {
+  const baseline = records[0]?.guards ?? null;
+  let kept: IterationRecord | undefined;
+  for (const r of records) if (r.kept) kept = r;
+  const deterministic: Record<string, boolean> = {};
+  const incumbentMeans: Record<string, number | null> = {};
+  for (const g of config.guard) {
+    const scores = (baseline?.[g.name]?.scores ?? []).filter((
+      v,
+    ): v is number => v !== null);
+    deterministic[g.name] = config.decision === "stat" &&
+      isDeterministic(scores);
+    incumbentMeans[g.name] = kept?.guards?.[g.name]?.avg ?? null;
+  }
+  return {
+    units: Object.fromEntries(
+      config.guard.map((g) => [g.name, units?.[g.name] ?? null]),
+    ),
+    deterministic,
+    incumbentMeans,
   };
 }
 
@@ -158,6 +209,8 @@ export function stateFromRecords(input: {
   configPath: string | null;
   deterministic: boolean;
   unit: string | null;
+  /** Each guard's baseline unit (config.json's `guard_units`). */
+  guardUnits?: Record<string, string | null> | null;
   records: IterationRecord[];
   incumbentTree: string;
   /** Spend of an interrupted attempt at the next iteration. */
@@ -179,6 +232,7 @@ export function stateFromRecords(input: {
     policy: policyOf(input.config, input.configPath),
     deterministic: input.deterministic,
     unit: input.unit,
+    guards: guardStateOf(input.config, input.records, input.guardUnits),
     baseline: { mean: base.mean, ci: base.ci, scores: base.scores },
     incumbent: {
       iter: inc.iter,

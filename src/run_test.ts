@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { driveLoop, interruptedSpend, stateFromRecords } from "./run.ts";
+import {
+  driveLoop,
+  interruptedSpend,
+  measureBaseline,
+  stateFromRecords,
+} from "./run.ts";
+import { BaselineError } from "./errors.ts";
 import { type CurrentIteration, makeRecord } from "./core/state.ts";
 import { testConfig } from "../tests/_helpers/config.ts";
 import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
@@ -124,4 +130,94 @@ Deno.test("driveLoop() stops for cost at once when nothing is carried", async ()
   );
   assert.equal(end.reason, "cost");
   assert.equal(f.proposals.length, 0);
+});
+
+Deno.test("measureBaseline() records each guard's baseline values and units", async () => {
+  const config = testConfig({
+    direction: "max",
+    guard: [{ name: "accuracy", direction: "max", tolerance: 0.02 }],
+  });
+  let k = 0;
+  const f = fakeLoop({
+    proposals: [],
+    trial: () => ({ score: 10 + (k++ % 2), guards: { accuracy: 0.9 } }),
+  });
+  const b = await measureBaseline(
+    {
+      trials: f.ports.trials,
+      events: () => {},
+      signal: new AbortController().signal,
+      now: () => new Date(0),
+    },
+    { runId: "r", config, tree: "t", sha: "s" },
+  );
+  assert.deepEqual(b.record.guards, {
+    accuracy: {
+      scores: [0.9, 0.9, 0.9, 0.9, 0.9],
+      baseline_scores: [],
+      avg: 0.9,
+      effect: null,
+      ci: null,
+      p_value: null,
+    },
+  });
+  assert.deepEqual(b.guardUnits, { accuracy: null });
+  // The loop's state: the guard's baseline was constant, so it is exact.
+  const state = stateFromRecords({
+    runId: "r",
+    config,
+    configPath: "ratchet.jsonc",
+    deterministic: false,
+    unit: null,
+    guardUnits: b.guardUnits,
+    records: [b.record],
+    incumbentTree: "t",
+  });
+  assert.deepEqual(state.guards, {
+    units: { accuracy: null },
+    deterministic: { accuracy: true },
+    incumbentMeans: { accuracy: 0.9 },
+  });
+});
+
+Deno.test("measureBaseline() stops with exit 5 naming a guard the report lacks", async () => {
+  const config = testConfig({
+    direction: "max",
+    guard: [{ name: "accuracy", direction: "max", tolerance: 0.02 }],
+  });
+  const trials = {
+    trial: () =>
+      Promise.resolve({
+        outcome: "no_metric" as const,
+        score: null,
+        unit: null,
+        wallSeconds: 0.1,
+        detail:
+          'guard "accuracy": metric "accuracy" not found in the report; tried: a JSON document …',
+        outputTail: "",
+        guards: { accuracy: null },
+        guardUnits: { accuracy: null },
+      }),
+    check: () => Promise.resolve(null),
+  };
+  await assert.rejects(
+    measureBaseline(
+      {
+        trials,
+        events: () => {},
+        signal: new AbortController().signal,
+        now: () => new Date(0),
+      },
+      { runId: "r", config, tree: "t", sha: "s" },
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof BaselineError);
+      assert.equal(e.exitCode, 5);
+      assert.match(
+        e.message,
+        /trial 1 of 5 ended no_metric: guard "accuracy": metric "accuracy" not found in the report; tried:/,
+      );
+      return true;
+    },
+  );
 });

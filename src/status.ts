@@ -8,6 +8,7 @@ import { mean, meanCi } from "./core/stats.ts";
 import { incumbentOf } from "./core/stop.ts";
 import type { IterationRecord, Phase, StopReason } from "./core/state.ts";
 import { SCHEMA_VERSION } from "./core/state.ts";
+import type { Confirmation, ConfirmResult } from "./core/confirm.ts";
 import { EnvironmentError } from "./errors.ts";
 
 /** `status --json` (spec section 8): every key always present. */
@@ -42,6 +43,29 @@ export interface StatusJson {
   /** The records' cost plus what the iteration in progress (or cut short) has spent. */
   cost_usd: number;
   stop_reason: StopReason | null;
+  /**
+   * The end-of-run confirmation of the current incumbent (the run's claimed
+   * gain): `measuring` with the trials so far, or `done` with the result;
+   * null when none was started for it (or nothing was kept).
+   */
+  confirmation: StatusConfirmation | null;
+  /**
+   * `--guard`: each guard's baseline mean and the incumbent's (its latest
+   * measurement, as for the metric); null without guards.
+   */
+  guards:
+    | Record<string, { baseline: number | null; best: number | null }>
+    | null;
+}
+
+/** The confirmation in `status --json`. */
+export interface StatusConfirmation {
+  state: "measuring" | "done";
+  incumbent_iter: number;
+  per_side: number;
+  /** Trials measured so far, both sides. */
+  trials: number;
+  result: ConfirmResult | null;
 }
 
 /**
@@ -116,6 +140,42 @@ export function summarizeRecords(
 }
 
 /**
+ * Each guard's baseline mean and the incumbent's latest measured mean: the
+ * guard values of the same trials {@linkcode incumbentOf} takes the
+ * metric's from (the newest re-measurement, else the kept record's own).
+ */
+export function guardSummary(
+  records: readonly IterationRecord[],
+): StatusJson["guards"] {
+  const base = records[0]?.guards ?? null;
+  if (base === null) return null;
+  let kept: IterationRecord | null = null;
+  for (const r of records) if (r.kept) kept = r;
+  // The record whose baseline_scores are the incumbent's latest measurement,
+  // by incumbentOf's rule: the newest later comparison that re-measured it.
+  let source: IterationRecord | null = null;
+  for (const r of records) {
+    if (
+      kept !== null && r.iter > kept.iter &&
+      ["regressed", "no_change", "inconclusive"].includes(r.decision) &&
+      r.baseline_scores.length > 0
+    ) source = r;
+  }
+  const avg = (v: readonly (number | null)[]) => {
+    const ok = v.filter((x): x is number => x !== null);
+    return ok.length > 0 ? mean(ok) : null;
+  };
+  const out: NonNullable<StatusJson["guards"]> = {};
+  for (const [name, g] of Object.entries(base)) {
+    const best = source !== null
+      ? avg(source.guards?.[name]?.baseline_scores ?? [])
+      : kept?.guards?.[name]?.avg ?? null;
+    out[name] = { baseline: avg(g.scores), best };
+  }
+  return out;
+}
+
+/**
  * Read the status of the run in `store` (spec section 8 `status --json`),
  * read-only and safe while the run writes. `state` is `finished` when
  * config.json says so, `running` when the lock names a live process, else
@@ -128,13 +188,14 @@ export async function readStatus(
   options: { isAlive?: (pid: number) => boolean } = {},
 ): Promise<StatusJson> {
   const run = await requireRun(store);
-  const [records, current, lock] = await Promise.all([
+  const [records, current, lock, confirmation] = await Promise.all([
     store.readRecords(),
     store.readCurrent(),
     readLock(
       store.paths.lock,
       options.isAlive ? { isAlive: options.isAlive } : {},
     ),
+    store.readConfirmation().catch(() => null),
   ]);
   const live = lock !== null && lock.alive;
   const state = run.state === "finished"
@@ -167,6 +228,30 @@ export async function readStatus(
     // the budget, and a resume carries it into that iteration's record).
     cost_usd: roundUsd(summary.cost_usd + spentOf(inProgress)),
     stop_reason: run.stop_reason,
+    confirmation: statusConfirmation(
+      confirmation,
+      run.run_id,
+      incumbentOf(records)?.sha ?? null,
+    ),
+    guards: guardSummary(records),
+  };
+}
+
+/** The confirmation of this run's current incumbent, for `status`. */
+function statusConfirmation(
+  c: Confirmation | null,
+  runId: string,
+  incumbentSha: string | null,
+): StatusConfirmation | null {
+  if (c === null || c.run_id !== runId || c.incumbent_sha !== incumbentSha) {
+    return null;
+  }
+  return {
+    state: c.result === null ? "measuring" : "done",
+    incumbent_iter: c.incumbent_iter,
+    per_side: c.per_side,
+    trials: c.trials.length,
+    result: c.result,
   };
 }
 

@@ -51,7 +51,11 @@ Deno.test("readStatus() reports a finished run: baseline, best, kept, cost, stop
     "kept",
     "cost_usd",
     "stop_reason",
+    "confirmation",
+    "guards",
   ]);
+  assert.equal(status.confirmation, null);
+  assert.equal(status.guards, null);
   assert.equal(status.schema_version, SCHEMA_VERSION);
   assert.equal(status.run_id, run.run_id);
   assert.equal(status.state, "finished");
@@ -73,6 +77,50 @@ Deno.test("readStatus() reports a finished run: baseline, best, kept, cost, stop
   assert.equal(status.kept, 3);
   assert.equal(status.cost_usd, 1.1447);
   assert.equal(status.stop_reason, "iterations");
+});
+
+Deno.test("readStatus() reports the claimed gain and the guards of a guarded run", async () => {
+  await using dir = await tempDir();
+  await installFixture("guarded", dir.dir);
+  const store = new Store(dir.dir);
+  const status = await readStatus(store, { isAlive: DEAD });
+  const { confirmation } = buildFixture("guarded");
+  assert.deepEqual(status.confirmation, {
+    state: "done",
+    incumbent_iter: 4,
+    per_side: 4,
+    trials: 8,
+    result: confirmation!.result,
+  });
+  assert.ok(status.guards !== null);
+  assert.ok(Math.abs(status.guards.accuracy!.baseline! - 0.91) < 1e-12);
+  assert.ok(Math.abs(status.guards.accuracy!.best! - 0.91) < 1e-12);
+  const text = renderStatus(status, { color: false, direction: "min" });
+  assert.match(
+    text,
+    /^claimed\s+-99\.000% \[-99\.017%, -98\.983%\] \(start commit and iter 4 measured interleaved at the end, 4 vs 4 trials\)$/m,
+  );
+  assert.match(
+    text,
+    /^guards\s+accuracy 0\.91 → 0\.91 \(\+0\.0%\); confirmed \+0\.0%$/m,
+  );
+  // A confirmation of another incumbent (an extended run kept a change
+  // since) is not this run's claim.
+  const moved = { ...confirmation!, incumbent_sha: "ff".repeat(20) };
+  await store.writeConfirmation(moved);
+  assert.equal((await readStatus(store, { isAlive: DEAD })).confirmation, null);
+  // While measuring: how far it got.
+  await store.writeConfirmation({
+    ...confirmation!,
+    result: null,
+    trials: confirmation!.trials.slice(0, 3),
+  });
+  const measuring = await readStatus(store, { isAlive: DEAD });
+  assert.equal(measuring.confirmation?.state, "measuring");
+  assert.match(
+    renderStatus(measuring, { color: false }),
+    /^claimed\s+confirming: start commit vs iter 4, trial 3 of 8$/m,
+  );
 });
 
 Deno.test("readStatus() tells running from interrupted by the lock's PID", async () => {
@@ -186,6 +234,8 @@ function status(overrides: Partial<StatusJson> = {}): StatusJson {
     kept: 3,
     cost_usd: 1.1447,
     stop_reason: "iterations",
+    confirmation: null,
+    guards: null,
     ...overrides,
   };
 }

@@ -34,6 +34,7 @@ import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import type { Config } from "./config/config.ts";
 import { extractMetric, type MetricResult } from "./core/metric.ts";
+import { guardTexts, withGuards } from "./trial_guards.ts";
 import { normalizeRelPath } from "./core/protect.ts";
 import type { TrialOutcome } from "./core/state.ts";
 import { RatchetError, UpstreamError } from "./errors.ts";
@@ -141,7 +142,7 @@ export interface TrialRequest {
   iter: number;
   /** 1-based trial number within the iteration (report file name). */
   trial: number;
-  side: "incumbent" | "candidate" | "measure";
+  side: "incumbent" | "candidate" | "baseline" | "measure";
   /** The tree to measure: a git tree or a plain checkout directory. */
   source: TreeSource;
   /** The repository root: `.ratchet/tmp/` lives there, `--mount` sources are relative to it. */
@@ -155,6 +156,8 @@ export interface TrialRequest {
   repoOwner: string;
   /** The baseline's unit: a different unit is no_metric. Undefined: not checked. */
   expectedUnit?: string | null;
+  /** The baseline's guard units (`--guard`); undefined: not checked. */
+  expectedGuardUnits?: Record<string, string | null>;
   /** Extra container labels (tests add `ratchet.test`). */
   labels?: Record<string, string>;
   /** Whether the engine is rootless, when the caller already asked it; else `info()` is asked once per runtime. */
@@ -181,6 +184,10 @@ export interface TrialResult {
   /** Why the trial is not `ok` (extraction message, exit code …); "" when ok. */
   detail: string;
   containerId: string;
+  /** Each `--guard`'s value (null when the trial is not ok); see trial_guards.ts. */
+  guards: Record<string, number | null>;
+  /** Each guard's non-time unit (null for plain numbers and times). */
+  guardUnits: Record<string, string | null>;
 }
 
 /** The `--check-command` verdict. */
@@ -332,6 +339,8 @@ export function toTrialSummary(result: TrialResult): TrialSummary {
     wallSeconds: result.wallSeconds,
     detail: result.detail,
     outputTail: outputTail(result.stdout, result.stderr),
+    guards: result.guards,
+    guardUnits: result.guardUnits,
   };
 }
 
@@ -435,6 +444,23 @@ export interface ReportMeta {
   setupOutput: string | null;
 }
 
+/** The report's `guards:` line (`--guard`), or nothing without guards. */
+function guardLine(result: TrialResult): string[] {
+  const names = Object.keys(result.guards ?? {});
+  if (names.length === 0) return [];
+  return [
+    `guards:      ${
+      names.map((n) => {
+        const v = result.guards[n];
+        const u = result.guardUnits?.[n];
+        return `${n}=${v === null || v === undefined ? "—" : String(v)}${
+          u ? ` ${u}` : ""
+        }`;
+      }).join(", ")
+    }`,
+  ];
+}
+
 /** The human-readable `.ratchet/reports/iter-NNNN-trial-NN.txt`. */
 export function formatTrialReport(
   result: TrialResult,
@@ -443,7 +469,9 @@ export function formatTrialReport(
   const yesNo = (b: boolean) => (b ? "yes" : "no");
   const mib = OUTPUT_CAP_BYTES / 1024 / 1024;
   const lines = [
-    `ratchet trial report — run ${meta.runId}, iteration ${meta.iter}, trial ${meta.trial} (${meta.side})`,
+    `ratchet trial report — run ${meta.runId}, ${
+      meta.iter < 0 ? "end-of-run confirmation" : `iteration ${meta.iter}`
+    }, trial ${meta.trial} (${meta.side})`,
     `outcome:     ${result.outcome}`,
     `score:       ${result.score === null ? "—" : String(result.score)}${
       result.unit === null ? "" : ` ${result.unit}`
@@ -454,6 +482,7 @@ export function formatTrialReport(
     }${
       meta.clock === null ? "" : ` (clock: ${CLOCKS[meta.clock] ?? meta.clock})`
     }`,
+    ...guardLine(result),
     `timed out:   ${yesNo(result.timedOut)}`,
     `oom-killed:  ${yesNo(result.oomKilled)}`,
     `container:   ${result.containerId}`,
@@ -1098,7 +1127,7 @@ export async function runTrial(
     });
   }
 
-  const decided = got.diskFilled
+  const metricDecided = got.diskFilled
     ? {
       outcome: "crashed" as const,
       score: null,
@@ -1117,6 +1146,20 @@ export async function runTrial(
         ? {}
         : { expectedUnit: request.expectedUnit }),
     });
+  // --guard: the guards' values from the same report (trial_guards.ts).
+  const decided = withGuards(metricDecided, {
+    config,
+    texts: guardTexts(source, {
+      stdout,
+      stderr,
+      stdoutTruncated: run.stdoutTruncated,
+      stderrTruncated: run.stderrTruncated,
+      reportText: got.reportProblem === null ? got.reportText : null,
+    }),
+    ...(request.expectedGuardUnits === undefined
+      ? {}
+      : { expectedUnits: request.expectedGuardUnits }),
+  });
   const result: TrialResult = {
     ...decided,
     exitCode,

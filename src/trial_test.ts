@@ -218,6 +218,8 @@ function result(overrides: Partial<TrialResult> = {}): TrialResult {
     reportText: null,
     detail: "",
     containerId: "abc123",
+    guards: {},
+    guardUnits: {},
     ...overrides,
   };
 }
@@ -239,6 +241,25 @@ Deno.test("formatTrialReport() writes exit code, outcome, wall time, report and 
   assert.match(text, /outcome: +ok/);
   assert.match(text, /score: +1\.5 MB \(rule: line\)/);
   assert.match(text, /exit code: +0/);
+  assert.doesNotMatch(text, /guards:/);
+  assert.match(
+    formatTrialReport(
+      result({
+        guards: { accuracy: 0.93, rss: null },
+        guardUnits: { accuracy: null, rss: null },
+      }),
+      {
+        runId: "r1",
+        iter: 3,
+        trial: 2,
+        side: "candidate",
+        reportSource: "stdout",
+        clock: null,
+        setupOutput: null,
+      },
+    ),
+    /\nguards: +accuracy=0\.93, rss=—\n/,
+  );
   assert.match(text, /wall time: +0\.250000 s \(clock: date/);
   assert.match(text, /===== setup command output =====\ninstalled\n/);
   assert.match(text, /===== report \(out\/r\.txt\) =====\nscore: 1\.5 MB\n/);

@@ -209,6 +209,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
           direction: p.config.direction,
           runCommand: p.config.runCommand,
           reportSource: p.config.reportSource,
+          guards: p.config.guard,
         },
         runInstructions: p.config.instructions,
         repoOverview: p.repoOverview,
@@ -228,6 +229,7 @@ export function proposerPort(p: ProposerSettings): ProposerPort {
           reason: e.reason,
           score: e.score,
           diff_summary: e.diffSummary,
+          guard: e.guard ?? null,
         })),
         notes: input.notes,
         crash: input.crashTail !== null && last !== null
@@ -358,6 +360,9 @@ export function trialPort(s: TrialSettings): TrialPort {
         ...(input.expectedUnit === undefined
           ? {}
           : { expectedUnit: input.expectedUnit }),
+        ...(input.expectedGuardUnits === undefined
+          ? {}
+          : { expectedGuardUnits: input.expectedGuardUnits }),
       });
       return toTrialSummary(result);
     },

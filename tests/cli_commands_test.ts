@@ -40,6 +40,86 @@ Deno.test("ratchet init writes a commented ratchet.jsonc guessed from the repo a
   );
 });
 
+Deno.test("ratchet init suggests a guard when the benchmark prints more than the metric", async () => {
+  await using repo = await tempRepo({
+    "bench.py": [
+      "import time",
+      "t = time.time()",
+      "acc = run()",
+      'print(f"accuracy: {acc:.4f}")',
+      'print(f"peak_mb: {mem}")',
+      "",
+    ].join("\n"),
+  });
+  const r = await runCli(["init"], { cwd: repo.dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /The benchmark also prints accuracy, peak_mb/);
+  const text = await Deno.readTextFile(join(repo.dir, "ratchet.jsonc"));
+  assert.match(
+    text,
+    /\/\/ bench\.py also prints accuracy, peak_mb: a guard keeps/,
+  );
+  const value = parse(text) as Record<string, unknown>;
+  assert.deepEqual(value.guard, ["accuracy:max:0.02", "peak_mb:min:0.02"]);
+  // The file is a valid configuration: measure reads it (and stops only at
+  // Docker or the image, not at the configuration).
+  const m = await runCli(["measure", "--trials", "2", "--json"], {
+    cwd: repo.dir,
+    env: { DOCKER_HOST: "unix:///nonexistent/docker.sock" },
+  });
+  assert.doesNotMatch(m.stderr, /guard/i);
+  assert.notEqual(m.code, 2, m.stderr);
+
+  // A benchmark that prints only its metric gets no guard.
+  await using plain = await tempRepo({ "bench.py": "print('seconds: 1')\n" });
+  await runCli(["init"], { cwd: plain.dir });
+  const none = parse(
+    await Deno.readTextFile(join(plain.dir, "ratchet.jsonc")),
+  ) as Record<string, unknown>;
+  assert.equal(none.guard, undefined);
+});
+
+Deno.test("ratchet run and measure refuse a bad --guard with exit 2 before anything starts", async () => {
+  await using repo = await tempRepo({ "bench.sh": "echo 'score: 1'\n" });
+  const base = [
+    "--run-command",
+    "sh bench.sh",
+    "--direction",
+    "max",
+    "--metric-name",
+    "score",
+    "--report-source",
+    "stdout",
+  ];
+  for (
+    const [guard, re] of [
+      ["score:min", /names the metric itself/],
+      ["accuracy", /is not NAME:max\|min\[:TOL\]/],
+      ["accuracy:max:1.5", /tolerance 1\.5 is outside 0 to 1/],
+      ["accuracy:max:-0.1", /outside 0 to 1/],
+    ] as const
+  ) {
+    for (const command of ["run", "measure"]) {
+      const r = await runCli([command, ...base, "--guard", guard], {
+        cwd: repo.dir,
+        env: {
+          ANTHROPIC_API_KEY: "test",
+          DOCKER_HOST: "unix:///nonexistent/docker.sock",
+        },
+      });
+      assert.equal(r.code, 2, `${command} --guard ${guard}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.ok(
+        !(await Deno.stat(join(repo.dir, ".ratchet")).then(
+          () => true,
+          () => false,
+        )),
+        "nothing started",
+      );
+    }
+  }
+});
+
 Deno.test("ratchet instruct and resume exit 3 when there is no run", async () => {
   await using repo = await tempRepo();
   const i = await runCli(["instruct", "try harder"], { cwd: repo.dir });

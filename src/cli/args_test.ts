@@ -45,6 +45,8 @@ Deno.test("parseCommand() parses every config flag of run", () => {
       ? "DATA_DIR"
       : def.name === "metric-pattern"
       ? "s=(\\d+)"
+      : def.name === "guard"
+      ? "accuracy:max:0.01"
       : `value-${def.name}`;
     argv.push(`--${def.name}`);
     if (value !== null) argv.push(value);

@@ -44,6 +44,7 @@ const HELP: Record<CommandName, CommandHelp> = {
     examples: [
       'ratchet run --run-command "pytest -q tests/" --direction min \\\n    --metric-name wall --report-source wall --harness "tests/**"',
       'ratchet run --run-command "python bench.py" --direction max \\\n    --metric-name accuracy --report-source stdout --iterations 30 --patience 5',
+      'ratchet run --run-command "python train.py" --direction min \\\n    --metric-name train_seconds --report-source stdout \\\n    --guard val_loss:min:0.01 --guard peak_mem_mb:min:0.05',
     ],
   },
   resume: {

@@ -4,6 +4,8 @@
  * and `.ratchet/config.json`; `options.ts` holds the mapping.
  */
 
+import type { GuardSpec } from "../core/guards.ts";
+
 export type Direction = "max" | "min";
 export type DecisionRule = "stat" | "mean";
 export type NetworkMode = "none" | "bridge";
@@ -14,6 +16,8 @@ export interface MountSpec {
   target: string;
   readOnly: boolean;
 }
+
+export type { GuardSpec };
 
 /** Per-model prices in USD per million tokens. */
 export interface ModelPrice {
@@ -50,6 +54,8 @@ export interface Config {
   setupCommand: string | null;
   checkCommand: string | null;
   metricPattern: string | null;
+  /** `--guard`: secondary metrics that must not get worse. */
+  guard: GuardSpec[];
   decision: DecisionRule;
   confidence: number;
   minEffect: number;

@@ -238,6 +238,15 @@ export const OPTIONS: readonly OptionDef[] = [
     help: "one capture group holding the number; replaces the built-in rules",
   },
   {
+    key: "guard",
+    name: "guard",
+    kind: "list",
+    measure: true,
+    arg: "NAME:max|min[:TOL]",
+    help:
+      "a secondary metric from the same report that must not get worse by more than TOL (relative, default 0.02) (repeatable)",
+  },
+  {
     key: "decision",
     name: "decision",
     kind: "string",

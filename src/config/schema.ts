@@ -14,6 +14,11 @@ import {
 } from "./options.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { parseGpus } from "./gpus.ts";
+import {
+  formatGuardSpec,
+  GUARD_FORMAT,
+  parseGuardSpec,
+} from "../core/guards.ts";
 
 /** Defaults of every optional option (spec section 3). */
 export const DEFAULTS: Omit<
@@ -39,6 +44,7 @@ export const DEFAULTS: Omit<
   setupCommand: null,
   checkCommand: null,
   metricPattern: null,
+  guard: [],
   decision: "stat",
   confidence: 0.95,
   minEffect: 0,
@@ -135,6 +141,8 @@ export function allowedText(def: OptionDef): string {
     case "list":
       return def.name === "mount"
         ? 'a list of "SRC:DST" or "SRC:DST:ro" strings'
+        : def.name === "guard"
+        ? `a list of "${GUARD_FORMAT}" strings, e.g. "accuracy:max:0.01"`
         : "a list of strings";
     case "size":
       return 'a size such as "512m" or "4g"';
@@ -318,6 +326,24 @@ function convert(def: OptionDef, value: unknown, origin: string): unknown {
           const m = parseMount(text);
           if (!m) throw invalid(def, text, origin);
           return m;
+        });
+      }
+      if (def.name === "guard") {
+        return (value as string[]).map((text) => {
+          const g = parseGuardSpec(text);
+          if (!g.ok) {
+            throw new ConfigError(
+              origin === "flags"
+                ? `Invalid value for --guard: ${g.message}`
+                : `Invalid value for "guard" in ${origin}: ${g.message}`,
+              {
+                key: "guard",
+                hint:
+                  `Write each guard as ${GUARD_FORMAT}, e.g. --guard accuracy:max or --guard peak_mem_mb:min:0.05 (TOL is relative: 0.05 = 5% worse at most).`,
+              },
+            );
+          }
+          return g.guard;
         });
       }
       return value;
@@ -549,8 +575,39 @@ function checkCrossField(config: Config, purpose: ConfigPurpose): void {
       },
     );
   }
+  checkGuards(config);
   if (config.decision === "mean" && config.trials < 1) {
     throw new ConfigError("--trials must be at least 1", { key: "trials" });
+  }
+}
+
+/**
+ * Guards must name metrics other than the primary one (compared as the
+ * line rule compares names: case-insensitively) and each other.
+ */
+function checkGuards(config: Config): void {
+  const seen = new Set<string>();
+  for (const g of config.guard) {
+    const key = g.name.toLowerCase();
+    if (key === config.metricName.toLowerCase()) {
+      throw new ConfigError(
+        `--guard ${
+          show(formatGuardSpec(g))
+        } names the metric itself (--metric-name ${show(config.metricName)})`,
+        {
+          key: "guard",
+          hint:
+            "A guard is a second number from the same report that must not get worse (accuracy, memory, size); the metric is already decided by --direction.",
+        },
+      );
+    }
+    if (seen.has(key)) {
+      throw new ConfigError(`--guard ${show(g.name)} is given twice`, {
+        key: "guard",
+        hint: "Give each guard once, with the tolerance you want.",
+      });
+    }
+    seen.add(key);
   }
 }
 
@@ -563,6 +620,8 @@ export function toFileForm(config: Config): Record<string, unknown> {
       out[def.name] = config.mount.map((m) =>
         `${m.source}:${m.target}${m.readOnly ? ":ro" : ""}`
       );
+    } else if (def.name === "guard") {
+      out[def.name] = config.guard.map(formatGuardSpec);
     } else if (def.kind === "size" || def.kind === "nullable-size") {
       out[def.name] = value === null ? "none" : formatSize(value as number);
     } else {

@@ -71,6 +71,7 @@ Deno.test("OPTIONS names every flag of spec section 3", () => {
       "setup-command",
       "check-command",
       "metric-pattern",
+      "guard",
       "decision",
       "confidence",
       "min-effect",
@@ -307,6 +308,7 @@ Deno.test("toFileForm() and fromFileForm() round-trip a config", () => {
         "shm-size": "512m",
         threshold: 1.5,
         harness: ["tests/**"],
+        guard: ["accuracy:max", "peak.rss:min:0.1"],
         prices: {
           m: { input: 1, output: 2, cache_write: 3, cache_read: 0.1 },
         },
@@ -316,4 +318,75 @@ Deno.test("toFileForm() and fromFileForm() round-trip a config", () => {
   );
   const back = fromFileForm(JSON.parse(JSON.stringify(toFileForm(c))));
   assert.deepEqual(back, c);
+});
+
+Deno.test("validateValues() reads guards from flags and files, with the default tolerance", () => {
+  const v = validateValues(
+    { guard: ["accuracy:max", "rss_mb:min:0.05"] },
+    "ratchet.jsonc",
+  );
+  assert.deepEqual(v.guard, [
+    { name: "accuracy", direction: "max", tolerance: 0.02 },
+    { name: "rss_mb", direction: "min", tolerance: 0.05 },
+  ]);
+  assert.deepEqual(DEFAULTS.guard, []);
+});
+
+for (
+  const [origin, value, re] of [
+    [
+      "flags",
+      ["accuracy"],
+      /^Invalid value for --guard: "accuracy" is not NAME:max\|min\[:TOL\]/,
+    ],
+    [
+      "flags",
+      ["accuracy:max:2"],
+      /--guard: "accuracy:max:2": the tolerance 2 is outside 0 to 1/,
+    ],
+    ["flags", ["accuracy:max:-0.1"], /outside 0 to 1/],
+    [
+      "ratchet.jsonc",
+      ["acc:sideways"],
+      /^Invalid value for "guard" in ratchet.jsonc: "acc:sideways"/,
+    ],
+    [
+      "ratchet.jsonc",
+      "acc:max",
+      /^Invalid value for "guard" in ratchet.jsonc: "acc:max"/,
+    ],
+  ] as const
+) {
+  Deno.test(`validateValues() refuses guard ${JSON.stringify(value)} from ${origin} (exit 2)`, () => {
+    const error = assert.throws(
+      () => validateValues({ guard: value }, origin),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.equal(e.exitCode, 2);
+        assert.match(e.message, re);
+        assert.equal(e.key, "guard");
+        return true;
+      },
+    );
+    void error;
+  });
+}
+
+Deno.test("finalizeConfig() refuses a guard that names the metric or repeats", () => {
+  const withGuards = (guard: string[]) => () =>
+    finalizeConfig([validateValues({ ...required, guard }, "flags")], "run");
+  assert.throws(withGuards(["Time:max"]), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.exitCode, 2);
+    assert.match(
+      e.message,
+      /--guard "Time:max:0.02" names the metric itself \(--metric-name "time"\)/,
+    );
+    return true;
+  });
+  assert.throws(
+    withGuards(["acc:max", "ACC:min"]),
+    /--guard "ACC" is given twice/,
+  );
+  assert.equal(withGuards(["acc:max"])().guard.length, 1);
 });

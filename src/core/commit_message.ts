@@ -65,6 +65,19 @@ export function commitMessage(input: CommitMessageInput): string {
       j.ci ? ` (interval ${pct(j.ci[0])} to ${pct(j.ci[1])})` : ""
     }; p = ${j.p_value === null ? "n/a" : j.p_value.toPrecision(3)}`,
   );
+  for (const g of Object.values(j.guards ?? {})) {
+    lines.push(
+      `Guard ${g.name}: ${pct(g.effect)}${
+        g.ci ? ` (interval ${pct(g.ci[0])} to ${pct(g.ci[1])})` : ""
+      }, tolerance ${(g.tolerance * 100).toPrecision(3)}%: ${
+        g.state === "not_worse" ? "not worse" : g.state
+      }${
+        g.p_value === null
+          ? ""
+          : ` (non-inferiority p = ${g.p_value.toPrecision(3)})`
+      }`,
+    );
+  }
   if (j.detail) lines.push(`Detail: ${j.detail}`);
   lines.push("", `Ratchet-Run: ${input.runId}`, `Ratchet-Iter: ${input.iter}`);
   return lines.join("\n") + "\n";

@@ -15,12 +15,14 @@
 import { mannWhitney } from "./mann_whitney.ts";
 import {
   FUTILITY_PREDICTIVE_POWER,
+  type LookMethod,
   planBoundary,
   predictivePower,
 } from "./sequential.ts";
 import type { Decision, Reason } from "./state.ts";
 import {
   allEqual,
+  effectInterval,
   mean,
   normalQuantile,
   pairHasOutlier,
@@ -58,6 +60,14 @@ export interface Verdict {
   rule: string;
 }
 
+/** The numbers of a look, whether or not it decided. */
+export interface StatEstimate {
+  p_value: number | null;
+  effect: number | null;
+  ci: [number, number] | null;
+  rule: string;
+}
+
 /** One step of the sequential rule. */
 export type StatStep =
   | {
@@ -67,8 +77,46 @@ export type StatStep =
     looks: number;
     /** Why more trials are needed, for the live view. */
     detail: string;
+    /** The look's p-value, effect and interval, once both sides have two values. */
+    estimate?: StatEstimate;
   }
   | ({ kind: "done" } & Verdict);
+
+/** Where a comparison with `pairs` pairs stands in its plan of looks. */
+export interface LookPosition {
+  /** The look (1-based) of `looks` planned. */
+  look: number;
+  looks: number;
+  /** This look's nominal one-sided level α_k. */
+  level: number;
+  /** The last planned look: no more pairs may be added. */
+  final: boolean;
+}
+
+/**
+ * The look that `pairs` pairs make in a plan of `startPerSide` to
+ * `maxPerSide` pairs, and its nominal level from the group-sequential
+ * boundary at `confidence`. Guards test at the same levels as the metric.
+ */
+export function lookAt(
+  pairs: number,
+  plan: StatPlan & { confidence: number; lookMethod?: LookMethod },
+): LookPosition {
+  const boundary = planBoundary(
+    plan.confidence,
+    plan.startPerSide,
+    plan.maxPerSide,
+    plan.lookMethod,
+  );
+  const looks = boundary.times.length;
+  const look = Math.min(looks, Math.max(1, pairs - plan.startPerSide + 1));
+  return {
+    look,
+    looks,
+    level: boundary.nominal[look - 1]!,
+    final: pairs >= plan.maxPerSide,
+  };
+}
 
 /** Sign that turns "candidate − incumbent" into "how much better". */
 function goodSign(direction: Direction): 1 | -1 {
@@ -247,6 +295,13 @@ export interface StatParams extends StatPlan {
   minImprovement: number;
   /** The metric is deterministic: exact comparison of single trials. */
   deterministic: boolean;
+  /**
+   * How the looks hold the error rate; ratchet always uses the default,
+   * O'Brien–Fleming (the others are for the comparison in the docs).
+   */
+  lookMethod?: LookMethod;
+  /** Stop early for futility (default true; off only for that comparison). */
+  futility?: boolean;
 }
 
 /**
@@ -345,7 +400,12 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   const nI = state.incumbent.length;
   const nC = state.candidate.length;
   const pairs = Math.max(nI, nC);
-  const boundary = planBoundary(confidence, startPerSide, maxPerSide);
+  const boundary = planBoundary(
+    confidence,
+    startPerSide,
+    maxPerSide,
+    params.lookMethod,
+  );
   const looks = boundary.times.length;
   const look = Math.min(looks, Math.max(1, pairs - startPerSide + 1));
   const final = pairs >= maxPerSide;
@@ -415,9 +475,10 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   }
   const goodHi = sign === 1 ? hi : -lo;
   const effect = relative(diff, incMean);
-  const ci: [number, number] | null = incMean === 0
-    ? null
-    : [lo / Math.abs(incMean), hi / Math.abs(incMean)];
+  // The recorded interval is the same repeated interval on the ratio scale
+  // (log of the means, delta method): a relative effect of a positive
+  // metric cannot go below −100%. The decision above uses the difference.
+  const ci = effectInterval(candidate, incumbent, 1 - alphaK);
   const pReported = Math.min(pGood, 1);
   const done = (
     decision: VerdictDecision,
@@ -460,6 +521,7 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
       look,
       looks,
       detail: `${counts}: significant, effect not yet past the minimum`,
+      estimate: { p_value: pReported, effect, ci, rule },
     };
   }
   if (pBad <= alphaK) return done("regressed", null, "significantly worse");
@@ -488,7 +550,7 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
   const z = pGood >= 1 ? -Infinity : -normalQuantile(pGood);
   const t = boundary.times[look - 1]!;
   const pp = predictivePower(z, t, zFinal);
-  if (pp < FUTILITY_PREDICTIVE_POWER) {
+  if (params.futility !== false && pp < FUTILITY_PREDICTIVE_POWER) {
     return done(
       "no_change",
       "within_noise",
@@ -501,5 +563,6 @@ export function stepStat(state: StatState, params: StatParams): StatStep {
     look,
     looks,
     detail: `${counts}: p=${fmt(pGood)} vs level ${fmt(alphaK)}${unreachable}`,
+    estimate: { p_value: pReported, effect, ci, rule },
   };
 }

@@ -221,11 +221,40 @@ Deno.test("stepStat() keeps a clear gain with Welch's test and records it", () =
   const w = welch(UP10, INC5)!;
   assert.equal(s.p_value, w.pGreater);
   near(s.effect!, 0.1, 1e-12);
-  // The interval is Welch's at this look's nominal level (look 3 of 8).
+  // The interval is at this look's nominal level (look 3 of 8), on the
+  // ratio scale: log(110/100) ± t·√(s²/(n·110²) + s²/(n·100²)).
   const alpha = planBoundary(0.95, 3, 10).nominal[2]!;
-  const h = tQuantile(1 - alpha, w.df) * w.se / 100;
-  near(s.ci![0], 0.1 - h, 1e-12);
-  near(s.ci![1], 0.1 + h, 1e-12);
+  const v = 0.625 / 5; // variance(INC5) / 5, the same for UP10
+  const a = v / 110 ** 2;
+  const b = v / 100 ** 2;
+  const df = (a + b) ** 2 / (a * a / 4 + b * b / 4);
+  const q = tQuantile(1 - alpha, df) * Math.sqrt(a + b);
+  near(s.ci![0], Math.exp(Math.log(1.1) - q) - 1, 1e-12);
+  near(s.ci![1], Math.exp(Math.log(1.1) + q) - 1, 1e-12);
+  // Asymmetric around the effect, as a ratio is.
+  assert.ok(s.ci![1] - 0.1 > 0.1 - s.ci![0]);
+});
+
+Deno.test("stepStat() never reports an interval below −100% for a positive metric", () => {
+  // A time metric cut to about 4% of the incumbent, whose own trials are
+  // noisy: the difference interval divided by the mean went to −129%.
+  const inc = [0.5, 1.4, 0.9, 1.6, 0.6];
+  const cand = [0.037, 0.039, 0.038, 0.04, 0.036];
+  for (const direction of ["min", "max"] as const) {
+    const s = done(stepStat({ incumbent: inc, candidate: cand }, {
+      ...PARAMS,
+      direction,
+      maxPerSide: 5,
+    }));
+    assert.ok(s.ci !== null);
+    assert.ok(s.ci[0] > -1, `${direction}: ${s.ci}`);
+    assert.ok(s.ci[0] <= s.effect! && s.effect! <= s.ci[1]);
+    // The old interval on the difference would have gone below −100%.
+    const w = welch(cand, inc)!;
+    const alpha = planBoundary(0.95, 3, 5).nominal[2]!;
+    const old = (w.diff - tQuantile(1 - alpha, w.df) * w.se) / 1;
+    assert.ok(old < -1, `old lower bound ${old}`);
+  }
 });
 
 Deno.test("stepStat() mirrors for min metrics and calls the reverse a regression", () => {

@@ -9,6 +9,7 @@ import type {
   StopReason,
   TrialOutcome,
 } from "./state.ts";
+import type { Confirmation } from "./confirm.ts";
 
 /** Everything the loop reports while it works. */
 export type RunEvent =
@@ -42,7 +43,8 @@ export type RunEvent =
   | {
     event: "trial";
     iter: number;
-    side: "incumbent" | "candidate";
+    /** `baseline`: the start commit, in the end-of-run confirmation. */
+    side: "incumbent" | "candidate" | "baseline";
     /** 1-based index on this side, and the planned count for the side. */
     k: number;
     n: number;
@@ -63,7 +65,9 @@ export type RunEvent =
     branch: string;
     best: { iter: number; mean: number | null; sha: string | null } | null;
   }
-  | { event: "decision"; iter: number; decision: Decision; detail: string };
+  | { event: "decision"; iter: number; decision: Decision; detail: string }
+  /** The end-of-run confirmation finished: the run's claimed gain. */
+  | { event: "confirmed"; confirmation: Confirmation };
 
 /** Where events go. */
 export type EventSink = (event: RunEvent) => void;

@@ -4,6 +4,9 @@
  * commented ratchet.jsonc that explains each choice.
  */
 
+import { formatGuardSpec } from "./guards.ts";
+import type { GuardSuggestion } from "./init_guards.ts";
+
 /** What init knows about the repository. */
 export interface RepoFacts {
   /** Repo-relative paths of tracked files. */
@@ -261,8 +264,31 @@ export function guessConfig(facts: RepoFacts): InitGuess {
   };
 }
 
+/**
+ * The `guard` lines: the numbers the benchmark prints besides the metric,
+ * kept from getting worse (issue 18).
+ */
+function guardLines(guards: readonly GuardSuggestion[]): string[] {
+  if (guards.length === 0) return [];
+  const files = [...new Set(guards.map((g) => g.file))].join(", ");
+  return [
+    "",
+    `  // ${files} also prints ${
+      guards.map((g) => g.guard.name).join(", ")
+    }: a guard keeps each from getting worse`,
+    "  // while the metric improves (NAME:max|min[:TOL], TOL relative: 0.02 = 2%).",
+    "  // Check each direction; `ratchet calibrate` recommends tolerances.",
+    `  "guard": ${
+      JSON.stringify(guards.map((g) => formatGuardSpec(g.guard)))
+    },`,
+  ];
+}
+
 /** Render the guess as a commented ratchet.jsonc. */
-export function renderInitConfig(g: InitGuess): string {
+export function renderInitConfig(
+  g: InitGuess,
+  extras: { guards?: readonly GuardSuggestion[] } = {},
+): string {
   const q = JSON.stringify;
   const lines = [
     "{",
@@ -300,6 +326,7 @@ export function renderInitConfig(g: InitGuess): string {
       '  // "check-command": "…",',
     );
   }
+  lines.push(...guardLines(extras.guards ?? []));
   lines.push(
     "",
     "  // Trials per side to start with, and the most per side under the statistical rule.",

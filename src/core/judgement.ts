@@ -2,6 +2,7 @@
  * The outcome of comparing a measured candidate with the incumbent, in the
  * shape the loop records (spec section 8: p-value, effect, interval, rule).
  */
+import type { GuardLook } from "./guard_decide.ts";
 import type { Decision, Reason } from "./state.ts";
 
 /** A finished comparison. */
@@ -20,4 +21,6 @@ export interface Judgement {
   incumbentCi: [number, number] | null;
   /** Interval of the candidate's mean. */
   candidateCi: [number, number] | null;
+  /** Each guard at the deciding look; null without guards or comparison. */
+  guards: Record<string, GuardLook> | null;
 }

@@ -297,3 +297,51 @@ export function analyzeNoise(
   }
   return report;
 }
+
+/** What `calibrate` reports for one guard (`--guard`). */
+export interface GuardNoise {
+  /** The guard's own noise report (its `recommend` is for a metric, not used). */
+  noise: NoiseReport;
+  /**
+   * The smallest tolerance its non-inferiority test verifies with 80%
+   * power at `maxTrials` a side when the guard does not change: 0 for a
+   * deterministic guard, null when its mean is 0 (no relative tolerance).
+   * At most 1.
+   */
+  tolerance: number | null;
+}
+
+/**
+ * The noise of one guard and the tolerance to give it. The non-inferiority
+ * test at tolerance δ on an unchanged guard is, to first order, the
+ * one-sided test of a true relative difference δ with the guard's
+ * coefficient of variation; so the tolerance it can verify is
+ * {@linkcode detectableEffect} at the recommended `maxTrials`, rounded up.
+ */
+export function guardNoise(
+  values: readonly number[],
+  options: { maxTrials: number; confidence?: number },
+): GuardNoise {
+  const noise = analyzeNoise(
+    values,
+    options.confidence === undefined ? {} : { confidence: options.confidence },
+  );
+  let tolerance: number | null;
+  if (noise.grade === "deterministic") tolerance = 0;
+  else if (!Number.isFinite(noise.cv)) tolerance = null;
+  else {
+    tolerance = Math.min(
+      1,
+      roundUp2(
+        detectableEffect(
+          noise.cv,
+          options.maxTrials,
+          options.confidence === undefined
+            ? {}
+            : { confidence: options.confidence },
+        ),
+      ),
+    );
+  }
+  return { noise, tolerance };
+}

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { BASE, simulateStat } from "../../bench/_decision_sim.ts";
-import { analyzeNoise, detectableEffect } from "./noise.ts";
+import { analyzeNoise, detectableEffect, guardNoise } from "./noise.ts";
 import { mulberry32 } from "./rng.ts";
 import { mean, stdev } from "./stats.ts";
+import { stepStatGuarded } from "./guard_decide.ts";
 
 function near(actual: number, expected: number, tol: number, what = "") {
   assert.ok(
@@ -114,3 +115,72 @@ Deno.test("analyzeNoise() grades a CV of 10% or more unstable and lists outliers
 Deno.test("analyzeNoise() needs two scores", () => {
   assert.throws(() => analyzeNoise([1]), RangeError);
 });
+
+Deno.test("guardNoise() recommends 0 for a deterministic guard and none around a mean of 0", () => {
+  assert.equal(guardNoise([0.91, 0.91, 0.91], { maxTrials: 10 }).tolerance, 0);
+  assert.equal(guardNoise([-1, 1, -1, 1], { maxTrials: 10 }).tolerance, null);
+  assert.equal(guardNoise([1, 30, 2, 50, 1], { maxTrials: 3 }).tolerance, 1);
+});
+
+Deno.test("guardNoise() recommends a tolerance an unchanged guard passes about 80% of the time (simulation)", () => {
+  const rng = mulberry32(91);
+  const cv = 0.02;
+  const values = Array.from(
+    { length: 40 },
+    () => 0.9 * (1 + cv * rng.normal()),
+  );
+  const { noise, tolerance } = guardNoise(values, { maxTrials: 10 });
+  assert.ok(Math.abs(noise.cv - cv) < 0.006, `cv ${noise.cv}`);
+  assert.equal(tolerance, roundUp(detectableEffect(noise.cv, 10)));
+  // Through the real rule: a clear gain on the metric, the guard unchanged
+  // with the recommended tolerance, kept most of the time.
+  const guard = {
+    name: "acc",
+    direction: "max" as const,
+    tolerance: tolerance!,
+  };
+  const params = {
+    startPerSide: 3,
+    maxPerSide: 10,
+    direction: "max" as const,
+    confidence: 0.95,
+    minEffect: 0,
+    minImprovement: 0,
+    deterministic: false,
+  };
+  let kept = 0;
+  const n = 1000;
+  for (let k = 0; k < n; k++) {
+    const inc: number[] = [];
+    const cand: number[] = [];
+    const gi: number[] = [];
+    const gc: number[] = [];
+    for (;;) {
+      inc.push(100 * (1 + 0.01 * rng.normal()));
+      cand.push(110 * (1 + 0.01 * rng.normal()));
+      gi.push(0.9 * (1 + noise.cv * rng.normal()));
+      gc.push(0.9 * (1 + noise.cv * rng.normal()));
+      if (inc.length < 3) continue;
+      const { step } = stepStatGuarded(
+        { incumbent: inc, candidate: cand },
+        params,
+        {
+          specs: [guard],
+          incumbent: { acc: gi },
+          candidate: { acc: gc },
+          deterministic: {},
+        },
+      );
+      if (step.kind === "done") {
+        if (step.decision === "improved") kept++;
+        break;
+      }
+    }
+  }
+  assert.ok(kept / n > 0.72 && kept / n < 0.95, `kept ${kept / n}`);
+});
+
+function roundUp(x: number): number {
+  const scale = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Math.ceil(x / scale - 1e-9) * scale;
+}

@@ -12,6 +12,7 @@
  */
 import type { Decision, Proposal, Reason } from "./state.ts";
 import { type ProtectionPolicy, REPO_CONFIG_FILE } from "./protect.ts";
+import type { GuardSpec } from "./guards.ts";
 
 /** Who the model is in a conversation; the first line of the system prompt names it. */
 export type AgentRole = "implementer" | "proposer-a" | "proposer-b" | "judge";
@@ -32,6 +33,8 @@ export interface Objective {
   direction: "max" | "min";
   runCommand: string;
   reportSource: string;
+  /** `--guard`: metrics that must not get worse (none when absent). */
+  guards?: readonly GuardSpec[];
 }
 
 /** A measured candidate: its mean and the interval around it. */
@@ -54,6 +57,8 @@ export interface ResearchEntry {
   score: number | null;
   /** One line, e.g. `src/a.ts +3 -1; src/b.ts +10 -0`. */
   diff_summary: string;
+  /** The guard that stopped the change, in words; null or absent when none did. */
+  guard?: string | null;
 }
 
 /** Everything the prompts are made from. */
@@ -183,6 +188,7 @@ export function renderSystemPrompt(
           ? "the command's wall time, measured by ratchet"
           : `\`${objective.reportSource}\``
       }.`,
+      ...guardLines(objective.guards ?? []),
     ].join("\n"),
   );
   sections.push(
@@ -192,6 +198,21 @@ export function renderSystemPrompt(
     `# Repository overview\n\n${context.repoOverview.trim() || "(empty)"}`,
   );
   return `${sections.join("\n\n")}\n`;
+}
+
+/** The objective's lines about the guards: what must not get worse, and by how much. */
+function guardLines(guards: readonly GuardSpec[]): string[] {
+  if (guards.length === 0) return [];
+  return [
+    "- Guards: these numbers from the same report must not get worse. A change that improves the metric but makes a guard worse than the incumbent's by more than its tolerance is not kept (`regressed`, `guard_regressed`); making the program do less work to look faster is exactly what they catch.",
+    ...guards.map((g) =>
+      `  - \`${g.name}\`: ${
+        g.direction === "max" ? "higher is better" : "lower is better"
+      }; at most ${
+        Number((g.tolerance * 100).toPrecision(4))
+      }% worse than the incumbent.`
+    ),
+  ];
 }
 
 function renderResearchLog(entries: readonly ResearchEntry[]): string {
@@ -207,7 +228,8 @@ function renderResearchLog(entries: readonly ResearchEntry[]): string {
     const diff = e.diff_summary.trim() === ""
       ? ""
       : ` | diff: ${oneLine(e.diff_summary, 160)}`;
-    return `- iter ${e.iter} | ${decision} | score ${
+    const guard = e.guard ? ` | ${oneLine(e.guard, 200)}` : "";
+    return `- iter ${e.iter} | ${decision}${guard} | score ${
       formatScore(e.score)
     } | ${hypothesis}${diff}`;
   });

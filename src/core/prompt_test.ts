@@ -240,3 +240,50 @@ Deno.test("renderUserMessage() shows the judge both proposals and the implemente
     /needs both proposals/,
   );
 });
+
+Deno.test("renderSystemPrompt() names the guards in the objective, with their tolerance", () => {
+  const c = context();
+  c.objective = {
+    ...c.objective,
+    guards: [
+      { name: "accuracy", direction: "max", tolerance: 0.01 },
+      { name: "peak_mb", direction: "min", tolerance: 0.05 },
+    ],
+  };
+  const system = renderSystemPrompt("implementer", c, templates);
+  assert.match(
+    system,
+    /- Guards: these numbers from the same report must not get worse/,
+  );
+  assert.match(
+    system,
+    /`accuracy`: higher is better; at most 1% worse than the incumbent\./,
+  );
+  assert.match(
+    system,
+    /`peak_mb`: lower is better; at most 5% worse than the incumbent\./,
+  );
+  // Without guards the objective says nothing about them.
+  assert.doesNotMatch(
+    renderSystemPrompt("implementer", context(), templates),
+    /Guards/,
+  );
+});
+
+Deno.test("renderUserMessage() says in the research log which guard stopped a change", () => {
+  const c = context();
+  c.researchLog = [...c.researchLog, {
+    iter: 3,
+    hypothesis: "skip every other sample",
+    decision: "regressed",
+    reason: "guard_regressed",
+    score: 1.0,
+    diff_summary: "src/a.py +1 -1",
+    guard: "guard accuracy −10.0% (tolerance 2.0%): worse",
+  }];
+  const text = renderUserMessage("implementer", c, templates);
+  assert.match(
+    text,
+    /- iter 3 \| regressed \(guard_regressed\) \| guard accuracy −10\.0% \(tolerance 2\.0%\): worse \| score 1 \| skip every other sample/,
+  );
+});

@@ -297,6 +297,26 @@ export function defaultSpending(alpha: number): SpendingFunction {
   return obrienFlemingSpending(alpha);
 }
 
+/**
+ * How the error rate is held across the looks: ratchet's O'Brien–Fleming
+ * spending, the Pocock-type spending, Bonferroni (α/K at every look, the
+ * correlation of the looks ignored), or none (α at every look, which does
+ * not hold it). The alternatives exist for the comparison in
+ * docs/decisions.md.
+ */
+export type LookMethod = "obrien-fleming" | "pocock" | "bonferroni" | "none";
+
+/** Flat boundaries (the same nominal level at every look). */
+function flatBoundary(times: readonly number[], level: number): Boundary {
+  const z = normalQuantile(1 - level);
+  return {
+    times: [...times],
+    z: times.map(() => z),
+    nominal: times.map(() => level),
+    spent: times.map((_, i) => Math.min(1, level * (i + 1))),
+  };
+}
+
 const cache = new Map<string, Boundary>();
 
 /**
@@ -308,14 +328,21 @@ export function planBoundary(
   confidence: number,
   startPerSide: number,
   maxPerSide: number,
+  method: LookMethod = "obrien-fleming",
 ): Boundary {
-  const key = `${confidence}|${startPerSide}|${maxPerSide}`;
+  const key = `${confidence}|${startPerSide}|${maxPerSide}|${method}`;
   let b = cache.get(key);
   if (b === undefined) {
-    b = groupSequentialBoundary(
-      plannedLookTimes(startPerSide, maxPerSide),
-      defaultSpending(1 - confidence),
-    );
+    const times = plannedLookTimes(startPerSide, maxPerSide);
+    const alpha = 1 - confidence;
+    b = method === "bonferroni"
+      ? flatBoundary(times, alpha / times.length)
+      : method === "none"
+      ? flatBoundary(times, alpha)
+      : groupSequentialBoundary(
+        times,
+        method === "pocock" ? pocockSpending(alpha) : defaultSpending(alpha),
+      );
     if (cache.size > 64) cache.clear();
     cache.set(key, b);
   }

@@ -118,3 +118,20 @@ Deno.test("predictivePower() is high when on track and low when hopeless", () =>
   assert.equal(predictivePower(2, 1, zF), 1);
   assert.equal(predictivePower(1, 1, zF), 0);
 });
+
+Deno.test("planBoundary() offers the comparison's look methods: Bonferroni α/K, none α, Pocock", () => {
+  const bonf = planBoundary(0.95, 3, 10, "bonferroni");
+  assert.equal(bonf.nominal.length, 8);
+  for (const level of bonf.nominal) {
+    assert.ok(Math.abs(level - 0.05 / 8) < 1e-15);
+  }
+  const none = planBoundary(0.95, 3, 10, "none");
+  for (const level of none.nominal) assert.ok(Math.abs(level - 0.05) < 1e-15);
+  // Pocock-type spends more early than O'Brien–Fleming, less at the end.
+  const pocock = planBoundary(0.95, 3, 10, "pocock");
+  const obf = planBoundary(0.95, 3, 10);
+  assert.ok(pocock.nominal[0]! > obf.nominal[0]!);
+  assert.ok(pocock.nominal[7]! < obf.nominal[7]!);
+  // The default is O'Brien–Fleming.
+  assert.deepEqual(planBoundary(0.95, 3, 10, "obrien-fleming"), obf);
+});

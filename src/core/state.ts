@@ -41,6 +41,7 @@ export const REASONS = [
   "within_noise",
   "below_min_effect",
   "trials_exhausted",
+  "guard_regressed",
   "file_too_large",
 ] as const;
 export type Reason = typeof REASONS[number];
@@ -86,6 +87,22 @@ export interface CriticRecord {
   rationale: string;
 }
 
+/**
+ * One guard in a record (spec section 8's `guards`): its values in the
+ * candidate's trials (null for a trial that did not end ok) and in the
+ * incumbent's re-measured trials, the candidate's average, and the
+ * comparison (effect and its interval as for the metric; `p_value` is the
+ * one-sided non-inferiority p-value, null where no test ran).
+ */
+export interface GuardRecord {
+  scores: (number | null)[];
+  baseline_scores: number[];
+  avg: number | null;
+  effect: number | null;
+  ci: [number, number] | null;
+  p_value: number | null;
+}
+
 /** One line of `results.jsonl`: every key always present (spec section 8). */
 export interface IterationRecord {
   schema_version: number;
@@ -105,6 +122,8 @@ export interface IterationRecord {
   sha: string | null;
   reason: Reason | null;
   detail: string;
+  /** `null` without `--guard`, else one entry per guard. */
+  guards: Record<string, GuardRecord> | null;
   tokens: Tokens;
   cost_usd: number;
   duration_s: number;
@@ -165,6 +184,7 @@ export function makeRecord(
     sha: fields.sha ?? null,
     reason: fields.reason ?? null,
     detail: fields.detail ?? "",
+    guards: fields.guards ?? null,
     tokens: fields.tokens ?? emptyTokens(),
     cost_usd: fields.cost_usd ?? 0,
     duration_s: fields.duration_s ?? 0,
@@ -172,6 +192,27 @@ export function makeRecord(
     critic: fields.critic ?? null,
     timestamp: fields.timestamp,
   };
+}
+
+/** A guard record with nothing measured (a candidate that was not measured). */
+export function emptyGuardRecord(): GuardRecord {
+  return {
+    scores: [],
+    baseline_scores: [],
+    avg: null,
+    effect: null,
+    ci: null,
+    p_value: null,
+  };
+}
+
+/** `guards` of a record of a run with these guard names: null without any. */
+export function emptyGuards(
+  names: readonly string[],
+): Record<string, GuardRecord> | null {
+  return names.length === 0
+    ? null
+    : Object.fromEntries(names.map((n) => [n, emptyGuardRecord()]));
 }
 
 /** Phases of an iteration, for `current.json`, `status` and the live view. */
@@ -183,6 +224,7 @@ export type Phase =
   | "measuring"
   | "deciding"
   | "recording"
+  | "confirming"
   | "finished";
 
 /**

@@ -415,3 +415,54 @@ export function meanCi(
   const h = tQuantile(1 - (1 - confidence) / 2, n - 1) * s / Math.sqrt(n);
   return [m - h, m + h];
 }
+
+/**
+ * Interval of the relative effect (candidate − incumbent) / |incumbent| of
+ * two means, on the ratio scale, with each bound at one-sided level
+ * `oneSided` (0.975 gives a two-sided 95% interval).
+ *
+ * When both means have the same sign, the ratio R = mean(candidate) /
+ * mean(incumbent) is estimated on the log scale with the delta method:
+ * log R ± t·√(s_c²/(n_c·m_c²) + s_i²/(n_i·m_i²)), t at the
+ * Welch–Satterthwaite degrees of freedom of those two terms, and mapped
+ * back (effect = R − 1, or 1 − R for negative means). The interval is
+ * therefore never below −100% for a positive metric, and is asymmetric as
+ * a ratio should be: halving a time is −50%, doubling it +100%. When the
+ * means differ in sign (a metric that crosses zero) no ratio exists, and
+ * the interval is the Welch interval of the difference divided by
+ * |incumbent mean|.
+ *
+ * Null with fewer than two values on a side or an incumbent mean of 0;
+ * the single point [effect, effect] when neither side varies.
+ */
+export function effectInterval(
+  candidate: readonly number[],
+  incumbent: readonly number[],
+  oneSided: number,
+): [number, number] | null {
+  const nC = candidate.length;
+  const nI = incumbent.length;
+  if (nC < 2 || nI < 2) return null;
+  const mC = mean(candidate);
+  const mI = mean(incumbent);
+  if (mI === 0) return null;
+  const vC = variance(candidate) / nC;
+  const vI = variance(incumbent) / nI;
+  const effect = (mC - mI) / Math.abs(mI);
+  if (vC === 0 && vI === 0) return [effect, effect];
+  if (mC !== 0 && Math.sign(mC) === Math.sign(mI)) {
+    const a = vC / (mC * mC);
+    const b = vI / (mI * mI);
+    const se = Math.sqrt(a + b);
+    const df = (a + b) ** 2 / (a * a / (nC - 1) + b * b / (nI - 1));
+    const q = tQuantile(oneSided, df) * se;
+    const logR = Math.log(mC / mI);
+    const lo = Math.exp(logR - q);
+    const hi = Math.exp(logR + q);
+    return mI > 0 ? [lo - 1, hi - 1] : [1 - hi, 1 - lo];
+  }
+  const se = Math.sqrt(vC + vI);
+  const df = (vC + vI) ** 2 / (vC * vC / (nC - 1) + vI * vI / (nI - 1));
+  const h = tQuantile(oneSided, df) * se / Math.abs(mI);
+  return [effect - h, effect + h];
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  effectInterval,
   logGamma,
   mad,
   mean,
@@ -189,4 +190,65 @@ Deno.test("meanCi() is the two-sided t interval", () => {
   near(hi, 3 + 1.963243, 1e-6);
   assert.equal(meanCi([4], 0.95), null);
   assert.deepEqual(meanCi([4, 4, 4], 0.95), [4, 4]);
+});
+
+Deno.test("effectInterval() is the delta-method interval of log(mean ratio)", () => {
+  // Means 12 and 10, variances 4 and 1, n 4 and 5.
+  const c = [10, 12, 12, 14];
+  const i = [9, 10, 10, 10, 11];
+  const a = (8 / 3) / 4 / 144;
+  const b = 0.5 / 5 / 100;
+  const df = (a + b) ** 2 / (a * a / 3 + b * b / 4);
+  const q = tQuantile(0.975, df) * Math.sqrt(a + b);
+  const [lo, hi] = effectInterval(c, i, 0.975)!;
+  near(lo, 1.2 * Math.exp(-q) - 1, 1e-12);
+  near(hi, 1.2 * Math.exp(q) - 1, 1e-12);
+  // Negative means: the same ratio, mirrored (a larger |mean| is lower).
+  const [nlo, nhi] = effectInterval(c.map((v) => -v), i.map((v) => -v), 0.975)!;
+  near(nlo, 1 - 1.2 * Math.exp(q), 1e-12);
+  near(nhi, 1 - 1.2 * Math.exp(-q), 1e-12);
+});
+
+Deno.test("effectInterval() stays above −100% for positive data, however noisy", () => {
+  const rng = mulberry32(17);
+  for (let k = 0; k < 2000; k++) {
+    const inc = Array.from({ length: 3 }, () => Math.exp(rng.normal()));
+    const cand = Array.from({ length: 3 }, () => 0.01 * Math.exp(rng.normal()));
+    const ci = effectInterval(cand, inc, 0.9995)!;
+    assert.ok(ci[0] > -1 && ci[0] < ci[1], `${ci}`);
+  }
+});
+
+Deno.test("effectInterval() covers the true ratio at its level (simulation)", () => {
+  // Normal noise, CV 5%, 5 trials a side, true effect +10%: a two-sided
+  // 95% interval should miss about 5% of the time (SE 0.5 points at 2000).
+  const rng = mulberry32(23);
+  let missed = 0;
+  const n = 2000;
+  for (let k = 0; k < n; k++) {
+    const inc = Array.from(
+      { length: 5 },
+      () => 100 * (1 + 0.05 * rng.normal()),
+    );
+    const cand = Array.from(
+      { length: 5 },
+      () => 110 * (1 + 0.05 * rng.normal()),
+    );
+    const [lo, hi] = effectInterval(cand, inc, 0.975)!;
+    if (lo > 0.1 || hi < 0.1) missed++;
+  }
+  assert.ok(missed / n > 0.03 && missed / n < 0.07, `missed ${missed / n}`);
+});
+
+Deno.test("effectInterval() falls back to the difference across zero, and says null where nothing exists", () => {
+  const c = [-1, -2, 1, 0.5];
+  const i = [2, 3, 4];
+  const w = welch(c, i)!;
+  const h = tQuantile(0.975, w.df) * w.se / 3;
+  const [lo, hi] = effectInterval(c, i, 0.975)!;
+  near(lo, w.diff / 3 - h, 1e-12);
+  near(hi, w.diff / 3 + h, 1e-12);
+  assert.equal(effectInterval([1], [1, 2], 0.975), null);
+  assert.equal(effectInterval([1, 2], [-1, 1], 0.975), null);
+  assert.deepEqual(effectInterval([6, 6], [5, 5, 5], 0.975), [0.2, 0.2]);
 });

@@ -60,6 +60,10 @@ export const FAULT_POINTS: readonly string[] = [
   "run.harness-snapshotted",
   "run.baseline-recorded",
   "run.stop-recorded",
+  // src/confirm.ts: the end-of-run confirmation, after each trial.
+  "confirmation.write.before-rename",
+  "confirmation.write.after-rename",
+  "confirm.trial-recorded",
   // src/cli/commands/report.ts: the HTML report (atomic write).
   "report.write.before-rename",
   "report.write.after-rename",

@@ -24,6 +24,7 @@ import {
   type StopReason,
 } from "../core/state.ts";
 import { isRunId, makeRunId } from "../core/run_id.ts";
+import type { Confirmation } from "../core/confirm.ts";
 import {
   EnvironmentError,
   ExitCode,
@@ -38,6 +39,12 @@ import {
 } from "./atomic.ts";
 import { type FaultHook, noFault } from "./fault.ts";
 import { isPidAlive } from "./lock.ts";
+
+/**
+ * The `iter` a trial of the end-of-run confirmation is run and saved under:
+ * it belongs to no iteration (its reports are `confirm-trial-NN.txt`).
+ */
+export const CONFIRMATION_ITER = -1;
 
 /** `.ratchet/config.json`: the run's identity, configuration and state. */
 export interface RunFile {
@@ -62,6 +69,12 @@ export interface RunFile {
   trial_image: string | null;
   /** Unit of the baseline's scores (null for plain numbers and times); every trial must match it. */
   unit: string | null;
+  /**
+   * Units of the baseline's guard values by guard name (`--guard`); every
+   * trial must match them. Absent in runs from before guards, and null
+   * until the baseline is measured.
+   */
+  guard_units?: Record<string, string | null> | null;
   state: "running" | "finished";
   stop_reason: StopReason | null;
   finished_at: string | null;
@@ -95,6 +108,8 @@ export interface StorePaths {
   runs: string;
   /** Default output of `ratchet report`; archived with its run. */
   reportHtml: string;
+  /** The end-of-run confirmation, trial by trial (see src/confirm.ts). */
+  confirmation: string;
   /** Present only while an `archive()` is under way (or was interrupted). */
   archiveIntent: string;
   /**
@@ -134,6 +149,7 @@ const ARCHIVED = [
   "diffs",
   "harness",
   "reportHtml",
+  "confirmation",
   "config",
 ] as const satisfies readonly (keyof StorePaths)[];
 
@@ -287,7 +303,7 @@ async function readJsonFile(
   return value;
 }
 
-type FieldType = "string" | "number" | "boolean" | "object";
+type FieldType = "string" | "number" | "boolean" | "object" | "array";
 
 /** Check that `value[key]` has one of the types (`null` allowed when listed). */
 function checkFields(
@@ -320,6 +336,8 @@ function checkRecord(
   const where = `line ${line}: `;
   if (!isObject(value)) throw damaged(path, `${where}not a JSON object`);
   checkSchemaVersion(path, value, where);
+  // Records written before guards existed have no `guards`: they had none.
+  if (!("guards" in value)) value.guards = null;
   for (const key of RECORD_KEYS) {
     if (!(key in value)) throw damaged(path, `${where}missing key "${key}"`);
   }
@@ -361,6 +379,7 @@ export class Store {
       lock: join(root, "lock"),
       runs: join(root, "runs"),
       reportHtml: join(root, "report.html"),
+      confirmation: join(root, "confirmation.json"),
       archiveIntent: join(root, "archive.json"),
       startIntent: join(root, "starting.json"),
     };
@@ -570,15 +589,53 @@ export class Store {
     await fsyncDir(this.paths.root);
   }
 
+  // ---- confirmation.json -------------------------------------------------
+
+  /** Replace `confirmation.json` atomically (after every confirmation trial). */
+  async writeConfirmation(c: Confirmation): Promise<void> {
+    await Deno.mkdir(this.paths.root, { recursive: true });
+    await writeFileAtomic(
+      this.paths.confirmation,
+      JSON.stringify(c, null, 2) + "\n",
+      { fault: this.#fault, point: "confirmation.write" },
+    );
+  }
+
+  /** The end-of-run confirmation, or null when none was started. */
+  async readConfirmation(): Promise<Confirmation | null> {
+    const path = this.paths.confirmation;
+    const value = await readJsonFile(path);
+    if (value === null) return null;
+    checkFields(path, value, {
+      run_id: ["string"],
+      baseline_sha: ["string"],
+      incumbent_sha: ["string"],
+      incumbent_iter: ["number"],
+      through_iter: ["number"],
+      per_side: ["number"],
+      trials: ["array"],
+      result: ["object", "null"],
+      started_at: ["string"],
+      finished_at: ["string", "null"],
+    });
+    return value as unknown as Confirmation;
+  }
+
   // ---- reports/ and diffs/ -----------------------------------------------
 
-  /** Save a trial's captured report as `reports/iter-NNNN-trial-NN.txt`; returns its path. */
+  /**
+   * Save a trial's captured report as `reports/iter-NNNN-trial-NN.txt`
+   * (`reports/confirm-trial-NN.txt` for the end-of-run confirmation,
+   * {@linkcode CONFIRMATION_ITER}); returns its path.
+   */
   async saveReport(iter: number, trial: number, text: string): Promise<string> {
-    checkIndex("iter", iter);
+    if (iter !== CONFIRMATION_ITER) checkIndex("iter", iter);
     checkIndex("trial", trial);
     const path = join(
       this.paths.reports,
-      `iter-${pad(iter, 4)}-trial-${pad(trial, 2)}.txt`,
+      iter === CONFIRMATION_ITER
+        ? `confirm-trial-${pad(trial, 2)}.txt`
+        : `iter-${pad(iter, 4)}-trial-${pad(trial, 2)}.txt`,
     );
     await Deno.mkdir(this.paths.reports, { recursive: true });
     await writeFileAtomic(path, text, {

@@ -7,7 +7,8 @@ import {
 } from "../core/state.ts";
 import { EnvironmentError, ExitCode, RatchetError } from "../errors.ts";
 import { FAULT_POINTS } from "./fault.ts";
-import { type RunFile, Store } from "./store.ts";
+import { CONFIRMATION_ITER, type RunFile, Store } from "./store.ts";
+import type { Confirmation } from "../core/confirm.ts";
 
 const RUN_ID = "20250109-235907-0a9f";
 const STORE_URL = new URL("./store.ts", import.meta.url).href;
@@ -131,6 +132,7 @@ Deno.test("Store.paths names every entry of spec section 8", () => {
     lock: "/repo/.ratchet/lock",
     runs: "/repo/.ratchet/runs",
     reportHtml: "/repo/.ratchet/report.html",
+    confirmation: "/repo/.ratchet/confirmation.json",
     archiveIntent: "/repo/.ratchet/archive.json",
     startIntent: "/repo/.ratchet/starting.json",
   });
@@ -432,7 +434,7 @@ Deno.test("Store.saveReport() and saveDiff() use the spec's zero-padded names", 
     const diff = await store.saveDiff(42, "--- a\n+++ b\n");
     assert.equal(diff, join(store.paths.diffs, "iter-0042.patch"));
     assert.equal(await Deno.readTextFile(diff), "--- a\n+++ b\n");
-    await assert.rejects(store.saveReport(-1, 0, ""), RatchetError);
+    await assert.rejects(store.saveReport(-2, 1, ""), RatchetError);
     await assert.rejects(store.saveDiff(1.5, ""), RatchetError);
   });
 });
@@ -624,6 +626,8 @@ async function previousRun(store: Store): Promise<Record<string, string>> {
     "assert 1",
   );
   await Deno.writeTextFile(store.paths.reportHtml, "<html>");
+  await store.writeConfirmation(confirmation());
+  await store.saveReport(CONFIRMATION_ITER, 1, "confirm report");
   await Deno.mkdir(join(store.paths.worktree, "src"), { recursive: true });
   await Deno.writeTextFile(join(store.paths.worktree, "src", "a.c"), "int x;");
   await Deno.writeTextFile(join(store.paths.tmp, "trial"), "t");
@@ -800,5 +804,38 @@ Deno.test("Store.readReports() returns one iteration's saved reports in trial or
     await store.saveReport(3, 2, "two\n");
     await store.saveReport(30, 1, "other iteration\n");
     assert.deepEqual(await store.readReports(3), ["two\n", "ten\n"]);
+  });
+});
+
+function confirmation(): Confirmation {
+  return {
+    schema_version: 1,
+    run_id: RUN_ID,
+    baseline_sha: "a".repeat(40),
+    incumbent_sha: "b".repeat(40),
+    incumbent_iter: 1,
+    through_iter: 2,
+    per_side: 1,
+    trials: [{ side: "baseline", k: 1, score: 1, outcome: "ok", guards: {} }],
+    result: null,
+    started_at: "2025-01-01T00:00:00.000Z",
+    finished_at: null,
+  };
+}
+
+Deno.test("Store confirmation.json round-trips and confirmation reports have their own name", async () => {
+  await withStore(async (store) => {
+    assert.equal(await store.readConfirmation(), null);
+    await store.writeConfirmation(confirmation());
+    assert.deepEqual(await store.readConfirmation(), confirmation());
+    const path = await store.saveReport(CONFIRMATION_ITER, 3, "x");
+    assert.equal(path, join(store.paths.reports, "confirm-trial-03.txt"));
+    // Iteration reports do not include them.
+    assert.deepEqual(await store.readReports(0), []);
+    await Deno.writeTextFile(
+      store.paths.confirmation,
+      JSON.stringify({ schema_version: 1, run_id: 5 }),
+    );
+    await assert.rejects(store.readConfirmation(), /run_id/);
   });
 });

@@ -1,5 +1,6 @@
 /** The text of `ratchet calibrate`: noise figures, grade and recommendations. */
-import type { NoiseReport } from "../core/noise.ts";
+import type { GuardNoise, NoiseReport } from "../core/noise.ts";
+import type { GuardSpec } from "../core/guards.ts";
 import type { MeasureRun } from "../measure.ts";
 import { fmtDuration, fmtNum, fmtPct } from "./format.ts";
 import { styles } from "./output.ts";
@@ -17,7 +18,11 @@ const GRADE_TEXT: Record<NoiseReport["grade"], string> = {
 export function renderCalibration(
   run: MeasureRun,
   report: NoiseReport,
-  options: { color: boolean },
+  options: {
+    color: boolean;
+    /** `--guard`: each guard with its noise (null with fewer than two values). */
+    guards?: { spec: GuardSpec; noise: GuardNoise | null }[];
+  },
 ): string {
   const s = styles(options.color);
   const lines = [
@@ -61,9 +66,36 @@ export function renderCalibration(
       }`,
     );
   }
+  const guards = options.guards ?? [];
+  if (guards.length > 0) {
+    lines.push("", s.bold("Guards"));
+    for (const { spec, noise } of guards) {
+      if (noise === null) {
+        lines.push(`  ${spec.name}: fewer than two trials gave it; no figures`);
+        continue;
+      }
+      const n = noise.noise;
+      lines.push(
+        `  ${spec.name}: mean ${fmtNum(n.mean)}  stdev ${fmtNum(n.stdev)}  CV ${
+          Number.isFinite(n.cv) ? fmtPct(n.cv).replace("+", "") : "∞"
+        }  (${GRADE_TEXT[n.grade].split(":")[0]})`,
+        noise.tolerance === null
+          ? `    no relative tolerance fits a guard whose mean is 0`
+          : `    recommended: --guard ${spec.name}:${spec.direction}:${noise.tolerance}${
+            noise.tolerance === 0
+              ? " (deterministic: compared exactly)"
+              : ` (the smallest slack its noise lets ${report.recommend.maxTrials} trials a side verify${
+                noise.tolerance > spec.tolerance
+                  ? `; your ${spec.tolerance} will often leave changes inconclusive`
+                  : ""
+              })`
+          }`,
+      );
+    }
+  }
   lines.push(
     "",
-    "Write them into ratchet.jsonc with: ratchet calibrate --write",
+    `Write them into ratchet.jsonc with: ratchet calibrate --write`,
   );
   return lines.join("\n");
 }

@@ -4,9 +4,32 @@ import { meanCi } from "../core/stats.ts";
 import { decimalsFor, fmtFixed, markKind, renderChart } from "./chart.ts";
 import { fmtNum, fmtPct, fmtUsd } from "./format.ts";
 import { type Style, styles } from "./output.ts";
+import type { Confirmation, ConfirmResult } from "../core/confirm.ts";
+import { type RuleLabel, ruleOfDetail } from "../core/rule_label.ts";
+import { confirmationBasis, confirmationGuards, gainText } from "./claim.ts";
+
+/** The claimed gain under the table (nothing without a confirmation). */
+function claimLines(
+  claim: (Confirmation & { result: ConfirmResult }) | null,
+  s: Style,
+): string[] {
+  if (claim === null) return [];
+  const guards = confirmationGuards(claim.result);
+  return [
+    `${s.bold("claimed gain")} ${
+      gainText(claim.result.gain, claim.result.ci)
+    } (${confirmationBasis(claim)})`,
+    ...(guards.length > 0 ? [`${s.bold("guards")} ${guards.join(", ")}`] : []),
+  ];
+}
 
 /** Options of {@linkcode renderLog}. */
 export interface LogOptions {
+  /**
+   * The run's end-of-run confirmation when it holds the claim
+   * (`claimOf`): shown under the table as the claimed gain.
+   */
+  claim?: (Confirmation & { result: ConfirmResult }) | null;
   color: boolean;
   /** Terminal width; the hypothesis column takes what the others leave. */
   width: number;
@@ -95,6 +118,34 @@ function decisionPaint(s: Style, r: IterationRecord): (t: string) => string {
 }
 
 /** What the hypothesis column says for a record. */
+/** Short names of the deciding rules for the `rule` column. */
+const RULE_CELL: Record<RuleLabel, string> = {
+  "mean": "mean",
+  "exact": "exact",
+  "stat/welch-t": "welch",
+  "stat/mann-whitney-exact": "rank",
+  "stat/mann-whitney-normal": "rank~",
+  "none": "—",
+};
+
+/** The rule column: which rule decided the record (from its detail). */
+export function ruleCell(r: IterationRecord): string {
+  const label = ruleOfDetail(r.detail);
+  return label === null ? "" : RULE_CELL[label];
+}
+
+/**
+ * The guards column: each guard's effect where the record compared it
+ * (`accuracy −10.0%`), in the order of the record.
+ */
+export function guardsCell(r: IterationRecord): string {
+  if (r.guards === null) return "";
+  return Object.entries(r.guards)
+    .filter(([, g]) => g.effect !== null)
+    .map(([name, g]) => `${name} ${fmtPct(g.effect)}`)
+    .join(", ");
+}
+
 function hypothesisCell(r: IterationRecord): string {
   const text = oneLine(r.hypothesis);
   if (r.iter === 0 && text === "") return "(baseline)";
@@ -115,14 +166,33 @@ export function renderLog(
   }
   const s = styles(options.color);
   const confidence = options.confidence ?? 0.95;
-  const header = ["iter", "decision", "score", "p", "effect", "cost"];
+  const hasRule = records.some((r) => ruleOfDetail(r.detail) !== null);
+  const hasGuards = records.some((r) => r.guards !== null);
+  const header = [
+    "iter",
+    "decision",
+    "score",
+    "p",
+    "effect",
+    ...(hasRule ? ["rule"] : []),
+    ...(hasGuards ? ["guards"] : []),
+    "cost",
+  ];
   const rows = records.map((r) => [
     String(r.iter),
     `${GLYPH[markKind(r)]} ${r.decision}`,
     scoreCell(r, confidence),
     fmtP(r.p_value),
     fmtPct(r.effect),
+    ...(hasRule ? [ruleCell(r)] : []),
+    ...(hasGuards ? [guardsCell(r)] : []),
     r.cost_usd > 0 ? fmtUsd(r.cost_usd) : "—",
+  ]);
+  const textColumns = new Set([
+    0,
+    1,
+    ...(hasRule ? [5] : []),
+    ...(hasGuards ? [hasRule ? 6 : 5] : []),
   ]);
   const widths = header.map((h, i) =>
     Math.max(h.length, ...rows.map((row) => Array.from(row[i]!).length))
@@ -131,7 +201,7 @@ export function renderLog(
   const hypWidth = Math.max(12, options.width - used);
   // Numbers align right; iter and decision read better flush left.
   const cell = (text: string, i: number) =>
-    i <= 1 ? text.padEnd(widths[i]!) : text.padStart(widths[i]!);
+    textColumns.has(i) ? text.padEnd(widths[i]!) : text.padStart(widths[i]!);
   const lines = [
     s.bold(
       [...header.map(cell), "hypothesis"].join("  "),
@@ -155,6 +225,7 @@ export function renderLog(
         records.at(-1)!.iter
       } · ${kept} change(s) kept · ${fmtUsd(cost)}`,
     ),
+    ...claimLines(options.claim ?? null, s),
     "",
     renderChart(records, {
       width: options.width,

@@ -8,6 +8,7 @@ import {
   truncate,
 } from "./log_view.ts";
 import { makeRecord } from "../core/state.ts";
+import { claimOf } from "../core/confirm.ts";
 import { buildFixture } from "../../tests/fixtures/records/generate.ts";
 
 // deno-lint-ignore no-control-regex
@@ -125,4 +126,33 @@ Deno.test("fmtEstimate(), fmtP(), truncate() and oneLine() format cells", () => 
   assert.equal(truncate("abc", 4), "abc");
   assert.equal(truncate("😀😀😀😀😀", 3), "😀😀…");
   assert.equal(oneLine(" a\n\nb\x07c "), "a b c");
+});
+
+Deno.test("renderLog() shows the deciding rule, the guards and the claimed gain", () => {
+  const { records, confirmation } = buildFixture("guarded");
+  const text = renderLog(records, {
+    color: false,
+    width: 160,
+    claim: claimOf(confirmation!, "20260303-100000-77aa", records[4]!.sha),
+  });
+  const table = tableLines(text);
+  assert.match(
+    table[0]!,
+    /^iter\s+decision\s+score\s+p\s+effect\s+rule\s+guards\s+cost\s+hypothesis$/,
+  );
+  assert.match(table[2]!, /● improved .* welch\s+accuracy \+0\.0%/);
+  assert.match(
+    table[3]!,
+    /· regressed .* welch\s+accuracy −10\.0%|· regressed .* welch\s+accuracy -10\.0%/,
+  );
+  assert.match(
+    text,
+    /claimed gain -99\.000% \[-99\.017%, -98\.983%\] \(start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p<0\.001\)/,
+  );
+  assert.match(text, /\nguards accuracy \+0\.0%/);
+  // Without a confirmation nothing is claimed.
+  assert.doesNotMatch(
+    renderLog(records, { color: false, width: 160 }),
+    /claimed gain/,
+  );
 });

@@ -4,7 +4,7 @@
  * metric, the extraction message (which rules were tried and what to do).
  */
 import type { MetricRule } from "../core/metric.ts";
-import type { MeasureRun, MeasureTrial } from "../measure.ts";
+import type { MeasureResult, MeasureRun, MeasureTrial } from "../measure.ts";
 import { fmtNum, fmtPct } from "./format.ts";
 import { styles } from "./output.ts";
 
@@ -41,10 +41,29 @@ export function measureTrialLine(
   let line = `trial ${String(k).padStart(width)}/${n}  ${outcome} score ${
     score.padEnd(12)
   } wall ${seconds(trial.wall_s).padEnd(9)} exit ${exit}`;
+  const guards = Object.entries(trial.guards ?? {});
+  if (guards.length > 0 && trial.outcome === "ok") {
+    line += `  ${guards.map(([n, v]) => `${n} ${fmtNum(v)}`).join("  ")}`;
+  }
   if (trial.outcome !== "ok" && detail !== "") {
     line += `\n  ${s.dim(detail)}`;
   }
   return line;
+}
+
+/** One line per guard: its statistics and noise over the ok trials. */
+export function guardSummaryLines(
+  r: MeasureResult,
+  bold: (t: string) => string = (t) => t,
+): string[] {
+  return Object.entries(r.guards ?? {}).map(([name, g]) => {
+    const unit = g.unit === null ? "" : ` ${g.unit}`;
+    return `${bold(`guard ${name}`)}  mean ${fmtNum(g.mean)}${unit}  median ${
+      fmtNum(g.median)
+    }  stdev ${fmtNum(g.stdev)}  cv ${
+      g.cv === null ? "—" : fmtPct(g.cv).replace(/^\+/, "")
+    }  min ${fmtNum(g.min)}  max ${fmtNum(g.max)}  (${g.n_ok} ok)`;
+  });
 }
 
 /**
@@ -97,6 +116,7 @@ export function renderMeasure(
     `${s.bold("min")}     ${fmtNum(r.min)}${unit}`,
     `${s.bold("max")}     ${fmtNum(r.max)}${unit}`,
   );
+  lines.push(...guardSummaryLines(r, s.bold));
   if (r.n_ok < r.n) {
     lines.push(
       s.yellow(

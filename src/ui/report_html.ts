@@ -24,7 +24,11 @@ import {
   markKind,
 } from "./chart.ts";
 import { fmtCi, fmtDuration, fmtNum, fmtPct, fmtUsd } from "./format.ts";
-import { fmtP, trialCi } from "./log_view.ts";
+import { fmtP, guardsCell, ruleCell, trialCi } from "./log_view.ts";
+import { claimOf, type Confirmation } from "../core/confirm.ts";
+import { parseGuardSpec } from "../core/guards.ts";
+import { detailText, ruleOfDetail } from "../core/rule_label.ts";
+import { confirmationBasis, confirmationGuards, gainText } from "./claim.ts";
 
 /** What the report shows. */
 export interface ReportInput {
@@ -35,6 +39,8 @@ export interface ReportInput {
   /** ratchet version, Deno version, OS, Docker engine when known… */
   environment: Record<string, string>;
   generatedAt: string;
+  /** `.ratchet/confirmation.json`: the claimed gain when it confirms this incumbent. */
+  confirmation?: Confirmation | null;
 }
 
 /** Escape text for HTML content and attribute values. */
@@ -46,6 +52,31 @@ export function esc(text: string): string {
 /** Round for SVG coordinates: enough precision, much smaller files. */
 function n1(x: number): string {
   return String(Math.round(x * 10) / 10);
+}
+
+/**
+ * A log axis when every value is positive and the largest is more than 10×
+ * the smallest.
+ */
+export function isLogScale(lo: number, hi: number): boolean {
+  return lo > 0 && Number.isFinite(hi) && hi / lo > 10;
+}
+
+/**
+ * Ticks of a log axis over [lo, hi] (log10 units): the powers of ten, with
+ * 2× and 5× between them when fewer than four decades are shown.
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  const steps = hi - lo < 4 ? [1, 2, 5] : [1];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+    for (const m of steps) {
+      const v = m * 10 ** e;
+      const l = Math.log10(v);
+      if (l >= lo && l <= hi) out.push(Number(v.toPrecision(12)));
+    }
+  }
+  return out;
 }
 
 /** About `count` round tick values covering [lo, hi]. */
@@ -154,6 +185,14 @@ function chartSvg(
     lo -= Math.abs(lo) * 0.05 || 1;
     hi += Math.abs(hi) * 0.05 || 1;
   }
+  // Scores spanning more than 10× (a time cut from 0.08 s to 0.0008 s) sit
+  // on the floor of a linear axis after the first big gain: use a log axis.
+  const log = isLogScale(lo, hi);
+  const t = (v: number) => log ? Math.log10(v) : v;
+  if (log) {
+    lo = Math.log10(lo);
+    hi = Math.log10(hi);
+  }
   const margin = (hi - lo) * 0.06;
   lo -= margin;
   hi += margin;
@@ -166,17 +205,27 @@ function chartSvg(
       : PLOT.left + ((iter - first) / span) * (PLOT.right - PLOT.left - 12) +
         6;
   const y = (v: number) =>
-    PLOT.top + ((hi - v) / (hi - lo)) * (PLOT.bottom - PLOT.top);
+    PLOT.top + ((hi - t(v)) / (hi - lo)) * (PLOT.bottom - PLOT.top);
   const out: string[] = [];
 
   // Grid and axes.
-  for (const t of niceTicks(lo, hi, 6)) {
+  const ticks = log ? logTicks(lo, hi) : niceTicks(lo, hi, 6);
+  for (const tick of ticks) {
     out.push(
       `<line class="grid" x1="${PLOT.left}" y1="${
-        n1(y(t))
-      }" x2="${PLOT.right}" y2="${n1(y(t))}"/><text class="label" x="${
+        n1(y(tick))
+      }" x2="${PLOT.right}" y2="${n1(y(tick))}"/><text class="label" x="${
         PLOT.left - 8
-      }" y="${n1(y(t) + 4)}" text-anchor="end">${esc(fmtNum(t))}</text>`,
+      }" y="${n1(y(tick) + 4)}" text-anchor="end">${esc(fmtNum(tick))}</text>`,
+    );
+  }
+  if (log) {
+    out.push(
+      `<text class="label axis-scale" x="${PLOT.right}" y="${
+        PLOT.top - 14
+      }" text-anchor="end">log scale (scores span ${
+        Math.round(10 ** (hi - lo - 2 * margin))
+      }×)</text>`,
     );
   }
   out.push(
@@ -300,7 +349,33 @@ function criticHtml(r: IterationRecord): string {
   }</div></details>`;
 }
 
-function row(r: IterationRecord, confidence: number): string {
+/** Characters of a record's detail shown before the rest is one click away. */
+export const DETAIL_SHOWN = 240;
+
+/**
+ * A record's detail cell: short ones in full, long ones (a check command's
+ * output) cut at {@linkcode DETAIL_SHOWN} characters with the whole text
+ * one click away (`<details>`, no script needed).
+ */
+export function detailHtml(detail: string): string {
+  if (detail === "") return "";
+  const chars = Array.from(detail);
+  if (chars.length <= DETAIL_SHOWN && !detail.includes("\n")) {
+    return `<div class="detail">${esc(detail)}</div>`;
+  }
+  const head = chars.slice(0, DETAIL_SHOWN).join("").split("\n")[0]!;
+  return `<details class="detail long"><summary>${
+    esc(head)
+  }… <span class="more">(${chars.length} characters: show all)</span></summary><pre>${
+    esc(detail)
+  }</pre></details>`;
+}
+
+function row(
+  r: IterationRecord,
+  confidence: number,
+  columns: { rule: boolean; guards: boolean },
+): string {
   const ok = r.trial_scores.filter((s): s is number => s !== null);
   const ci = trialCi(r, confidence);
   const d = ci ? decimalsFor((ci[1] - ci[0]) / 2) : null;
@@ -319,8 +394,12 @@ function row(r: IterationRecord, confidence: number): string {
     `<td class="num">${esc(fmtPct(r.effect))}${
       r.ci ? `<div class="sub">${esc(fmtCi(r.ci, true))}</div>` : ""
     }</td>`,
+    ...(columns.rule ? [`<td class="rule">${esc(ruleCell(r))}</td>`] : []),
+    ...(columns.guards
+      ? [`<td class="guards">${esc(guardsCell(r))}</td>`]
+      : []),
     `<td>${r.reason ? `<code>${esc(r.reason)}</code>` : ""}${
-      r.detail ? `<div class="detail">${esc(r.detail)}</div>` : ""
+      detailHtml(columns.rule ? detailText(r.detail) : r.detail)
     }</td>`,
     `<td class="num">${tokenTotal(r.tokens).toLocaleString("en-US")}</td>`,
     `<td class="num">${esc(fmtUsd(r.cost_usd))}</td>`,
@@ -422,6 +501,12 @@ tr.kept td:first-child{box-shadow:inset 3px 0 ${COLORS.kept}}tr.crashed td:first
 tr.rejected td:first-child{box-shadow:inset 3px 0 ${COLORS.rejected}}
 tr.hl td,tr:target td{background:#fef9c3}
 .detail{color:var(--muted);font-size:12px;max-width:300px;overflow-wrap:anywhere}
+details.detail summary{cursor:pointer}details.detail .more{color:#2563eb}details.detail pre{max-height:320px;white-space:pre-wrap}
+td.rule,td.guards{white-space:nowrap;font-size:12px}
+.guard-charts{display:flex;flex-wrap:wrap;gap:12px}.guard-chart{width:480px;max-width:100%;height:auto;border:1px solid var(--line);border-radius:8px;background:#fff}
+.guard-chart .grid{stroke:#eef2f6}.guard-chart .label{font-size:11px;fill:var(--muted)}.guard-chart .dir{font-weight:600}
+.guard-chart .incumbent{fill:none;stroke:#2563eb;stroke-width:2}.guard-chart .bound{fill:none;stroke:#dc2626;stroke-width:1.2;stroke-dasharray:4 3}
+.guard-chart .mark.kept{fill:${COLORS.kept}}.guard-chart .mark.reverted{fill:${COLORS.reverted}}.guard-chart .mark.crashed{fill:${COLORS.crashed}}.guard-chart .mark.rejected{fill:${COLORS.rejected}}
 .badge{border-radius:4px;padding:1px 7px;font-size:12px;background:#f1f5f9;white-space:nowrap}
 .badge.improved,.badge.baseline{background:#dcfce7;color:#14532d}.badge.regressed{background:#ffedd5;color:#7c2d12}
 .badge.rejected{background:#fee2e2;color:#7f1d1d}.badge.crashed{background:#fae8ff;color:#701a75}
@@ -445,6 +530,128 @@ function legendSwatch(kind: MarkKind): string {
       COLORS[kind]
     }"/>`;
   return `<svg width="12" height="12" viewBox="0 0 12 12" aria-hidden="true">${inner}</svg>`;
+}
+
+/** The claimed gain's section: what was measured, and each guard's change. */
+function claimHtml(
+  claim: ReturnType<typeof claimOf>,
+): string {
+  if (claim === null) return "";
+  const guards = confirmationGuards(claim.result);
+  return `<h2>Claimed gain</h2>
+<p id="claim"><b>${esc(gainText(claim.result.gain, claim.result.ci))}</b>: ${
+    esc(confirmationBasis(claim))
+  }. ${esc(claim.result.detail)}.${
+    guards.length > 0 ? ` Guards: ${esc(guards.join(", "))}.` : ""
+  }</p>
+`;
+}
+
+/**
+ * One small chart per guard (`--guard`): each record's guard average by
+ * kind of mark, the kept changes' values as a step line, and the bound the
+ * next candidate must stay within (the kept value made worse by the
+ * tolerance), dashed.
+ */
+function guardChartsHtml(
+  config: Record<string, unknown>,
+  records: readonly IterationRecord[],
+): string {
+  const specs = (Array.isArray(config.guard) ? config.guard : []).flatMap(
+    (text) => {
+      const g = parseGuardSpec(String(text));
+      return g.ok ? [g.guard] : [];
+    },
+  );
+  if (specs.length === 0 || records.length === 0) return "";
+  const w = 480;
+  const h = 150;
+  const box = { left: 56, right: w - 10, top: 26, bottom: h - 18 };
+  const charts = specs.map((g) => {
+    const points = records.flatMap((r) => {
+      const v = r.guards?.[g.name]?.avg ?? null;
+      return v === null ? [] : [{ r, v }];
+    });
+    let kept: number | null = null;
+    const steps = records.map((r) => {
+      const v = r.guards?.[g.name]?.avg ?? null;
+      if (r.kept && v !== null) kept = v;
+      return kept;
+    });
+    const bound = (v: number) =>
+      v * (g.direction === "max" ? 1 - g.tolerance : 1 + g.tolerance);
+    const values = [
+      ...points.map((p) => p.v),
+      ...steps.flatMap((v) => v === null ? [] : [v, bound(v)]),
+    ];
+    let lo = Math.min(...values);
+    let hi = Math.max(...values);
+    if (!(hi > lo)) {
+      lo -= Math.abs(lo) * 0.05 || 1;
+      hi += Math.abs(hi) * 0.05 || 1;
+    }
+    const first = records[0]!.iter;
+    const span = Math.max(1, records.at(-1)!.iter - first);
+    const x = (iter: number) =>
+      box.left + ((iter - first) / span) * (box.right - box.left);
+    const y = (v: number) =>
+      box.top + ((hi - v) / (hi - lo)) * (box.bottom - box.top);
+    const parts: string[] = [];
+    for (const t of niceTicks(lo, hi, 3)) {
+      parts.push(
+        `<line class="grid" x1="${box.left}" y1="${
+          n1(y(t))
+        }" x2="${box.right}" y2="${n1(y(t))}"/><text class="label" x="${
+          box.left - 6
+        }" y="${n1(y(t) + 4)}" text-anchor="end">${esc(fmtNum(t))}</text>`,
+      );
+    }
+    let line = "";
+    let dash = "";
+    records.forEach((r, i) => {
+      const v = steps[i];
+      if (v === null || v === undefined) return;
+      const x1 = i + 1 < records.length ? x(records[i + 1]!.iter) : x(r.iter);
+      line += `M${n1(x(r.iter))} ${n1(y(v))}H${n1(x1)}`;
+      dash += `M${n1(x(r.iter))} ${n1(y(bound(v)))}H${n1(x1)}`;
+    });
+    parts.push(
+      `<path class="incumbent" d="${line}"/><path class="bound" d="${dash}"/>`,
+    );
+    for (const p of points) {
+      parts.push(
+        `<circle class="mark ${markKind(p.r)}" data-iter="${p.r.iter}" cx="${
+          n1(x(p.r.iter))
+        }" cy="${n1(y(p.v))}" r="3.5"><title>${
+          esc(
+            `iter ${p.r.iter}: ${g.name} ${fmtNum(p.v)}${
+              p.r.reason === "guard_regressed" ? " (guard_regressed)" : ""
+            }`,
+          )
+        }</title></circle>`,
+      );
+    }
+    parts.push(
+      `<text class="label dir" x="${box.left}" y="${box.top - 10}">${
+        esc(
+          `${g.name} (${
+            g.direction === "max" ? "higher" : "lower"
+          } is better, tolerance ${
+            Number((g.tolerance * 100).toPrecision(3))
+          }%)`,
+        )
+      }</text>`,
+    );
+    return `<svg class="guard-chart" data-guard="${
+      esc(g.name)
+    }" viewBox="0 0 ${w} ${h}" role="img" aria-label="${
+      esc(`guard ${g.name} by iteration`)
+    }">${parts.join("")}</svg>`;
+  });
+  return `<h2>Guards</h2>
+<div class="guard-charts">${charts.join("")}</div>
+<div class="legend sub">Each guard's average per iteration; the solid line is the kept value, the dashed line the bound a candidate must stay within.</div>
+`;
 }
 
 /** Render the whole report as one HTML document. */
@@ -487,6 +694,21 @@ export function renderReport(input: ReportInput): string {
     ? "good"
     : "bad";
   const metric = String(run.config["metric-name"] ?? "score");
+  const claim = claimOf(
+    input.confirmation ?? null,
+    run.run_id,
+    best?.sha ?? null,
+  );
+  const claimGain = claim?.result.gain ?? null;
+  const claimClass = claimGain === null || direction === undefined
+    ? ""
+    : (direction === "max" ? claimGain > 0 : claimGain < 0)
+    ? "good"
+    : "bad";
+  const columns = {
+    rule: records.some((r) => ruleOfDetail(r.detail) !== null),
+    guards: records.some((r) => r.guards !== null),
+  };
 
   const card = (k: string, v: string, sub: string, cls = "") =>
     `<div class="card"><div class="k">${esc(k)}</div><div class="v ${cls}">${
@@ -540,7 +762,16 @@ ${
         : ["—", "no kept change"] as [string, string]),
     )
   }
-${card("gain", fmtPct(gain), "best vs baseline", gainClass)}
+${
+    claim === null
+      ? card("gain", fmtPct(gain), "best vs baseline, not confirmed", gainClass)
+      : card(
+        "claimed gain",
+        gainText(claim.result.gain, claim.result.ci),
+        `start commit vs iter ${claim.incumbent_iter}, interleaved at the end (${claim.result.final.n} vs ${claim.result.baseline.n} trials)`,
+        claimClass,
+      )
+  }
 ${
     card(
       "iterations",
@@ -565,10 +796,15 @@ ${chartSvg(records, series, direction)}
   }<span><svg width="22" height="12" aria-hidden="true"><rect x="0" y="2" width="22" height="8" fill="#3b82f6" opacity=".14"/><path d="M0 6H22" stroke="#2563eb" stroke-width="2"/></svg>incumbent (latest measured mean) with its ${
     esc(String(Math.round(confidence * 1000) / 10))
   }% interval</span><span class="sub">iterations without a score sit on the “no score” lane; click a mark for its row</span></div>
+${claimHtml(claim)}${guardChartsHtml(run.config, records)}
 <h2>Iterations</h2>
-<div class="table-wrap"><table id="iterations"><thead><tr><th>iter</th><th>decision</th><th>score</th><th>interval</th><th>trials ok</th><th>p</th><th>effect</th><th>reason / detail</th><th>tokens</th><th>cost</th><th>time</th><th>hypothesis</th><th>description</th></tr></thead>
+<div class="table-wrap"><table id="iterations"><thead><tr><th>iter</th><th>decision</th><th>score</th><th>interval</th><th>trials ok</th><th>p</th><th>effect</th>${
+    columns.rule ? "<th>rule</th>" : ""
+  }${
+    columns.guards ? "<th>guards</th>" : ""
+  }<th>reason / detail</th><th>tokens</th><th>cost</th><th>time</th><th>hypothesis</th><th>description</th></tr></thead>
 <tbody>
-${records.map((r) => row(r, confidence)).join("\n")}
+${records.map((r) => row(r, confidence, columns)).join("\n")}
 </tbody></table></div>
 <h2>Kept changes</h2>
 ${diffs || `<p class="sub">No change was kept.</p>`}

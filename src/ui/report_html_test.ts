@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
+  detailHtml,
   esc,
+  isLogScale,
+  logTicks,
   niceTicks,
   renderReport,
   type ReportInput,
@@ -204,4 +207,88 @@ Deno.test("niceTicks() picks round steps covering the range", () => {
   assert.deepEqual(niceTicks(0.1, 0.35, 5), [0.1, 0.15, 0.2, 0.25, 0.3, 0.35]);
   assert.deepEqual(niceTicks(0, 149, 10), [0, 20, 40, 60, 80, 100, 120, 140]);
   assert.deepEqual(niceTicks(3, 3), [3]);
+});
+
+Deno.test("renderReport() uses a log axis, and says so, when scores span more than 10×", () => {
+  const fixture = buildFixture("guarded");
+  const html = renderReport(input(fixture));
+  const chart = html.match(/<svg id="chart"[^]*?<\/svg>/)![0];
+  assert.match(chart, /log scale \(scores span \d+(\.\d+)?×\)/);
+  // Ticks at powers of ten (and 2, 5 between), each kept change visible:
+  // the marks of iterations 1 and 4 are far apart, not both on the floor.
+  assert.match(chart, />0\.001</);
+  assert.match(chart, />0\.01</);
+  const yOf = (iter: number) =>
+    Number(
+      chart.match(
+        new RegExp(`data-iter="${iter}" cx="[\\d.]+" cy="([\\d.]+)"`),
+      )![1],
+    );
+  const y0 = yOf(0);
+  const y1 = yOf(1);
+  const y4 = yOf(4);
+  assert.ok(y1 - y0 > 60 && y4 - y1 > 60, `${y0} ${y1} ${y4}`);
+  // The mixed fixture (12.4 to 8.8) keeps its linear axis.
+  assert.doesNotMatch(renderReport(input(buildFixture("mixed"))), /log scale/);
+  assert.equal(isLogScale(1, 10), false);
+  assert.equal(isLogScale(0.9, 10), true);
+  assert.equal(isLogScale(-1, 100), false);
+  assert.deepEqual(logTicks(Math.log10(0.0008), Math.log10(0.09)), [
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+  ]);
+});
+
+Deno.test("renderReport() shows the rule, the guards with a chart each, and the claimed gain", () => {
+  const fixture = buildFixture("guarded");
+  const html = renderReport({
+    ...input(fixture),
+    confirmation: fixture.confirmation!,
+  });
+  assert.match(html, /<th>rule<\/th><th>guards<\/th>/);
+  assert.match(
+    html,
+    /<tr id="iter-2"[^]*?<td class="rule">welch<\/td><td class="guards">accuracy -10\.0%<\/td><td><code>guard_regressed<\/code>/,
+  );
+  assert.equal(
+    count(html, /<svg class="guard-chart" data-guard="accuracy"/g),
+    1,
+  );
+  const guardChart = html.match(/<svg class="guard-chart"[^]*?<\/svg>/)![0];
+  // A mark per record with a guard value, the kept line and the bound.
+  assert.equal(count(guardChart, /<circle class="mark /g), 4);
+  assert.match(guardChart, /<path class="bound" d="M/);
+  assert.match(guardChart, /iter 2: accuracy 0\.819 \(guard_regressed\)/);
+  assert.match(
+    html,
+    /<div class="k">claimed gain<\/div><div class="v good">-99\.000% \[-99\.017%, -98\.983%\]<\/div>/,
+  );
+  assert.match(
+    html,
+    /<p id="claim"><b>-99\.000% \[-99\.017%, -98\.983%\]<\/b>: start commit and iter 4 measured interleaved/,
+  );
+  // Without the confirmation: the unconfirmed comparison, said so.
+  const plain = renderReport(input(fixture));
+  assert.match(plain, /best vs baseline, not confirmed/);
+  assert.doesNotMatch(plain, /id="claim"/);
+});
+
+Deno.test("renderReport() cuts a long check-command output, the whole text one click away", () => {
+  const fixture = buildFixture("guarded");
+  const html = renderReport(input(fixture));
+  const detail = fixture.records[3]!.detail;
+  const cell = html.match(/<tr id="iter-3"[^]*?<\/tr>/)![0];
+  assert.match(
+    cell,
+    /<details class="detail long"><summary>--check-command failed: exited 1… <span class="more">\(\d+ characters: show all\)<\/span><\/summary><pre>/,
+  );
+  // Every line of the output is in the page, escaped, inside <details>.
+  assert.ok(cell.includes(esc(detail)));
+  assert.equal(detailHtml("short"), '<div class="detail">short</div>');
+  const long = detailHtml("x".repeat(300));
+  assert.match(long, /<summary>x{240}… /);
 });

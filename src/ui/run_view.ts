@@ -8,6 +8,8 @@ import type { RunEvent } from "../core/events.ts";
 import type { IterationRecord } from "../core/state.ts";
 import { fmtDuration, fmtNum, fmtPct, fmtUsd } from "./format.ts";
 import { type Output, styles } from "./output.ts";
+import { guardsCell } from "./log_view.ts";
+import { confirmationBasis, confirmationGuards, gainText } from "./claim.ts";
 
 /** Renders events; `close()` clears the live line. */
 export interface RunView {
@@ -51,6 +53,8 @@ export function iterationLine(
   if (r.effect !== null) parts.push(`effect ${fmtPct(r.effect)}`);
   if (r.p_value !== null) parts.push(`p=${r.p_value.toPrecision(2)}`);
   if (r.cost_usd > 0) parts.push(fmtUsd(r.cost_usd));
+  const guards = guardsCell(r);
+  if (guards !== "") parts.push(`guards ${guards}`);
   let line = parts.join("  ");
   const why = r.reason ? `${r.reason}${r.detail ? `: ${r.detail}` : ""}` : "";
   if (r.hypothesis) line += `\n          ${s.dim(r.hypothesis.slice(0, 160))}`;
@@ -181,6 +185,17 @@ export function textView(
           break;
         case "decision":
           break;
+        case "confirmed": {
+          const c = event.confirmation;
+          if (c.result === null) break;
+          const guards = confirmationGuards(c.result);
+          print(
+            `Claimed gain ${gainText(c.result.gain, c.result.ci)}: ${
+              confirmationBasis({ ...c, result: c.result })
+            }${guards.length > 0 ? `; guards ${guards.join(", ")}` : ""}`,
+          );
+          break;
+        }
         case "iteration": {
           const r = event.record;
           cost += r.cost_usd;

@@ -1,7 +1,8 @@
 /** `ratchet status` as text. */
 import type { StopReason } from "../core/state.ts";
 import type { StatusJson } from "../status.ts";
-import { fmtPct, fmtUsd } from "./format.ts";
+import { fmtNum, fmtPct, fmtUsd } from "./format.ts";
+import { gainText } from "./claim.ts";
 import { fmtEstimate } from "./log_view.ts";
 import { styles } from "./output.ts";
 
@@ -15,6 +16,44 @@ const STOP_TEXT: Record<StopReason, string> = {
   interrupted: "interrupted",
   upstream: "the API or Docker failed",
 };
+
+/**
+ * The claimed-gain row: the end-of-run confirmation's result, or how far
+ * it has got while it measures; null before it starts.
+ */
+function claimRow(st: StatusJson): string | null {
+  const c = st.confirmation;
+  if (c === null) return null;
+  if (c.result === null) {
+    return `confirming: start commit vs iter ${c.incumbent_iter}, trial ${c.trials} of ${
+      2 * c.per_side
+    }`;
+  }
+  const r = c.result;
+  return `${
+    gainText(r.gain, r.ci)
+  } (start commit and iter ${c.incumbent_iter} measured interleaved at the end, ${r.final.n} vs ${r.baseline.n} trials)`;
+}
+
+/** One row per guard: baseline mean → the incumbent's, and the change. */
+function guardRows(st: StatusJson): [string, string][] {
+  if (st.guards === null) return [];
+  const claimed = st.confirmation?.result?.guards ?? {};
+  return Object.entries(st.guards).map(([name, g], i) => {
+    const change = g.baseline !== null && g.best !== null && g.baseline !== 0
+      ? ` (${fmtPct((g.best - g.baseline) / Math.abs(g.baseline))})`
+      : "";
+    const confirmed = claimed[name];
+    return [
+      i === 0 ? "guards" : "",
+      `${name} ${fmtNum(g.baseline)} → ${fmtNum(g.best)}${change}${
+        confirmed
+          ? `; confirmed ${gainText(confirmed.effect, confirmed.ci)}`
+          : ""
+      }`,
+    ];
+  });
+}
 
 /** Options of {@linkcode renderStatus}. */
 export interface StatusViewOptions {
@@ -61,6 +100,7 @@ export function renderStatus(
     }
   }
 
+  const claim = claimRow(st);
   const lines = [
     row("run", st.run_id),
     row("state", state),
@@ -84,6 +124,8 @@ export function renderStatus(
       fmtEstimate(st.baseline.mean, st.baseline.ci),
     ),
     row("best", best),
+    ...(claim === null ? [] : [row("claimed", claim)]),
+    ...guardRows(st).map(([k, v]) => row(k, v)),
     row("kept", `${st.kept} change(s)`),
     row("cost", fmtUsd(st.cost_usd)),
   ];

@@ -37,11 +37,11 @@ export interface FakeProposal {
   throws?: Error;
 }
 
-/** A scripted trial: a score, or an outcome. */
+/** A scripted trial: a score, a score with guard values, or an outcome. */
 export type FakeTrial = number | {
   outcome: TrialSummary["outcome"];
   output?: string;
-};
+} | { score: number; guards: Record<string, number | null> };
 
 /** Fakes plus what they observed. */
 export interface FakeLoop {
@@ -63,7 +63,7 @@ export interface FakeLoop {
  */
 export function fakeLoop(options: {
   proposals: FakeProposal[];
-  trial: (side: "incumbent" | "candidate", n: number) => FakeTrial;
+  trial: (side: "incumbent" | "candidate" | "baseline", n: number) => FakeTrial;
   check?: (tree: string) => { passed: boolean; detail: string } | null;
   signal?: AbortSignal;
 }): FakeLoop {
@@ -80,7 +80,7 @@ export function fakeLoop(options: {
   };
   let current: FakeProposal | undefined;
   let treeNo = 0;
-  const counts = { incumbent: 0, candidate: 0 };
+  const counts = { incumbent: 0, candidate: 0, baseline: 0 };
   f.ports = {
     git: {
       candidateTree: (cap) => {
@@ -122,6 +122,8 @@ export function fakeLoop(options: {
           trial: input.trial,
         });
         const r = options.trial(input.side, ++counts[input.side]);
+        const units = (g: Record<string, unknown>) =>
+          Object.fromEntries(Object.keys(g).map((k) => [k, null]));
         return Promise.resolve(
           typeof r === "number"
             ? {
@@ -131,6 +133,19 @@ export function fakeLoop(options: {
               wallSeconds: 0.1,
               detail: "",
               outputTail: "",
+              guards: {},
+              guardUnits: {},
+            }
+            : "score" in r
+            ? {
+              outcome: "ok",
+              score: r.score,
+              unit: null,
+              wallSeconds: 0.1,
+              detail: "",
+              outputTail: "",
+              guards: r.guards,
+              guardUnits: units(r.guards),
             }
             : {
               outcome: r.outcome,
@@ -139,6 +154,8 @@ export function fakeLoop(options: {
               wallSeconds: 0.1,
               detail: `ended ${r.outcome}`,
               outputTail: r.output ?? "",
+              guards: {},
+              guardUnits: {},
             },
         );
       },

@@ -34,6 +34,7 @@ export const SPEC_RECORD_KEYS = [
   "sha",
   "reason",
   "detail",
+  "guards",
   "tokens",
   "cost_usd",
   "duration_s",
@@ -61,6 +62,16 @@ export interface Rec {
   sha: string | null;
   reason: string | null;
   detail: string;
+  guards:
+    | Record<string, {
+      scores: (number | null)[];
+      baseline_scores: number[];
+      avg: number | null;
+      effect: number | null;
+      ci: [number, number] | null;
+      p_value: number | null;
+    }>
+    | null;
   tokens: {
     input: number;
     output: number;

@@ -121,6 +121,18 @@ const POINT_CASES: PointCase[] = [
     where: "iteration 2: record half written",
   },
   {
+    point: "confirmation.write.before-rename",
+    where: "end: confirmation file about to be written",
+  },
+  {
+    point: "confirmation.write.after-rename:2",
+    where: "end: confirmation, the start commit's trial saved",
+  },
+  {
+    point: "confirm.trial-recorded:2",
+    where: "end: confirmation, both trials saved, result not yet",
+  },
+  {
     point: "run.stop-recorded",
     where: "end: stop written, worktree not yet removed",
   },

@@ -345,7 +345,7 @@ dockerTest(
       const summary = await repo.git("log", "-1", "--format=%B");
       assert.match(
         summary,
-        /^ratchet: score 10 → 30 \(\+200\.0%\) in 2 change\(s\)/,
+        /^ratchet: score 10 → 30 \(\+200\.0%, confirmed\) in 2 change\(s\)\n\nClaimed gain: \+200\.0% \(start commit and iter 9 measured interleaved/,
       );
       assert.match(summary, /- iter 1: value 20/);
       assert.match(summary, /- iter 9: value 30/);

@@ -215,3 +215,54 @@ measureTest(
     assert.match(renderMeasure(crashed, { color: false }), /crashed/);
   },
 );
+
+measureTest(
+  "measure reads every guard from the same report, by the metric's rules, and a missing one is no_metric",
+  async (dir, id) => {
+    // The sample's stdout has a JSON line {"fib": {"value": N}}: a dotted
+    // guard finds it, as the metric's rules would.
+    const run = await measure({ runtime, env: () => undefined }, {
+      config: await fixtureConfig(dir, {
+        guard: [{ name: "fib.value", direction: "max", tolerance: 0 }],
+      }),
+      checkoutDir: dir,
+      trials: 2,
+      image: "busybox:latest",
+      labels: { "ratchet.test": id },
+    });
+    assert.equal(run.result.n_ok, 2, run.details.join("\n"));
+    for (const t of run.result.trials) {
+      assert.deepEqual(t.guards, { "fib.value": 75025 });
+    }
+    assert.deepEqual(run.result.guards, {
+      "fib.value": {
+        unit: null,
+        n_ok: 2,
+        mean: 75025,
+        median: 75025,
+        stdev: 0,
+        cv: 0,
+        min: 75025,
+        max: 75025,
+      },
+    });
+    assert.match(
+      renderMeasure(run, { color: false }),
+      /guard fib\.value {2}mean 75025/,
+    );
+    const missing = await measure({ runtime, env: () => undefined }, {
+      config: await fixtureConfig(dir, {
+        guard: [{ name: "accuracy", direction: "max", tolerance: 0.02 }],
+      }),
+      checkoutDir: dir,
+      trials: 1,
+      image: "busybox:latest",
+      labels: { "ratchet.test": id },
+    });
+    assert.equal(missing.result.trials[0]!.outcome, "no_metric");
+    assert.match(
+      missing.message ?? "",
+      /guard "accuracy": metric "accuracy" not found in the report; tried:/,
+    );
+  },
+);

@@ -5,6 +5,13 @@ import { Store } from "../../infra/store.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { incumbentOf } from "../../core/stop.ts";
+import { claimOf } from "../../core/confirm.ts";
+import { guardsCell } from "../../ui/log_view.ts";
+import {
+  confirmationBasis,
+  confirmationGuards,
+  gainText,
+} from "../../ui/claim.ts";
 
 /** Run `ratchet apply`. */
 export async function applyCommand(ctx: CommandContext): Promise<number> {
@@ -24,17 +31,37 @@ export async function applyCommand(ctx: CommandContext): Promise<number> {
     ? (best.mean - baseline) / Math.abs(baseline)
     : null;
   const metric = String(run.config["metric-name"] ?? "metric");
+  const claim = claimOf(
+    await store.readConfirmation().catch(() => null),
+    run.run_id,
+    best?.sha ?? null,
+  );
+  const shown = claim?.result.gain ?? gain;
   const subject = `ratchet: ${metric} ${fmtNum(baseline)} → ${
     fmtNum(best?.mean)
-  }${gain === null ? "" : ` (${fmtPct(gain)})`} in ${kept.length} change(s)`;
+  }${
+    shown === null ? "" : ` (${fmtPct(shown)}${claim ? ", confirmed" : ""})`
+  } in ${kept.length} change(s)`;
   const body = kept.map((r) =>
     `- iter ${r.iter}: ${r.description.split("\n")[0]} (effect ${
-      fmtPct(r.effect)
-    }${r.p_value === null ? "" : `, p=${r.p_value.toPrecision(2)}`})`
+      gainText(r.effect, r.ci)
+    }${r.p_value === null ? "" : `, p=${r.p_value.toPrecision(2)}`}${
+      guardsCell(r) === "" ? "" : `; guards ${guardsCell(r)}`
+    })`
   );
+  const claimed = claim === null ? [] : [
+    `Claimed gain: ${gainText(claim.result.gain, claim.result.ci)} (${
+      confirmationBasis(claim)
+    })`,
+    ...(confirmationGuards(claim.result).length > 0
+      ? [`Guards: ${confirmationGuards(claim.result).join(", ")}`]
+      : []),
+    "",
+  ];
   const message = [
     subject,
     "",
+    ...claimed,
     ...body,
     "",
     `Ratchet-Run: ${run.run_id} (branch ${run.branch})`,

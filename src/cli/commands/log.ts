@@ -4,6 +4,8 @@ import { findRepoRoot } from "../../infra/git.ts";
 import { Store } from "../../infra/store.ts";
 import { confidenceOf, directionOf, requireRun } from "../../status.ts";
 import { renderLog } from "../../ui/log_view.ts";
+import { claimOf } from "../../core/confirm.ts";
+import { incumbentOf } from "../../core/stop.ts";
 
 /** Width when it cannot be asked: wide enough for the table, narrow enough for a pager. */
 const DEFAULT_WIDTH = 100;
@@ -40,8 +42,14 @@ export async function logCommand(
     return 0;
   }
   const direction = directionOf(run.config);
+  const claim = claimOf(
+    await store.readConfirmation().catch(() => null),
+    run.run_id,
+    incumbentOf(records)?.sha ?? null,
+  );
   ctx.output.out(
     renderLog(records, {
+      claim,
       color: ctx.output.colorOut,
       width: terminalWidth(ctx),
       confidence: confidenceOf(run.config),

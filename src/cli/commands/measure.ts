@@ -8,7 +8,12 @@ import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { CONFIG_FILE_NAME, loadConfig } from "../../config/load.ts";
-import { analyzeNoise, type NoiseReport } from "../../core/noise.ts";
+import {
+  analyzeNoise,
+  guardNoise,
+  type NoiseReport,
+} from "../../core/noise.ts";
+import { formatGuardSpec } from "../../core/guards.ts";
 import { BaselineError } from "../../errors.ts";
 import { DockerRuntime } from "../../infra/container.ts";
 import { resolveEngine } from "../../infra/engine.ts";
@@ -82,6 +87,7 @@ async function measureCheckout(
                 outcome: p.result.outcome,
                 exit_code: p.result.exitCode,
                 wall_s: p.result.wallSeconds,
+                guards: p.result.guards,
               },
               p.result.unit,
               p.result.detail,
@@ -128,15 +134,17 @@ export async function measureCommand(
 async function writeRecommendations(
   path: string,
   report: NoiseReport,
+  guards: string[] = [],
 ): Promise<void> {
   let text = await Deno.readTextFile(path).catch(() => "{\n}\n");
-  const values: [string, number][] = [
+  const values: [string, number | string[]][] = [
     ["trials", report.recommend.trials],
     // A run starts each side at max(trials, 3) under stat before it knows a
     // metric is deterministic; a smaller max-trials (a deterministic
     // metric's 1) would make the file refuse `ratchet run`.
     ["max-trials", Math.max(report.recommend.maxTrials, 3)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
+    ...(guards.length > 0 ? [["guard", guards] as [string, string[]]] : []),
   ];
   for (const [key, value] of values) {
     text = applyEdits(
@@ -177,13 +185,41 @@ export async function calibrateCommand(
       ? { trialSeconds: walls.reduce((a, b) => a + b, 0) / walls.length }
       : {}),
   });
+  // --guard: each guard's noise, and the tolerance its noise lets the
+  // non-inferiority test verify at the recommended --max-trials.
+  const guards = config.guard.length === 0 ? null : Object.fromEntries(
+    config.guard.flatMap((g) => {
+      const values = run.result.trials.flatMap((t) => {
+        const v = t.outcome === "ok" ? t.guards?.[g.name] : null;
+        return v === null || v === undefined ? [] : [v];
+      });
+      return values.length < 2 ? [] : [[
+        g.name,
+        guardNoise(values, {
+          maxTrials: report.recommend.maxTrials,
+          confidence: config.confidence,
+        }),
+      ]];
+    }),
+  );
   if (cmd.json) {
     ctx.output.out(
-      JSON.stringify({ schema_version: 1, measure: run.result, noise: report }),
+      JSON.stringify({
+        schema_version: 1,
+        measure: run.result,
+        noise: report,
+        ...(guards === null ? {} : { guards }),
+      }),
     );
   } else {
     ctx.output.out(
-      renderCalibration(run, report, { color: ctx.output.colorOut }),
+      renderCalibration(run, report, {
+        color: ctx.output.colorOut,
+        guards: config.guard.map((g) => ({
+          spec: g,
+          noise: guards?.[g.name] ?? null,
+        })),
+      }),
     );
   }
   if (cmd.write) {
@@ -193,8 +229,18 @@ export async function calibrateCommand(
       (cmd.configPath === null
         ? join(root, CONFIG_FILE_NAME)
         : resolve(ctx.cwd, cmd.configPath));
-    await writeRecommendations(path, report);
-    ctx.output.err(`Wrote trials, max-trials and min-effect into ${path}`);
+    const guardSpecs = guards === null ? [] : config.guard.map((g) => {
+      const t = guards[g.name]?.tolerance;
+      return formatGuardSpec(
+        t === null || t === undefined ? g : { ...g, tolerance: t },
+      );
+    });
+    await writeRecommendations(path, report, guardSpecs);
+    ctx.output.err(
+      `Wrote trials, max-trials, min-effect${
+        guardSpecs.length > 0 ? " and the guards' tolerances" : ""
+      } into ${path}`,
+    );
   }
   return 0;
 }

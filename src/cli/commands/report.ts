@@ -122,6 +122,7 @@ export async function reportCommand(
     diffs,
     environment,
     generatedAt: ctx.now().toISOString(),
+    confirmation: await store.readConfirmation().catch(() => null),
   });
   await writeFileAtomic(out, html, {
     fault: createFaultHook(ctx.faultSpec),

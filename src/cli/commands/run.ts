@@ -70,7 +70,10 @@ import {
   recordStop,
   stateFromRecords,
 } from "../../run.ts";
-import type { Spend } from "../../loop.ts";
+import type { RunState, Spend } from "../../loop.ts";
+import { confirmRun, confirmsAt } from "../../confirm.ts";
+import { claimOf } from "../../core/confirm.ts";
+import { confirmationBasis, gainText } from "../../ui/claim.ts";
 import {
   ensureEmptyFile,
   gitPort,
@@ -457,11 +460,23 @@ async function finish(
       fmtNum(baseline)
     })`
     : "";
+  const claim = claimOf(
+    await s.store.readConfirmation().catch(() => null),
+    s.run.run_id,
+    best?.sha ?? null,
+  );
   const lines = [
     `Run ${s.run.run_id} finished: ${end.reason}. ${kept} change(s) kept; best ${
       fmtNum(best?.mean)
-    }${gain}.`,
+    }${claim === null ? gain : ""}.`,
   ];
+  if (claim !== null) {
+    lines.push(
+      `Claimed gain: ${gainText(claim.result.gain, claim.result.ci)} (${
+        confirmationBasis(claim)
+      }).`,
+    );
+  }
   if (kept > 0) {
     lines.push(
       `Take the result with: ratchet apply   (or: git merge --squash ${s.run.branch})`,
@@ -662,6 +677,7 @@ async function loopSession(
       );
       s.run.deterministic = b.deterministic;
       s.run.unit = b.unit;
+      s.run.guard_units = b.guardUnits;
       await s.store.writeRun(s.run);
       await s.store.appendRecord(b.record);
       ports.fault("run.baseline-recorded");
@@ -689,6 +705,7 @@ async function loopSession(
       configPath: configPathOf(s.run),
       deterministic: s.run.deterministic ?? false,
       unit: s.run.unit,
+      guardUnits: s.run.guard_units ?? null,
       records,
       incumbentTree: await treeOf(s.root, inc!.sha!),
       ...resumed,
@@ -697,6 +714,9 @@ async function loopSession(
         : { since: s.run.extended_after }),
     });
     end = await driveLoop(ports, state);
+    if (end.error === null && confirmsAt(end.reason)) {
+      await confirmAtEnd(s, ports, state);
+    }
   } catch (error) {
     const stopped = loopEndOf(error, s.ctx.signal);
     if (stopped !== null) {
@@ -714,6 +734,32 @@ async function loopSession(
     }
   }
   return await finish(s, end, worktree, ports.fault);
+}
+
+/**
+ * The end-of-run confirmation (src/confirm.ts): the start commit and the
+ * final incumbent measured interleaved through the loop's trial port; its
+ * progress is in `.ratchet/confirmation.json`, so a resume continues it.
+ */
+async function confirmAtEnd(
+  s: Session,
+  ports: LoopPorts,
+  state: RunState,
+): Promise<void> {
+  await confirmRun({
+    trials: ports.trials,
+    store: s.store,
+    events: s.events,
+    signal: s.ctx.signal,
+    now: s.ctx.now,
+    fault: ports.fault,
+  }, {
+    runId: s.run.run_id,
+    config: s.config,
+    startSha: s.run.start_sha,
+    startTree: await treeOf(s.root, s.run.start_sha),
+    state,
+  });
 }
 
 /**
