@@ -13,6 +13,7 @@ import {
   formatSize,
   UNTRUSTED_LIMITS,
 } from "../src/config/schema.ts";
+import { DEFAULT_GIT_TIMEOUT_MS, GIT_TIMEOUT_ENV } from "../src/infra/git.ts";
 import {
   type Group,
   type Kind,
@@ -230,6 +231,14 @@ const BOUNDS = `## What bounds each resource
     ? "none"
     : `${DEFAULTS.trialTimeoutSeconds} s`
 }, ${DEFAULTS.bashTimeoutSeconds} s |
+| a candidate's files | \`--max-file-size\` per new or changed file (\`file_too_large\`), found by lstat before git reads a byte | ${
+  DEFAULTS.maxFileSize === null ? "none" : formatSize(DEFAULTS.maxFileSize)
+} (a repo's file may not exceed ${
+  formatSize(UNTRUSTED_LIMITS["max-file-size"])
+}) |
+| git | every call killed after \`${GIT_TIMEOUT_ENV}\` seconds and named in the error | ${
+  DEFAULT_GIT_TIMEOUT_MS / 1000
+} s |
 | output | 10 MiB per stream kept; the engine keeps no log (\`none\` driver); a cut-off report yields no metric | — |
 | report file | 10 MiB read; symlinks never followed; a cut-off report yields no metric | — |
 | tree copy (disk holding \`.ratchet/\`) | 1 GiB free required before each trial; a trial leaving less than 512 MiB free is killed (polled every 250 ms) and its copy removed | — |
