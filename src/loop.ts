@@ -261,9 +261,11 @@ export async function runIteration(
       : recorded;
   }
 
-  const tree = await ports.git.candidateTree();
+  const { tree, oversized } = await ports.git.candidateTree(
+    state.config.maxFileSize,
+  );
   current.candidate_tree = tree;
-  if (tree === state.incumbent.tree) {
+  if (tree === state.incumbent.tree && oversized.length === 0) {
     return await finish(
       ports,
       state,
@@ -283,7 +285,11 @@ export async function runIteration(
     fields: Partial<IterationRecord> & { decision: Decision },
   ) => base({ diff_stat: diff.stat, ...fields });
 
-  const violation = checkCandidateChanges(diff.changes, state.policy);
+  const violation = checkCandidateChanges(diff.changes, state.policy, {
+    links: diff.links,
+    maxFileBytes: state.config.maxFileSize,
+    oversized,
+  });
   if (violation) {
     ports.events({
       event: "decision",
@@ -373,7 +379,9 @@ async function saveUnsubmittedDiff(
   state: RunState,
   iter: number,
 ): Promise<DiffStat | null> {
-  const tree = await ports.git.candidateTree();
+  // Files above the cap stay out unread here too (a 4 GB file left by a
+  // proposal that never submitted must not be hashed either).
+  const { tree } = await ports.git.candidateTree(state.config.maxFileSize);
   if (tree === state.incumbent.tree) return null;
   const diff = await ports.git.diff(state.incumbent.sha, tree);
   await ports.store.saveDiff(iter, diff.patch);

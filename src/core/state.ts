@@ -42,6 +42,7 @@ export const REASONS = [
   "below_min_effect",
   "trials_exhausted",
   "guard_regressed",
+  "file_too_large",
 ] as const;
 export type Reason = typeof REASONS[number];
 

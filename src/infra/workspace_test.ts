@@ -14,6 +14,7 @@ const policy: ProtectionPolicy = {
   harness: ["tests/**"],
   scratch: [],
   reportPath: "out/report.json",
+  configPath: "ratchet.jsonc",
 };
 
 /** A tree with a subject, a harness file, and a directory outside it. */
@@ -97,6 +98,31 @@ Deno.test("Workspace.resolve() refuses .git, .ratchet and the report path", asyn
   await refused(f.ws.resolve(".ratchet/config.json", "write"), /\.ratchet/);
   await refused(f.ws.resolve("/work/out/report.json", "write"), /report file/);
   await refused(f.ws.resolve("/work", "write"), /root of the tree/);
+});
+
+Deno.test("Workspace.resolve() lets the model read but never write ratchet's config file", async () => {
+  await using f = await fixture();
+  await Deno.writeTextFile(join(f.root, "ratchet.jsonc"), "{}\n");
+  const read = await f.ws.resolve("/work/ratchet.jsonc", "read");
+  assert.equal(read.kind, "file");
+  await refused(
+    f.ws.writeText("ratchet.jsonc", '{"harness": []}'),
+    /ratchet\.jsonc is ratchet's config file/,
+  );
+  // Through a link, and as a --config file elsewhere in the tree.
+  await Deno.symlink("../ratchet.jsonc", join(f.root, "src", "cfg"));
+  await refused(
+    f.ws.writeText("src/cfg", "{}"),
+    /resolves to \/work\/ratchet\.jsonc;.*ratchet\.jsonc is ratchet's config file/,
+  );
+  const custom = await openWorkspace(f.root, {
+    ...policy,
+    configPath: "conf/bench.jsonc",
+  });
+  await refused(
+    custom.writeText("conf/bench.jsonc", "{}"),
+    /conf\/bench\.jsonc is ratchet's config file/,
+  );
 });
 
 Deno.test("Workspace.resolve() refuses symlinks that lead outside the tree, absolute or relative", async () => {

@@ -107,6 +107,7 @@ hostTest(
         harness: [],
         scratch: [],
         reportPath: null,
+        configPath: null,
       });
       const reads = async (n: number) => {
         let leaked = 0;

@@ -85,6 +85,7 @@ async function setup() {
     harness: ["tests/**"],
     scratch: [],
     reportPath: "out/report.txt",
+    configPath: "ratchet.jsonc",
   });
   const overview = await repoOverview(workspace);
   const context = (overrides: Partial<PromptContext> = {}): PromptContext => ({

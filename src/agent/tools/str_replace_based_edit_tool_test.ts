@@ -26,6 +26,7 @@ async function setup(readOnly = false) {
     harness: ["tests/**"],
     scratch: [],
     reportPath: null,
+    configPath: null,
   });
   const context: ToolContext = {
     workspace,
