@@ -259,7 +259,7 @@ function trialDeps(on: ContainerRuntime, runId: string): TrialDeps {
       runId,
       baseImage: IMAGE,
       snapshotDir: null,
-      policy: { ...policyOf(config), configPath: null },
+      policy: policyOf(config, null),
       trialUser: { uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0 },
       labels: LABEL,
     }),

@@ -262,9 +262,11 @@ export async function runIteration(
       : recorded;
   }
 
-  const tree = await ports.git.candidateTree();
+  const { tree, oversized } = await ports.git.candidateTree(
+    state.config.maxFileSize,
+  );
   current.candidate_tree = tree;
-  if (tree === state.incumbent.tree) {
+  if (tree === state.incumbent.tree && oversized.length === 0) {
     return await finish(
       ports,
       state,
@@ -284,26 +286,13 @@ export async function runIteration(
     fields: Partial<IterationRecord> & { decision: Decision },
   ) => base({ diff_stat: diff.stat, ...fields });
 
-  if (proposal.oversized.length > 0) {
-    const detail = `${
-      proposal.oversized.map((f) => `${f.path} (${f.size} bytes)`).join(", ")
-    } ${
-      proposal.oversized.length === 1 ? "is" : "are"
-    } larger than the file-size cap; the file was not brought back from the sandbox`;
-    ports.events({ event: "decision", iter, decision: "rejected", detail });
-    return await finish(
-      ports,
-      state,
-      withDiff({
-        decision: "rejected",
-        kept: false,
-        reason: "file_too_large",
-        detail,
-      }),
-      null,
-    );
-  }
-  const violation = checkCandidateChanges(diff.changes, state.policy);
+  // Files over the cap the sandbox did not bring back, and those git was
+  // not let read: either way the candidate is rejected (file_too_large).
+  const violation = checkCandidateChanges(diff.changes, state.policy, {
+    links: diff.links,
+    maxFileBytes: state.config.maxFileSize,
+    oversized: [...proposal.oversized, ...oversized],
+  });
   if (violation) {
     ports.events({
       event: "decision",
@@ -393,7 +382,9 @@ async function saveUnsubmittedDiff(
   state: RunState,
   iter: number,
 ): Promise<DiffStat | null> {
-  const tree = await ports.git.candidateTree();
+  // Files above the cap stay out unread here too (a 4 GB file left by a
+  // proposal that never submitted must not be hashed either).
+  const { tree } = await ports.git.candidateTree(state.config.maxFileSize);
   if (tree === state.incumbent.tree) return null;
   const diff = await ports.git.diff(state.incumbent.sha, tree);
   await ports.store.saveDiff(iter, diff.patch);

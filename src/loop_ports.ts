@@ -3,7 +3,7 @@
  * real implementations (git, Docker trials, the agent, the store) are wired in
  * `run.ts`; tests pass fakes from `tests/_fakes/`.
  */
-import type { FileChange } from "./core/integrity.ts";
+import type { FileChange, OversizedFile, TreeLinks } from "./core/integrity.ts";
 import type {
   CriticRecord,
   CurrentIteration,
@@ -19,19 +19,34 @@ import type { Note } from "./infra/store.ts";
 
 /** Git operations on the run's worktree. */
 export interface GitPort {
-  /** Stage everything in the worktree and return its tree. */
-  candidateTree(): Promise<string>;
+  /**
+   * Stage everything in the worktree and return its tree. Files above
+   * `maxFileBytes` (null: no cap) are left out unread and listed.
+   */
+  candidateTree(
+    maxFileBytes: number | null,
+  ): Promise<{ tree: string; oversized: OversizedFile[] }>;
   /** Tree of a commit. */
   treeOf(commit: string): Promise<string>;
   /** Commit `tree` on the run branch with `parent`; returns the commit. */
   commit(tree: string, parent: string, message: string): Promise<string>;
   /** Put the worktree back exactly at `commit` (untracked files removed). */
   reset(commit: string): Promise<void>;
-  /** The candidate's change against the incumbent commit. */
+  /**
+   * The candidate's change against the incumbent commit, with every symlink
+   * of both trees (path → target) for resolving links inside them.
+   */
   diff(
     fromCommit: string,
     toTree: string,
-  ): Promise<{ patch: Uint8Array; stat: DiffStat; changes: FileChange[] }>;
+  ): Promise<
+    {
+      patch: Uint8Array;
+      stat: DiffStat;
+      changes: FileChange[];
+      links: { before: TreeLinks; after: TreeLinks };
+    }
+  >;
 }
 
 /** One trial's result as the loop needs it. */

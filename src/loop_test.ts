@@ -23,7 +23,7 @@ function state(
   return {
     runId: "r",
     config,
-    policy: policyOf(config),
+    policy: policyOf(config, "ratchet.jsonc"),
     deterministic,
     unit: null,
     baseline: { mean: 10, ci: null, scores: [10] },
@@ -100,6 +100,7 @@ Deno.test("runIteration() rejects a change to a harness path without measuring i
         status: "M",
         newMode: "100644",
         symlinkTarget: null,
+        size: 100,
       }],
     }],
     trial: () => 1,
@@ -131,10 +132,30 @@ Deno.test("runIteration() rejects a candidate with files over the size cap witho
   assert.equal(record.kept, false);
   assert.match(
     record.detail ?? "",
-    /^data\/big\.bin \(30000000 bytes\), model\.pt \(20000000 bytes\) are larger than the file-size cap/,
+    /data\/big\.bin.*above the file-size cap.*model\.pt.*above the file-size cap/s,
   );
   // The diff is kept for the record, the worktree reset, nothing measured.
   assert.deepEqual(record.diff_stat, { files: 1, insertions: 1, deletions: 1 });
+});
+
+Deno.test("runIteration() rejects files found above the cap before git read them, without measuring", async () => {
+  const f = fakeLoop({
+    // The big file was left out, so the tree is the incumbent's: still not empty_diff.
+    proposals: [{
+      tree: "tree-0",
+      oversized: [{ path: "big.bin", size: 4 * 1024 ** 3 }],
+    }],
+    trial: () => 1,
+  });
+  await runIteration(f.ports, state({ maxFileSize: 1024 ** 2 }), 1);
+  assert.deepEqual(f.caps, [1024 ** 2]);
+  const r = f.records[0]!;
+  assert.equal(r.decision, "rejected");
+  assert.equal(r.reason, "file_too_large");
+  assert.match(
+    r.detail,
+    /^wrote big\.bin: 4\.0 GiB \(4294967296 bytes\), above the file-size cap of 1\.0 MiB/,
+  );
   assert.equal(f.trialsRun.length, 0);
   assert.deepEqual(f.resets, ["sha-0"]);
 });
@@ -161,6 +182,37 @@ Deno.test("runIteration() lets the trial images of every tree but the incumbent'
     "tree-a",
     "tree-a",
   ]);
+});
+
+Deno.test("runIteration() hands the check every symlink of both trees: a link through a link is rejected", async () => {
+  const deep = "a/b/c";
+  const f = fakeLoop({
+    proposals: [{
+      changes: [{
+        path: "leak",
+        status: "A",
+        newMode: "120000",
+        symlinkTarget: `${deep}/up/../../../etc/passwd`,
+        size: 30,
+      }],
+      links: {
+        before: new Map([[`${deep}/up`, "../../.."]]),
+        after: new Map([
+          [`${deep}/up`, "../../.."],
+          ["leak", `${deep}/up/../../../etc/passwd`],
+        ]),
+      },
+    }],
+    trial: () => 1,
+  });
+  await runIteration(f.ports, state(), 1);
+  assert.equal(f.records[0]!.decision, "rejected");
+  assert.equal(f.records[0]!.reason, "symlink_outside");
+  assert.match(
+    f.records[0]!.detail,
+    /then through a\/b\/c\/up -> \.\.\/\.\.\/\.\./,
+  );
+  assert.equal(f.trialsRun.length, 0);
 });
 
 Deno.test("runIteration() rejects a candidate whose check command fails", async () => {

@@ -217,13 +217,13 @@ export async function measure(
         : { onProgress: options.onProgress }),
     });
     options.onReady?.(setup);
-    const policy = policyOf(config);
+    const policy = policyOf(config, null);
     const images = new TreeImages({
       runtime: deps.runtime,
       runId,
       baseImage: setup.image,
       snapshotDir: null,
-      policy: { ...policy, configPath: null },
+      policy,
       trialUser: setup.trialUser,
       ...(options.labels === undefined ? {} : { labels: options.labels }),
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),

@@ -30,8 +30,15 @@ import type { RunFile, Store } from "./infra/store.ts";
 import { isDeterministic } from "./core/decide.ts";
 import { outputTail, parseTrialReport } from "./core/trial_report.ts";
 
-/** The policy of paths the model may not change, from the config. */
-export function policyOf(config: Config): ProtectionPolicy {
+/**
+ * The policy of paths the model may not change, from the config and the
+ * repository-relative path of the config file when it lies in the
+ * repository (null when it lies outside).
+ */
+export function policyOf(
+  config: Config,
+  configPath: string | null,
+): ProtectionPolicy {
   const fileSource = !["stdout", "stderr", "wall"].includes(
     config.reportSource,
   );
@@ -40,6 +47,7 @@ export function policyOf(config: Config): ProtectionPolicy {
     harness: config.harness,
     scratch: config.scratch,
     reportPath: fileSource ? config.reportSource : null,
+    configPath,
   };
 }
 
@@ -197,6 +205,8 @@ export function guardStateOf(
 export function stateFromRecords(input: {
   runId: string;
   config: Config;
+  /** The config file's repository-relative path (see policyOf). */
+  configPath: string | null;
   deterministic: boolean;
   unit: string | null;
   /** Each guard's baseline unit (config.json's `guard_units`). */
@@ -219,7 +229,7 @@ export function stateFromRecords(input: {
   return {
     runId: input.runId,
     config: input.config,
-    policy: policyOf(input.config),
+    policy: policyOf(input.config, input.configPath),
     deterministic: input.deterministic,
     unit: input.unit,
     guards: guardStateOf(input.config, input.records, input.guardUnits),

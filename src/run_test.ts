@@ -63,6 +63,7 @@ Deno.test("driveLoop() records a carried spend that exhausted the budget before 
     timestamp: "t",
   });
   const state = stateFromRecords({
+    configPath: "ratchet.jsonc",
     runId: "r",
     config,
     deterministic: true,
@@ -118,6 +119,7 @@ Deno.test("driveLoop() stops for cost at once when nothing is carried", async ()
   const end = await driveLoop(
     f.ports,
     stateFromRecords({
+      configPath: "ratchet.jsonc",
       runId: "r",
       config,
       deterministic: true,
@@ -164,6 +166,7 @@ Deno.test("measureBaseline() records each guard's baseline values and units", as
   const state = stateFromRecords({
     runId: "r",
     config,
+    configPath: "ratchet.jsonc",
     deterministic: false,
     unit: null,
     guardUnits: b.guardUnits,

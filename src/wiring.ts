@@ -22,8 +22,9 @@ import {
   diffPatch,
   diffStat,
   resetWorktree,
+  stageCandidate,
   treeOf,
-  writeCandidateTree,
+  treeSymlinks,
 } from "./infra/git.ts";
 import type {
   GitPort,
@@ -40,18 +41,20 @@ import type { TreeImages, TreeRef } from "./trial/tree_images.ts";
 /** GitPort over the run's worktree. */
 export function gitPort(root: string, worktree: string): GitPort {
   return {
-    candidateTree: () => writeCandidateTree(worktree),
+    candidateTree: (maxFileBytes) => stageCandidate(worktree, maxFileBytes),
     treeOf: (commit) => treeOf(root, commit),
     commit: (tree, parent, message) =>
       commitCandidate(worktree, { tree, parent, message }),
     reset: (commit) => resetWorktree(worktree, commit),
     async diff(fromCommit, toTree) {
-      const [patch, stat, changes] = await Promise.all([
+      const [patch, stat, changes, before, after] = await Promise.all([
         diffPatch(root, fromCommit, toTree),
         diffStat(root, fromCommit, toTree),
         changedFiles(root, fromCommit, toTree),
+        treeSymlinks(root, fromCommit),
+        treeSymlinks(root, toTree),
       ]);
-      return { patch, stat, changes };
+      return { patch, stat, changes, links: { before, after } };
     },
   };
 }

@@ -80,6 +80,8 @@ interface Case {
   place?: Place;
   /** Files written (and committed, for ratchet.jsonc) before the call. */
   files?: Record<string, string>;
+  /** Symlinks made before the call: path → target. */
+  links?: Record<string, string>;
   /** Environment on top of ANTHROPIC_API_KEY=test and the counting DOCKER_HOST. */
   env?: Record<string, string>;
   /** The layer that refuses it (report column). */
@@ -101,6 +103,8 @@ const CONFIG_CASES: Case[] = [
       ["mount", '["/:/host"]'],
       ["pass-env", '["AWS_SECRET_ACCESS_KEY"]'],
       ["gpus", '"all"'],
+      // Issue 13.4: a cache volume carries one side's writes to the other.
+      ["cache", '["/usr/local/bin"]'],
     ] as const
   ).map(([key, value]): Case => ({
     id: `config-${key}`,
@@ -170,6 +174,11 @@ const CONFIG_CASES: Case[] = [
       ["cpus", "512", /"cpus": 512 .* untrusted ceiling of 16/],
       ["pids-limit", "4000000", /"pids-limit": 4000000 .* ceiling of 65536/],
       ["shm-size", '"500g"', /"shm-size": "500g" .* ceiling of 16g/],
+      [
+        "max-file-size",
+        '"none"',
+        /"max-file-size": "none" .* untrusted ceiling of 1g/,
+      ],
     ] as const
   ).map(([key, value, message], i): Case => ({
     id: `config-limit-${key}-${i}`,
@@ -180,6 +189,58 @@ const CONFIG_CASES: Case[] = [
     message: new RegExp(`Refusing ${message.source}`),
     hint: UNTRUSTED_HINT,
     layer: "config trust gate (untrusted ceilings)",
+    group: "config",
+  })),
+  {
+    id: "config-prices",
+    what:
+      "ratchet.jsonc sets every price of the default model to 0 (defeating --max-cost-usd)",
+    args: RUN,
+    files: {
+      "ratchet.jsonc":
+        '{ "prices": { "claude-sonnet-4-6": { "input": 0, "output": 0, "cache_write": 0, "cache_read": 0 } } }\n',
+    },
+    code: 2,
+    message: /Refusing "prices" from ratchet\.jsonc/,
+    hint: /outside the repository \(--config FILE\), or add --trust-config/,
+    layer: "config trust gate (checkUntrusted)",
+    group: "config",
+  },
+  ...(
+    [
+      ["dotdot", "../../.ssh/id_rsa", /it climbs with "\.\."/],
+      ["absolute", "/etc/passwd", /it is an absolute path/],
+      [
+        "git-config",
+        ".git/config",
+        /it lies in \.git, which is not the repository's content/,
+      ],
+      [
+        "symlink",
+        "docs/rules.md",
+        /a symlink leads it to \/etc\/passwd, outside the repository/,
+      ],
+    ] as const
+  ).map(([kind, value, why]): Case => ({
+    id: `config-instructions-file-${kind}`,
+    what: `ratchet.jsonc sets "instructions-file": "${value}"${
+      kind === "symlink" ? " (a link to /etc/passwd committed in the repo)" : ""
+    }, which would go into the model's prompt`,
+    args: RUN,
+    files: {
+      "ratchet.jsonc": `{ "instructions-file": ${JSON.stringify(value)} }\n`,
+    },
+    ...(kind === "symlink"
+      ? { links: { "docs/rules.md": "/etc/passwd" } }
+      : {}),
+    code: 2,
+    message: new RegExp(
+      `Refusing "instructions-file": ${
+        JSON.stringify(value).replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+      } from ratchet\\.jsonc: ${why.source}; a repository's config may name only a file inside the repository`,
+    ),
+    hint: /--instructions-file on the command line, or add --trust-config/,
+    layer: "config trust gate (instructions-file inside the repository)",
     group: "config",
   })),
   {
@@ -680,6 +741,10 @@ async function runCase(c: Case, recorder: GroupRecorder): Promise<string[]> {
   for (const [name, text] of Object.entries(c.files ?? {})) {
     await Deno.writeTextFile(join(dir, name), text);
   }
+  for (const [name, target] of Object.entries(c.links ?? {})) {
+    await Deno.mkdir(join(dir, name, ".."), { recursive: true });
+    await Deno.symlink(target, join(dir, name));
+  }
   const before = await snapshot(dir);
   await using engine = await countingEngine();
   const r = await runCli(c.args, {
@@ -814,6 +879,93 @@ Deno.test("bad invocations, files and environments get a specific message, the s
     assert.ok(INPUT_CASES.length >= 30, `${INPUT_CASES.length} cases`);
   } finally {
     await removeTemplates();
+    await recorder.write();
+  }
+});
+
+Deno.test("whose config is trusted: a --config file outside the repository is the user's, and trusted prices are shown at the start", async () => {
+  const recorder = new GroupRecorder("config-trust", {
+    title: "Whose configuration is trusted",
+    about:
+      "A config file the user names with --config that lies outside the repository is the user's own and trusted like the flags; a file inside the repository is untrusted whoever typed its name (the case config-explicit-file above). Prices a trusted file overrides are shown when the run starts. Each case runs `ratchet run` with DOCKER_HOST pointing at a socket that does not exist: accepted means the config passes and the run stops at Docker (exit 3).",
+    test: "tests/security_bad_input_test.ts",
+  });
+  await using outside = await tempDir("ratchet-sec-userconf-");
+  const problems: string[] = [];
+  const run = async (
+    files: Record<string, string>,
+    args: string[],
+  ) => {
+    await using repo = await tempRepo({ ...FILES, ...files });
+    return await runCli([...RUN, ...args], {
+      cwd: repo.dir,
+      env: { ANTHROPIC_API_KEY: "test", DOCKER_HOST: NO_DOCKER },
+    });
+  };
+  const errorOf = (stderr: string) => /^error: (.*)$/m.exec(stderr)?.[1] ?? "";
+  try {
+    const userFile = join(outside.dir, "bench.jsonc");
+    await Deno.writeTextFile(
+      userFile,
+      '{ "network": "bridge", "cache": ["/root/.cache"] }\n',
+    );
+    const user = await run({}, ["--config", userFile]);
+    const userHeld = user.code === 3 &&
+      /Docker is not reachable/.test(user.stderr);
+    const userCase = {
+      id: "config-outside-repo-trusted",
+      kind: "control" as const,
+      attack:
+        'a --config file outside the repository sets "network": "bridge" and "cache" without --trust-config',
+      vector: "cli" as const,
+      layer: "(accepted: a file outside the repository is the user's)",
+      recorded: `exit ${user.code}: ${errorOf(user.stderr)}`,
+      held: userHeld,
+      evidence:
+        "the config passes and the run stops at the (absent) Docker engine",
+    };
+    recorder.add(userCase);
+    if (!userHeld) problems.push(`outside: ${user.code} ${user.stderr}`);
+
+    // A user's rules file outside the repository, named by the flag.
+    const rules = join(outside.dir, "rules.md");
+    await Deno.writeTextFile(rules, "Never touch the parser.\n");
+    const flag = await run({}, ["--instructions-file", rules]);
+    const flagHeld = flag.code === 3 &&
+      /Docker is not reachable/.test(flag.stderr);
+    const flagCase = {
+      id: "instructions-file-flag-outside",
+      kind: "control" as const,
+      attack:
+        "--instructions-file on the command line names a file outside the repository",
+      vector: "cli" as const,
+      layer: "(accepted: a flag is the user's)",
+      recorded: `exit ${flag.code}: ${errorOf(flag.stderr)}`,
+      held: flagHeld,
+    };
+    recorder.add(flagCase);
+    if (!flagHeld) problems.push(`flag: ${flag.code} ${flag.stderr}`);
+
+    const zero =
+      '{ "prices": { "claude-sonnet-4-6": { "input": 0, "output": 0, "cache_write": 0, "cache_read": 0 } } }\n';
+    const priced = await run({ "ratchet.jsonc": zero }, ["--trust-config"]);
+    const shown =
+      /warning: Prices from .*ratchet\.jsonc override the built-in table \(USD per million tokens\): claude-sonnet-4-6 input \$0, output \$0, cache write \$0, cache read \$0\. A price of 0 means those tokens never count toward --max-cost-usd/
+        .exec(priced.stderr)?.[0];
+    const pricedHeld = priced.code === 3 && shown !== undefined;
+    recorder.add({
+      id: "prices-trusted-shown",
+      attack:
+        "ratchet.jsonc sets every price to 0, and the user passes --trust-config",
+      vector: "config",
+      layer:
+        "the overridden prices are shown (as a warning when one is 0) before anything starts",
+      recorded: `exit ${priced.code}; stderr: ${shown ?? priced.stderr}`,
+      held: pricedHeld,
+    });
+    if (!pricedHeld) problems.push(`prices: ${priced.code} ${priced.stderr}`);
+    assert.equal(problems.join("\n"), "");
+  } finally {
     await recorder.write();
   }
 });

@@ -13,6 +13,7 @@ import {
   formatSize,
   UNTRUSTED_LIMITS,
 } from "../src/config/schema.ts";
+import { DEFAULT_GIT_TIMEOUT_MS, GIT_TIMEOUT_ENV } from "../src/infra/git.ts";
 import {
   type Group,
   type Kind,
@@ -135,14 +136,19 @@ const LAYERS = `## The layers
 The model's code and the repository are both untrusted. What stands between
 them and the score, the repository and the host:
 
-1. **Configuration trust gate.** A repository's \`ratchet.jsonc\` may not set
-   \`network\`, \`image\`, \`dockerfile\`, \`prepare-command\`, \`mount\`,
-   \`pass-env\` or \`gpus\`, nor raise \`cpus\`, \`memory\`, \`pids-limit\`,
-   \`shm-size\` above fixed ceilings, unless the user passes \`--trust-config\`.
-   An API key is never configuration; \`--pass-env ANTHROPIC_*\` is refused.
+1. **Configuration trust gate.** A repository's \`ratchet.jsonc\` (or any
+   \`--config\` file inside the repository) may not set \`network\`, \`image\`,
+   \`dockerfile\`, \`prepare-command\`, \`mount\`, \`pass-env\`, \`gpus\`,
+   \`cache\` or \`prices\`, nor raise \`cpus\`, \`memory\`, \`pids-limit\`,
+   \`shm-size\`, \`max-file-size\` above fixed ceilings, nor name an
+   \`instructions-file\` outside the repository, unless the user passes
+   \`--trust-config\`. A \`--config\` file outside the repository is the
+   user's own and trusted. An API key is never configuration;
+   \`--pass-env ANTHROPIC_*\` is refused.
 2. **The tools** (host side). The editor resolves every path component by
    component, following symlinks by hand, and refuses \`.git\`, \`.ratchet\`,
-   the report file, harness paths and anything that leaves the tree.
+   the report file, ratchet's config file, harness paths and anything that
+   leaves the tree.
    \`bash\` runs only inside the sandbox container.
 3. **The containers.** Trials and the sandbox run with every capability
    dropped, \`no-new-privileges\`, CPU, memory (no swap), process and
@@ -160,8 +166,11 @@ them and the score, the repository and the host:
    \`.ratchet/\` under 512 MiB is killed.
 5. **The diff check.** After each proposal ratchet reads the candidate's
    changes from git and rejects (\`rejected\`, never measured) a change to a
-   protected path, a new file matching a harness glob, or a symlink that
-   points outside the tree.`;
+   protected path, a new file matching a harness glob, a symlink that
+   resolves outside the tree (every link of the candidate's tree is followed
+   component by component inside it, so a link through another link counts),
+   or a new or changed file above \`--max-file-size\` (found by lstat before
+   git reads it). Every git call has a time limit.`;
 
 const CANNOT_STOP = `## What the filesystem cannot stop
 
@@ -179,6 +188,10 @@ refusal can tell a legitimate speed-up from these:
   a flood that pushes the real line past the 10 MiB cap yields no metric. But
   code that controls what is printed last (or writes the report file while
   the command runs) decides the number.
+- **Telling the check from a trial.** \`--check-command\` runs the candidate
+  once, in its own container, and its command line is visible there
+  (\`/proc/*/cmdline\`): a candidate can behave while checked and forge its
+  score in the trials. The test below does exactly that and is kept.
 - **Files created during a trial.** Without \`--editable\`, the tree copy is
   writable while the command runs, so a candidate can create a new file that
   matches a harness glob (say a \`conftest.py\`) at run time. It never reaches
@@ -218,6 +231,14 @@ const BOUNDS = `## What bounds each resource
     ? "none"
     : `${DEFAULTS.trialTimeoutSeconds} s`
 }, ${DEFAULTS.bashTimeoutSeconds} s |
+| a candidate's files | \`--max-file-size\` per new or changed file (\`file_too_large\`), found by lstat before git reads a byte | ${
+  DEFAULTS.maxFileSize === null ? "none" : formatSize(DEFAULTS.maxFileSize)
+} (a repo's file may not exceed ${
+  formatSize(UNTRUSTED_LIMITS["max-file-size"])
+}) |
+| git | every call killed after \`${GIT_TIMEOUT_ENV}\` seconds and named in the error | ${
+  DEFAULT_GIT_TIMEOUT_MS / 1000
+} s |
 | output | 10 MiB per stream kept; the engine keeps no log (\`none\` driver); a cut-off report yields no metric | — |
 | report file | 10 MiB read; symlinks never followed; a cut-off report yields no metric | — |
 | tree copy (disk holding \`.ratchet/\`) | 1 GiB free required before each trial; a trial leaving less than 512 MiB free is killed (polled every 250 ms) and its copy removed | — |

@@ -21,10 +21,13 @@ interface CommandHelp {
 }
 
 const COMMON_CONFIG_FLAGS: [string, string][] = [
-  ["--config FILE", "config file (default: ./ratchet.jsonc at the repo root)"],
+  [
+    "--config FILE",
+    "config file (default: ./ratchet.jsonc at the repo root); one outside the repository is yours and trusted, one inside it is the repository's and untrusted",
+  ],
   [
     "--trust-config",
-    "let the repo's config set network, image, dockerfile, prepare-command, mount, pass-env, gpus",
+    "let a config file inside the repository set network, image, dockerfile, prepare-command, mount, pass-env, gpus, cache, prices, and an instructions-file outside it",
   ],
   ["--json", "machine-readable output, one JSON object a line"],
   ["-v, --verbose", "show stack traces and causes of errors"],

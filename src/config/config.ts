@@ -75,6 +75,8 @@ export interface Config {
   mount: MountSpec[];
   passEnv: string[];
   cache: string[];
+  /** Largest new or changed file in a candidate, in bytes; null for `none`. */
+  maxFileSize: number | null;
   /** Overrides of the built-in price table, by model name. */
   prices: Record<string, ModelPrice>;
 }

@@ -352,6 +352,14 @@ export const OPTIONS: readonly OptionDef[] = [
     help: "/dev/shm size per container",
   },
   {
+    key: "maxFileSize",
+    name: "max-file-size",
+    kind: "nullable-size",
+    arg: "SIZE",
+    help:
+      "largest new or changed file a candidate may have (e.g. 10m, 1g); none = no cap",
+  },
+  {
     key: "gpus",
     name: "gpus",
     kind: "string",
@@ -392,6 +400,7 @@ export const OPTIONS: readonly OptionDef[] = [
     key: "cache",
     name: "cache",
     kind: "list",
+    trustGated: true,
     measure: true,
     arg: "PATH",
     help: "container path kept in a per-run volume across trials (repeatable)",
@@ -403,6 +412,12 @@ export const OPTIONS: readonly OptionDef[] = [
  * so the flag parser does not offer them.
  */
 export const FILE_ONLY_KEYS = ["prices"] as const;
+
+/**
+ * File-only keys a repository's file may set only under --trust-config:
+ * prices of 0 would defeat --max-cost-usd.
+ */
+export const TRUST_GATED_FILE_ONLY: readonly string[] = ["prices"];
 
 /** Look up a row by flag/file name. */
 export function optionByName(name: string): OptionDef | undefined {

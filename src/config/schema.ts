@@ -6,7 +6,12 @@
  */
 import { z } from "zod";
 import { type Config, DEFAULT_MODEL, type MountSpec } from "./config.ts";
-import { FILE_ONLY_KEYS, type OptionDef, OPTIONS } from "./options.ts";
+import {
+  FILE_ONLY_KEYS,
+  type OptionDef,
+  OPTIONS,
+  TRUST_GATED_FILE_ONLY,
+} from "./options.ts";
 import { ConfigError, UsageError } from "../errors.ts";
 import { parseGpus } from "./gpus.ts";
 import {
@@ -57,6 +62,7 @@ export const DEFAULTS: Omit<
   mount: [],
   passEnv: [],
   cache: [],
+  maxFileSize: 10 * 1024 ** 2,
   prices: {},
 };
 
@@ -368,10 +374,10 @@ export function coerceFlag(
 }
 
 /** Config keys whose file values a repo may set only under --trust-config. */
-export const TRUST_GATED: readonly string[] = OPTIONS.filter((o) =>
-  o.trustGated
-)
-  .map((o) => o.name);
+export const TRUST_GATED: readonly string[] = [
+  ...OPTIONS.filter((o) => o.trustGated).map((o) => o.name),
+  ...TRUST_GATED_FILE_ONLY,
+];
 
 /** Ceilings for resource limits a repo's file may set without trust. */
 export const UNTRUSTED_LIMITS = {
@@ -379,6 +385,7 @@ export const UNTRUSTED_LIMITS = {
   memory: 64 * 1024 ** 3,
   "pids-limit": 65536,
   "shm-size": 16 * 1024 ** 3,
+  "max-file-size": 1024 ** 3,
 } as const;
 
 /**
@@ -391,12 +398,14 @@ export function checkUntrusted(
 ): void {
   for (const name of Object.keys(values)) {
     if (TRUST_GATED.includes(name)) {
+      const fileOnly = TRUST_GATED_FILE_ONLY.includes(name);
       throw new ConfigError(
         `Refusing "${name}" from ${origin}: a repository's config may not set it`,
         {
           key: name,
-          hint:
-            `Pass --${name} on the command line, or add --trust-config if you trust this repository.`,
+          hint: fileOnly
+            ? `Set "${name}" in a config file of yours outside the repository (--config FILE), or add --trust-config if you trust this repository.`
+            : `Pass --${name} on the command line, or add --trust-config if you trust this repository.`,
         },
       );
     }
@@ -414,7 +423,7 @@ export function checkUntrusted(
         `Refusing "${name}": ${
           show(raw)
         } from ${origin} is above the untrusted ceiling of ${
-          name === "memory" || name === "shm-size"
+          name === "memory" || name === "shm-size" || name === "max-file-size"
             ? formatSize(ceiling)
             : ceiling
         }`,

@@ -89,6 +89,8 @@ Deno.test("OPTIONS names every flag of spec section 3", () => {
       "mount",
       "pass-env",
       "cache",
+      // The file-size cap of spec section 6 (the spec leaves its name open).
+      "max-file-size",
     ].sort(),
   );
 });
@@ -267,6 +269,10 @@ Deno.test("checkUntrusted() refuses trust-gated keys naming --trust-config", () 
       "mount",
       "pass-env",
       "gpus",
+      // Spec section 3 (issue 13.4, 16.7): one side's writes reach the
+      // other through a cache volume; prices of 0 defeat --max-cost-usd.
+      "cache",
+      "prices",
     ]
   ) {
     assert.throws(
@@ -284,7 +290,12 @@ Deno.test("checkUntrusted() refuses huge resource limits from a repo file", () =
   assert.throws(() => checkUntrusted({ memory: "1t" }, "r"), /memory/);
   assert.throws(() => checkUntrusted({ cpus: 512 }, "r"), /cpus/);
   assert.throws(() => checkUntrusted({ "pids-limit": 1000000 }, "r"), /pids/);
+  assert.throws(
+    () => checkUntrusted({ "max-file-size": "none" }, "r"),
+    /"max-file-size": "none" from r is above the untrusted ceiling of 1g/,
+  );
   checkUntrusted({ memory: "8g", cpus: 4, trials: 3 }, "r");
+  checkUntrusted({ "max-file-size": "1g" }, "r");
 });
 
 Deno.test("toFileForm() and fromFileForm() round-trip a config", () => {

@@ -11,7 +11,7 @@
  * first user message, after the cached prefix.
  */
 import type { Decision, Proposal, Reason } from "./state.ts";
-import type { ProtectionPolicy } from "./protect.ts";
+import { type ProtectionPolicy, REPO_CONFIG_FILE } from "./protect.ts";
 import type { GuardSpec } from "./guards.ts";
 
 /** Who the model is in a conversation; the first line of the system prompt names it. */
@@ -127,6 +127,14 @@ function describeProtection(policy: ProtectionPolicy): string {
   if (policy.reportPath !== null) {
     lines.push(`The report file \`${policy.reportPath}\` is read-only.`);
   }
+  const configs = [
+    ...new Set([REPO_CONFIG_FILE, policy.configPath].filter((p) => p !== null)),
+  ];
+  lines.push(
+    `ratchet's configuration (${
+      configs.map((p) => `\`${p}\``).join(", ")
+    }) is read-only.`,
+  );
   if (policy.harness.length > 0) {
     lines.push(
       `Harness (read-only): ${

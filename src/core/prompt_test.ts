@@ -35,6 +35,7 @@ function context(overrides: Partial<PromptContext> = {}): PromptContext {
       harness: ["tests/**"],
       scratch: [],
       reportPath: null,
+      configPath: null,
     },
     iteration: 3,
     iterations: 20,
@@ -84,6 +85,10 @@ Deno.test("renderSystemPrompt() starts with the role line and holds the stable i
   assert.match(system, /Metric: `wall_time`, lower is better \(min\)/);
   assert.match(system, /Command: `pytest -q`/);
   assert.match(system, /Harness \(read-only\): `tests\/\*\*`/);
+  assert.match(
+    system,
+    /ratchet's configuration \(`ratchet\.jsonc`\) is read-only\./,
+  );
   assert.match(
     system,
     /# Repository overview\n\n\/work\/src\/\n\/work\/src\/a\.py/,

@@ -15,7 +15,17 @@ export interface ProtectionPolicy {
   scratch: readonly string[];
   /** The report file (repo-relative) when `--report-source` is a path. */
   reportPath: string | null;
+  /**
+   * The run's config file (repo-relative): `ratchet.jsonc`, or the `--config`
+   * file when it lies in the repository; null when it lies outside. The
+   * repository's `ratchet.jsonc` is protected whatever this says: it is what
+   * the next `ratchet run` reads.
+   */
+  configPath: string | null;
 }
+
+/** The config file ratchet reads at the repository root. */
+export const REPO_CONFIG_FILE = "ratchet.jsonc";
 
 /** Normalize a repo-relative path to posix form without `./` or trailing `/`. */
 export function normalizeRelPath(path: string): string {
@@ -87,6 +97,12 @@ export function protectedReason(
     if (rel === report) {
       return `${path} is the report file, which ratchet reads`;
     }
+  }
+  const config = policy.configPath === null
+    ? null
+    : normalizeRelPath(policy.configPath);
+  if (rel === REPO_CONFIG_FILE || (config !== null && rel === config)) {
+    return `${path} is ratchet's config file, which only the user edits`;
   }
   if (matchesAny(rel, policy.harness)) {
     return `${path} is part of the evaluation harness (--harness)`;

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { matchesAny, normalizeRelPath, protectedReason } from "./protect.ts";
 
-const none = { editable: [], harness: [], scratch: [], reportPath: null };
+const none = {
+  editable: [],
+  harness: [],
+  scratch: [],
+  reportPath: null,
+  configPath: null,
+};
 
 Deno.test("normalizeRelPath() removes dots and resolves parent steps", () => {
   assert.equal(normalizeRelPath("./a//b/./c/"), "a/b/c");
@@ -37,4 +43,25 @@ Deno.test("protectedReason() allows only editable paths when an allowlist is set
   const policy = { ...none, editable: ["src/**"] };
   assert.equal(protectedReason("src/a.py", policy), null);
   assert.match(protectedReason("setup.py", policy) ?? "", /editable/);
+});
+
+Deno.test("protectedReason() refuses the config file: ratchet.jsonc always, a --config file in the repo", () => {
+  for (
+    const path of ["ratchet.jsonc", "./ratchet.jsonc", "src/../ratchet.jsonc"]
+  ) {
+    assert.match(
+      protectedReason(path, none) ?? "",
+      /ratchet's config file/,
+      path,
+    );
+  }
+  const custom = { ...none, configPath: "conf/bench.jsonc" };
+  assert.match(protectedReason("conf/bench.jsonc", custom) ?? "", /config/);
+  assert.match(protectedReason("ratchet.jsonc", custom) ?? "", /config/);
+  // Only that file: a ratchet.jsonc elsewhere is an ordinary file.
+  assert.equal(protectedReason("conf/other.jsonc", custom), null);
+  assert.equal(protectedReason("sub/ratchet.jsonc", custom), null);
+  // Even an editable glob that covers it does not open it.
+  const allow = { ...custom, editable: ["**"] };
+  assert.match(protectedReason("conf/bench.jsonc", allow) ?? "", /config/);
 });

@@ -30,7 +30,7 @@
  * paths and the report's directory are created when missing, and nothing
  * here touches the host: the layout is sent to the engine as a tar stream.
  */
-import { matcherOf, normalizeRelPath } from "./protect.ts";
+import { matcherOf, normalizeRelPath, REPO_CONFIG_FILE } from "./protect.ts";
 
 /** What an entry of a tree is. */
 export type NodeKind = "file" | "dir" | "symlink";
@@ -59,7 +59,10 @@ export interface LayoutPolicy {
   scratch: readonly string[];
   /** Left out of the tree; its directory is created and writable. */
   reportPath: string | null;
-  /** The configuration file when it lies in the repository. */
+  /**
+   * The configuration file when it lies in the repository; the root
+   * `ratchet.jsonc` is protected whatever this says (as in `protectedReason`).
+   */
   configPath: string | null;
 }
 
@@ -157,7 +160,9 @@ export function planTreeLayout(
     reportDir !== null && reportDir !== "" && isWithin(rel, reportDir);
   /** May this entry (file, symlink or directory contents) be changed? */
   const writable = (rel: string): boolean => {
-    if (harnessCovered(rel) || rel === config) return false;
+    if (harnessCovered(rel) || rel === config || rel === REPO_CONFIG_FILE) {
+      return false;
+    }
     if (!editableMode) return true;
     if (rel === "") return reportDir === "";
     if (inScratch(rel) || inReportDir(rel)) return true;

@@ -13,7 +13,12 @@
  * temporary index.
  */
 import { dirname, join, resolve } from "node:path";
-import type { FileChange } from "../core/integrity.ts";
+import {
+  type FileChange,
+  GITLINK_MODE,
+  type OversizedFile,
+  SYMLINK_MODE,
+} from "../core/integrity.ts";
 import type { DiffStat } from "../core/state.ts";
 import { EnvironmentError, ExitCode, RatchetError } from "../errors.ts";
 
@@ -45,6 +50,50 @@ export class GitError extends RatchetError {
   }
 }
 
+/** A git call that did not finish within its time limit (exit 3). */
+export class GitTimeoutError extends EnvironmentError {
+  /** The git arguments (without ratchet's `-c` settings). */
+  readonly args: readonly string[];
+  readonly timeoutMs: number;
+  constructor(args: readonly string[], timeoutMs: number) {
+    const shown = args.slice(0, 6).map((a) =>
+      a.length > 60 ? `${a.slice(0, 57)}...` : a
+    ).join(" ");
+    super(
+      `git ${shown}${args.length > 6 ? " …" : ""} did not finish within ${
+        timeoutMs / 1000
+      } s and was killed`,
+      {
+        hint:
+          `something made git hang (a stuck file system, a file it cannot read, a huge file); fix that, or allow git longer with ${GIT_TIMEOUT_ENV}=SECONDS`,
+      },
+    );
+    this.args = args;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Environment variable that sets the time limit of every git call, in seconds. */
+export const GIT_TIMEOUT_ENV = "RATCHET_GIT_TIMEOUT_SECONDS";
+/** Time limit of a git call unless GIT_TIMEOUT_ENV says otherwise. */
+export const DEFAULT_GIT_TIMEOUT_MS = 300_000;
+
+/** The time limit of every git call: GIT_TIMEOUT_ENV, else the default. */
+export function gitTimeoutMs(
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): number {
+  const raw = env(GIT_TIMEOUT_ENV);
+  if (raw === undefined || raw.trim() === "") return DEFAULT_GIT_TIMEOUT_MS;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new EnvironmentError(
+      `${GIT_TIMEOUT_ENV}=${JSON.stringify(raw)} is not a number of seconds`,
+      { hint: `set it to a positive number, e.g. ${GIT_TIMEOUT_ENV}=600` },
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
 /** Options of one git call. */
 export interface GitOptions {
   /** Extra environment variables (added to ratchet's own). */
@@ -53,6 +102,8 @@ export interface GitOptions {
   input?: string | Uint8Array;
   /** Exit statuses that are answers rather than failures (default `[0]`). */
   okCodes?: readonly number[];
+  /** Kill git and throw GitTimeoutError after this long (default: gitTimeoutMs()). */
+  timeoutMs?: number;
 }
 
 /** What a git call printed. */
@@ -179,20 +230,32 @@ export async function runGitRaw(
     ...(options.env === undefined ? {} : { env: options.env }),
     stdin: options.input === undefined ? "null" : "piped",
   });
+  const timeoutMs = options.timeoutMs ?? gitTimeoutMs();
   let output: Deno.CommandOutput;
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    if (options.input === undefined) {
-      output = await command.output();
-    } else {
-      const child = command.spawn();
+    const child = command.spawn();
+    // Every call is bounded: a git that hangs (a stuck file system, a FIFO
+    // where a file was expected) is killed and reported, never waited on.
+    timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, timeoutMs);
+    if (options.input !== undefined) {
       const writer = child.stdin.getWriter();
       const input = typeof options.input === "string"
         ? new TextEncoder().encode(options.input)
         : options.input;
-      await writer.write(input);
-      await writer.close();
-      output = await child.output();
+      // A killed git closes its stdin: the write then fails, and the
+      // timeout below is what gets reported.
+      await writer.write(input).then(() => writer.close()).catch(() => {});
     }
+    output = await child.output();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       const cwdInfo = await Deno.stat(cwd).catch(() => null);
@@ -209,7 +272,10 @@ export async function runGitRaw(
       });
     }
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  if (timedOut) throw new GitTimeoutError(args, timeoutMs);
   const stderr = text(output.stderr);
   const okCodes = options.okCodes ?? [0];
   if (!okCodes.includes(output.code)) {
@@ -410,14 +476,113 @@ export async function removeWorktree(
   await runGit(root, ["worktree", "prune"]);
 }
 
+/** The candidate's tree, and the files left out of it for being too large. */
+export interface CandidateTree {
+  tree: string;
+  /** Files above the cap: never read by git, so absent from `tree`. */
+  oversized: OversizedFile[];
+}
+
+/**
+ * Regular files in the worktree that `git add --all` would read (untracked
+ * but not ignored, or changed since the index) and that are larger than
+ * `maxBytes`, found with lstat alone: nothing is read, so a 1 TB sparse file
+ * costs what a small one does. A tracked file whose size is still its
+ * committed size is left to git (it is the repository's own, merely
+ * touched; if its content did change, the diff check sees its size).
+ */
+export async function oversizedFiles(
+  worktree: string,
+  maxBytes: number,
+): Promise<OversizedFile[]> {
+  const untracked = text(
+    (await runGitRaw(worktree, [
+      "ls-files",
+      "-z",
+      "--others",
+      "--exclude-standard",
+      "--",
+      ".",
+    ])).stdout,
+  ).split("\0").filter((p) => p !== "");
+  // "<mode> <sha> <stage>\t<path>" of each tracked file whose stat changed.
+  const indexed = new Map<string, string>();
+  for (
+    const entry of text(
+      (await runGitRaw(worktree, [
+        "ls-files",
+        "-z",
+        "--stage",
+        "--modified",
+        "--",
+        ".",
+      ])).stdout,
+    ).split("\0")
+  ) {
+    const tab = entry.indexOf("\t");
+    const sha = entry.slice(0, tab).split(" ")[1];
+    if (tab > 0 && sha !== undefined) indexed.set(entry.slice(tab + 1), sha);
+  }
+  const paths = [...new Set([...untracked, ...indexed.keys()])];
+  const found: OversizedFile[] = [];
+  // A few lstats at a time: a candidate may leave very many files.
+  for (let i = 0; i < paths.length; i += 64) {
+    const batch = paths.slice(i, i + 64);
+    const infos = await Promise.all(
+      batch.map((p) => Deno.lstat(join(worktree, p)).catch(() => null)),
+    );
+    infos.forEach((info, k) => {
+      if (info?.isFile && info.size > maxBytes) {
+        found.push({ path: batch[k]!, size: info.size });
+      }
+    });
+  }
+  const committed = await objectSizes(
+    worktree,
+    found.flatMap((f) => indexed.has(f.path) ? [indexed.get(f.path)!] : []),
+  );
+  return found.filter((f) => {
+    const sha = indexed.get(f.path);
+    return sha === undefined || committed.get(sha) !== f.size;
+  }).sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}
+
 /**
  * Stage everything in the worktree, including untracked files and
  * deletions (`git add -A`; ignored files stay out), and return the tree sha.
  * Only the worktree's own index is written.
  */
 export async function writeCandidateTree(worktree: string): Promise<string> {
-  await runGit(worktree, ["add", "--all", "--", "."]);
-  return await runGit(worktree, ["write-tree"]);
+  return (await stageCandidate(worktree, null)).tree;
+}
+
+/**
+ * {@linkcode writeCandidateTree} with a file-size cap: files above
+ * `maxFileBytes` are found first ({@linkcode oversizedFiles}) and left out,
+ * unread. git would otherwise hash and compress every byte of them (a 4 GB
+ * file took minutes and gigabytes of memory), and the diff check rejects
+ * the candidate for them anyway. `null`: no cap.
+ */
+export async function stageCandidate(
+  worktree: string,
+  maxFileBytes: number | null,
+): Promise<CandidateTree> {
+  const oversized = maxFileBytes === null
+    ? []
+    : await oversizedFiles(worktree, maxFileBytes);
+  if (oversized.length === 0) {
+    await runGit(worktree, ["add", "--all", "--", "."]);
+  } else {
+    // The pathspecs go through stdin (NUL-separated): there may be many.
+    const specs = [".", ...oversized.map((f) => `:(exclude,literal)${f.path}`)];
+    await runGit(worktree, [
+      "add",
+      "--all",
+      "--pathspec-from-file=-",
+      "--pathspec-file-nul",
+    ], { input: specs.join("\0") + "\0" });
+  }
+  return { tree: await runGit(worktree, ["write-tree"]), oversized };
 }
 
 /**
@@ -531,6 +696,91 @@ export async function diffStat(
   return stat;
 }
 
+/**
+ * Read many objects in one git process (`cat-file --batch`): sha → content,
+ * or null for an object the repository does not have.
+ */
+async function readObjects(
+  root: string,
+  shas: readonly string[],
+): Promise<Map<string, Uint8Array | null>> {
+  const out = new Map<string, Uint8Array | null>();
+  const wanted = [...new Set(shas)];
+  if (wanted.length === 0) return out;
+  const raw = (await runGitRaw(root, ["cat-file", "--batch"], {
+    input: wanted.join("\n") + "\n",
+  })).stdout;
+  let at = 0;
+  for (const sha of wanted) {
+    const eol = raw.indexOf(0x0a, at);
+    if (eol < 0) break;
+    const header = text(raw.subarray(at, eol));
+    at = eol + 1;
+    // "<sha> <type> <size>", or "<name> missing".
+    const size = /^\S+ \S+ (\d+)$/.exec(header)?.[1];
+    if (size === undefined) {
+      out.set(sha, null);
+      continue;
+    }
+    out.set(sha, raw.slice(at, at + Number(size)));
+    at += Number(size) + 1;
+  }
+  return out;
+}
+
+/** Sizes of objects (`cat-file --batch-check`): sha → bytes, or null when missing. */
+async function objectSizes(
+  root: string,
+  shas: readonly string[],
+): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>();
+  const wanted = [...new Set(shas)];
+  if (wanted.length === 0) return out;
+  const lines = text(
+    (await runGitRaw(root, [
+      "cat-file",
+      "--batch-check=%(objectname) %(objectsize)",
+    ], { input: wanted.join("\n") + "\n" })).stdout,
+  ).split("\n");
+  wanted.forEach((sha, i) => {
+    const m = /^(\S+) (\d+)$/.exec(lines[i] ?? "");
+    out.set(sha, m ? Number(m[2]) : null);
+  });
+  return out;
+}
+
+/**
+ * Every symlink of `treeish` (a commit or a tree): repo-relative path →
+ * target, read from git's objects, for resolving links inside the tree.
+ */
+export async function treeSymlinks(
+  root: string,
+  treeish: string,
+): Promise<Map<string, string>> {
+  const raw = text(
+    (await runGitRaw(root, ["ls-tree", "-r", "-z", "--full-tree", treeish]))
+      .stdout,
+  );
+  const entries: { path: string; sha: string }[] = [];
+  for (const entry of raw.split("\0")) {
+    // "<mode> <type> <sha>\t<path>"
+    const tab = entry.indexOf("\t");
+    if (tab < 0) continue;
+    const [mode, , sha] = entry.slice(0, tab).split(" ");
+    if (mode === SYMLINK_MODE && sha !== undefined) {
+      entries.push({ path: entry.slice(tab + 1), sha });
+    }
+  }
+  const blobs = await readObjects(root, entries.map((e) => e.sha));
+  const links = new Map<string, string>();
+  for (const e of entries) {
+    const blob = blobs.get(e.sha);
+    // A target git cannot produce: an empty one fails closed in the check.
+    links.set(e.path, blob ? text(blob) : "");
+  }
+  return links;
+}
+
 const STATUSES: Record<string, FileChange["status"]> = {
   A: "A",
   M: "M",
@@ -542,8 +792,8 @@ const STATUSES: Record<string, FileChange["status"]> = {
 
 /**
  * Every path changed from `from` to `to` (commits or trees), with renames
- * detected, the new mode, and for symlinks the target read from the blob.
- * This is git's own view of the candidate, for the integrity check.
+ * detected, the new mode and size, and for symlinks the target read from the
+ * blob. This is git's own view of the candidate, for the integrity check.
  */
 export async function changedFiles(
   root: string,
@@ -556,6 +806,7 @@ export async function changedFiles(
   );
   const fields = raw.split("\0");
   const changes: FileChange[] = [];
+  const shas = new Map<FileChange, string>();
   let i = 0;
   while (i < fields.length) {
     const meta = fields[i++] ?? "";
@@ -574,14 +825,24 @@ export async function changedFiles(
       status,
       newMode: deleted ? null : newMode,
       symlinkTarget: null,
+      // A submodule is a commit of another repository: no bytes here.
+      size: deleted ? null : newMode === GITLINK_MODE ? 0 : null,
     };
     if (letter === "R" && oldPath !== undefined) change.oldPath = oldPath;
-    if (!deleted && newMode === "120000") {
-      change.symlinkTarget = text(
-        (await runGitRaw(root, ["cat-file", "blob", newSha])).stdout,
-      );
-    }
+    if (!deleted && newMode !== GITLINK_MODE) shas.set(change, newSha);
     changes.push(change);
+  }
+  const sizes = await objectSizes(root, [...shas.values()]);
+  const links = await readObjects(
+    root,
+    changes.filter((c) => c.newMode === SYMLINK_MODE).map((c) => shas.get(c)!),
+  );
+  for (const [change, sha] of shas) {
+    change.size = sizes.get(sha) ?? null;
+    if (change.newMode === SYMLINK_MODE) {
+      const blob = links.get(sha);
+      change.symlinkTarget = blob ? text(blob) : null;
+    }
   }
   return changes;
 }

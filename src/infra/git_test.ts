@@ -17,6 +17,8 @@ import {
   exportTree,
   findRepoRoot,
   GitError,
+  GitTimeoutError,
+  gitTimeoutMs,
   headSha,
   isDirty,
   listBranchCommits,
@@ -24,7 +26,9 @@ import {
   resetWorktree,
   runGit,
   squashApply,
+  stageCandidate,
   treeOf,
+  treeSymlinks,
   writeCandidateTree,
 } from "./git.ts";
 
@@ -387,6 +391,7 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
     status: "M",
     newMode: "100644",
     symlinkTarget: null,
+    size: 3,
   });
   assert.deepEqual(byPath["new/name.txt"], {
     path: "new/name.txt",
@@ -394,12 +399,14 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
     oldPath: "old/name.txt",
     newMode: "100644",
     symlinkTarget: null,
+    size: long.length,
   });
   assert.deepEqual(byPath["gone.txt"], {
     path: "gone.txt",
     status: "D",
     newMode: null,
     symlinkTarget: null,
+    size: null,
   });
   assert.equal(byPath["run.sh"]?.newMode, "100755");
   assert.deepEqual(byPath["new/link"], {
@@ -407,6 +414,7 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
     status: "A",
     newMode: "120000",
     symlinkTarget: "../../etc/passwd",
+    size: "../../etc/passwd".length,
   });
   assert.equal(changes.length, 5);
 
@@ -429,6 +437,7 @@ Deno.test("changedFiles() reports a file replaced by a symlink as a type change"
       status: "T",
       newMode: "120000",
       symlinkTarget: "/srv/data",
+      size: "/srv/data".length,
     },
   ]);
 });
@@ -663,4 +672,160 @@ Deno.test("runGit() throws GitError carrying git's stderr", async () => {
       return true;
     },
   );
+});
+
+Deno.test("stageCandidate() leaves files above the cap out of the tree unread, and lists them", async () => {
+  await using repo = await tempRepo({
+    "a.txt": "a\n",
+    "data/tracked.bin": "small\n",
+    ".gitignore": "build/\n",
+  });
+  const base = await headSha(repo.dir);
+  const wt = worktreeOf(repo);
+  await createWorktree(repo.dir, wt, BRANCH, base);
+  const sparse = async (path: string, size: number) => {
+    await Deno.mkdir(join(wt, path, ".."), { recursive: true });
+    const f = await Deno.open(join(wt, path), { create: true, write: true });
+    await f.truncate(size);
+    f.close();
+  };
+  // A new 1 TB file, a tracked file grown past the cap, an ignored one
+  // (never added), and a small new file that must still be staged.
+  await sparse("huge.bin", 1024 ** 4);
+  await sparse("data/tracked.bin", 2 * 1024 ** 2);
+  await sparse("build/out.bin", 1024 ** 3);
+  await sparse("odd name ':(glob)*.bin", 3 * 1024 ** 2);
+  await Deno.writeTextFile(join(wt, "a.txt"), "a2\n");
+  await Deno.writeTextFile(join(wt, "new.txt"), "n\n");
+  const started = performance.now();
+  const staged = await stageCandidate(wt, 1024 ** 2);
+  const seconds = (performance.now() - started) / 1000;
+  assert.deepEqual(staged.oversized, [
+    { path: "data/tracked.bin", size: 2 * 1024 ** 2 },
+    { path: "huge.bin", size: 1024 ** 4 },
+    { path: "odd name ':(glob)*.bin", size: 3 * 1024 ** 2 },
+  ]);
+  // Hashing a terabyte would take hours: nothing was read.
+  assert.ok(seconds < 10, `${seconds} s`);
+  const listing = await runGit(repo.dir, [
+    "ls-tree",
+    "-r",
+    "-l",
+    staged.tree,
+  ]);
+  assert.doesNotMatch(listing, /huge\.bin|odd name|build/);
+  assert.match(listing, /\s6\tdata\/tracked\.bin$/m); // the old content
+  assert.match(listing, /\tnew\.txt$/m);
+  const changes = await changedFiles(repo.dir, base, staged.tree);
+  assert.deepEqual(changes.map((c) => [c.path, c.size]), [
+    ["a.txt", 3],
+    ["new.txt", 2],
+  ]);
+  // Without a cap everything small is staged as before.
+  await Deno.remove(join(wt, "huge.bin"));
+  await Deno.remove(join(wt, "data/tracked.bin"));
+  await Deno.remove(join(wt, "odd name ':(glob)*.bin"));
+  const plain = await stageCandidate(wt, null);
+  assert.deepEqual(plain.oversized, []);
+  assert.equal(plain.tree, await writeCandidateTree(wt));
+});
+
+Deno.test("stageCandidate() leaves a big tracked file that was only touched to git", async () => {
+  await using repo = await tempRepo({ "a.txt": "a\n" });
+  // The repository's own 2 MiB file, committed.
+  await Deno.writeFile(
+    join(repo.dir, "data.bin"),
+    new Uint8Array(2 * 1024 ** 2).fill(7),
+  );
+  const base = await repo.commit("data");
+  const wt = worktreeOf(repo);
+  await createWorktree(repo.dir, wt, BRANCH, base);
+  const later = new Date(Date.now() + 5_000);
+  await Deno.utime(join(wt, "data.bin"), later, later);
+  const touched = await stageCandidate(wt, 1024 ** 2);
+  assert.deepEqual(touched.oversized, []);
+  assert.deepEqual(await changedFiles(repo.dir, base, touched.tree), []);
+  // Same size, new content: git reads it, and the diff shows its size.
+  await Deno.writeFile(
+    join(wt, "data.bin"),
+    new Uint8Array(2 * 1024 ** 2).fill(8),
+  );
+  const changed = await stageCandidate(wt, 1024 ** 2);
+  assert.deepEqual(changed.oversized, []);
+  assert.deepEqual(
+    (await changedFiles(repo.dir, base, changed.tree)).map((c) => c.size),
+    [2 * 1024 ** 2],
+  );
+  // Grown past its committed size: left out unread.
+  const f = await Deno.open(join(wt, "data.bin"), { write: true });
+  await f.truncate(3 * 1024 ** 2);
+  f.close();
+  assert.deepEqual((await stageCandidate(wt, 1024 ** 2)).oversized, [
+    { path: "data.bin", size: 3 * 1024 ** 2 },
+  ]);
+});
+
+Deno.test("treeSymlinks() lists every link of a tree with its target", async () => {
+  await using repo = await tempRepo({ "a/file.txt": "x\n" });
+  await Deno.symlink("../..", join(repo.dir, "a", "up"));
+  await Deno.symlink("a/up/../etc", join(repo.dir, "leak"));
+  await Deno.symlink("ü/ñ weird\ttarget", join(repo.dir, "odd"));
+  await repo.git("add", "-A");
+  await repo.commit("links");
+  assert.deepEqual(
+    await treeSymlinks(repo.dir, "HEAD"),
+    new Map([
+      ["a/up", "../.."],
+      ["leak", "a/up/../etc"],
+      ["odd", "ü/ñ weird\ttarget"],
+    ]),
+  );
+  assert.deepEqual(await treeSymlinks(repo.dir, "HEAD~1"), new Map());
+});
+
+Deno.test("every git call is bounded: a hung git is killed and named, not waited on", async () => {
+  await using repo = await tempRepo({ "a.txt": "a\n" });
+  // git blocks opening a FIFO nobody writes to: a real hang inside git.
+  const fifo = join(repo.dir, "pipe");
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.equal(made.code, 0);
+  const started = performance.now();
+  await assert.rejects(
+    runGit(repo.dir, ["hash-object", "--no-filters", "pipe"], {
+      timeoutMs: 500,
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof GitTimeoutError);
+      assert.equal(error.exitCode, ExitCode.environment);
+      assert.match(
+        error.message,
+        /^git hash-object --no-filters pipe did not finish within 0\.5 s and was killed$/,
+      );
+      assert.match(error.hint ?? "", /RATCHET_GIT_TIMEOUT_SECONDS=SECONDS/);
+      return true;
+    },
+  );
+  assert.ok(performance.now() - started < 5_000);
+  // A call that answers in time is untouched by its limit.
+  assert.equal(
+    await runGit(repo.dir, ["rev-parse", "--is-inside-work-tree"], {
+      timeoutMs: 30_000,
+    }),
+    "true",
+  );
+});
+
+Deno.test("gitTimeoutMs() reads RATCHET_GIT_TIMEOUT_SECONDS and refuses nonsense", () => {
+  assert.equal(gitTimeoutMs(() => undefined), 300_000);
+  assert.equal(gitTimeoutMs(() => "2.5"), 2_500);
+  for (const bad of ["0", "-1", "soon"]) {
+    assert.throws(
+      () => gitTimeoutMs(() => bad),
+      (e: unknown) =>
+        e instanceof Error &&
+        /RATCHET_GIT_TIMEOUT_SECONDS=.* is not a number of seconds/.test(
+          e.message,
+        ),
+    );
+  }
 });

@@ -56,6 +56,13 @@ export interface RunFile {
   branch: string;
   /** The run's config in file form (kebab-case keys, as in `ratchet.jsonc`). */
   config: Record<string, unknown>;
+  /**
+   * The config file's path relative to the repository root when it lies in
+   * the repository (protected from the model: spec section 6), null when it
+   * lies outside; absent in runs started before it was recorded (read as
+   * `ratchet.jsonc`).
+   */
+  config_file?: string | null;
   /** Whether the baseline showed a deterministic metric; null until measured. */
   deterministic: boolean | null;
   /** The image trials run in (after `--prepare-command`); null until known. */

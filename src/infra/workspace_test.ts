@@ -21,6 +21,7 @@ const policy: ProtectionPolicy = {
   harness: ["tests/**"],
   scratch: [],
   reportPath: "out/report.json",
+  configPath: "ratchet.jsonc",
 };
 
 const OWNER = { uid: 1234, gid: 1235 };
@@ -115,6 +116,35 @@ Deno.test("Workspace.resolve() refuses .git, .ratchet, the report path and the r
   await refused(ws.resolve("/work", "write"), /root of the tree/);
   await refused(ws.writeText("/etc/passwd", "x"), /outside \/work/);
   await refused(ws.writeText("../x", "x"), /climbs out of \/work/);
+  assert.equal(sandbox.puts.length, 0);
+});
+
+Deno.test("Workspace.resolve() lets the model read but never write ratchet's config file", async () => {
+  const { sandbox, ws } = fixture({
+    "ratchet.jsonc": "{}\n",
+    // Through a link, and as a --config file elsewhere in the tree.
+    "src/cfg": { symlink: "../ratchet.jsonc" },
+    "conf/bench.jsonc": "{}\n",
+  });
+  const read = await ws.resolve("/work/ratchet.jsonc", "read");
+  assert.equal(read.kind, "file");
+  await refused(
+    ws.writeText("ratchet.jsonc", '{"harness": []}'),
+    /ratchet\.jsonc is ratchet's config file/,
+  );
+  await refused(
+    ws.writeText("src/cfg", "{}"),
+    /resolves to \/work\/ratchet\.jsonc;.*ratchet\.jsonc is ratchet's config file/,
+  );
+  const custom = openWorkspace(
+    sandbox,
+    { ...policy, configPath: "conf/bench.jsonc" },
+    OWNER,
+  );
+  await refused(
+    custom.writeText("conf/bench.jsonc", "{}"),
+    /conf\/bench\.jsonc is ratchet's config file/,
+  );
   assert.equal(sandbox.puts.length, 0);
 });
 

@@ -3,7 +3,11 @@
  * logic. Every path they cover is also covered end to end with real git,
  * Docker and the SDK in tests/e2e/.
  */
-import type { FileChange } from "../../src/core/integrity.ts";
+import type {
+  FileChange,
+  OversizedFile,
+  TreeLinks,
+} from "../../src/core/integrity.ts";
 import type { RunEvent } from "../../src/core/events.ts";
 import type {
   CurrentIteration,
@@ -23,6 +27,10 @@ export interface FakeProposal {
   /** The candidate tree the proposal leaves (default: a new tree). */
   tree?: string;
   changes?: FileChange[];
+  /** Files the worktree had above the cap (left out of the tree). */
+  oversized?: OversizedFile[];
+  /** Symlinks of the incumbent's and the candidate's trees (default: none). */
+  links?: { before: TreeLinks; after: TreeLinks };
   /** Model calls reported through `onSpend`, in order, before it ends. */
   calls?: { tokens: Tokens; costUsd: number }[];
   /** Thrown after the calls instead of returning (an interruption). */
@@ -47,6 +55,8 @@ export interface FakeLoop {
   currents: CurrentIteration[];
   /** Each `trials.retain` call's trees, in order. */
   retained: string[][];
+  /** The file-size cap each candidateTree() call was given. */
+  caps: (number | null)[];
 }
 
 /**
@@ -68,6 +78,7 @@ export function fakeLoop(options: {
     resets: [],
     currents: [],
     retained: [],
+    caps: [],
     ports: undefined as unknown as LoopPorts,
   };
   let current: FakeProposal | undefined;
@@ -75,7 +86,13 @@ export function fakeLoop(options: {
   const counts = { incumbent: 0, candidate: 0, baseline: 0 };
   f.ports = {
     git: {
-      candidateTree: () => Promise.resolve(current?.tree ?? `tree-${++treeNo}`),
+      candidateTree: (cap) => {
+        f.caps.push(cap);
+        return Promise.resolve({
+          tree: current?.tree ?? `tree-${++treeNo}`,
+          oversized: current?.oversized ?? [],
+        });
+      },
       treeOf: (c) => Promise.resolve(`tree-of-${c}`),
       commit: (tree, parent, message) => {
         f.commits.push({ tree, parent, message });
@@ -95,7 +112,9 @@ export function fakeLoop(options: {
               status: "M",
               newMode: "100644",
               symlinkTarget: null,
+              size: 100,
             }],
+          links: current?.links ?? { before: new Map(), after: new Map() },
         }),
     },
     trials: {

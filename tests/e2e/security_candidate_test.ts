@@ -696,11 +696,16 @@ dockerTest(
       },
       {
         id: "memory-bomb",
-        attack: "a 400 MB string in the harness's shell",
+        // Doubling reaches the limit in a few large copies. The 400 MB string
+        // read through two pipes that this replaced needed 12-16 s of wall
+        // time to be OOM-killed with --cpus 0.1 (this: 3 s), so on a loaded
+        // machine the 5 s watchdog sometimes fired first ("timeout").
+        attack:
+          "a string doubled to 512 MB in the harness's shell (4× the memory limit)",
         vector: "trial",
         steps: programSteps(
           "memory-bomb",
-          "x=$(head -c 400000000 /dev/zero | tr '\\0' a)\necho ${#x}\n",
+          'x=a; i=0; while [ $i -lt 29 ]; do x="$x$x"; i=$((i+1)); done\necho ${#x}\n',
         ),
         decision: "crashed",
         reason: "crashed_trials",

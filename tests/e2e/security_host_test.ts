@@ -125,6 +125,7 @@ hostTest(
         harness: [],
         scratch: [],
         reportPath: null,
+        configPath: null,
       }, { uid: 0, gid: 0 });
       const reads = async (n: number) => {
         let leaked = 0;
@@ -232,7 +233,7 @@ hostTest(
         runId: "sec-flood",
         baseImage: "busybox:latest",
         snapshotDir: null,
-        policy: { ...policyOf(config), configPath: null },
+        policy: policyOf(config, null),
         trialUser: { uid: 0, gid: 0 },
         labels: label,
       });

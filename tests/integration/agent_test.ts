@@ -89,6 +89,7 @@ async function setup() {
     harness: ["tests/**"],
     scratch: [],
     reportPath: "out/report.txt",
+    configPath: "ratchet.jsonc",
   };
   const workspace = openWorkspace(box, policy, { uid: 1000, gid: 1000 });
   const overview = repoOverview(

@@ -122,7 +122,7 @@ function trialTest(name: string, fn: (ctx: Ctx) => Promise<void>): void {
           runId: RUN_ID,
           baseImage: "busybox:latest",
           snapshotDir: extra.harnessDir ?? null,
-          policy: { ...policyOf(config), configPath: null },
+          policy: policyOf(config, null),
           trialUser: { uid, gid },
           labels,
         });

@@ -19,6 +19,7 @@ function setup(readOnly = false) {
     harness: ["tests/**"],
     scratch: [],
     reportPath: null,
+    configPath: null,
   }, { uid: 1000, gid: 1000 });
   const context: ToolContext = {
     workspace,

@@ -9,7 +9,7 @@ import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { loadConfig } from "../../config/load.ts";
 import { toFileForm } from "../../config/schema.ts";
-import { matchesAny } from "../../core/protect.ts";
+import { matchesAny, REPO_CONFIG_FILE } from "../../core/protect.ts";
 import { makeRunId } from "../../core/run_id.ts";
 import type { RunEvent } from "../../core/events.ts";
 import { type IterationRecord, SCHEMA_VERSION } from "../../core/state.ts";
@@ -168,9 +168,6 @@ function diskDirsOf(stateDir: string, setup: TrialSetup): string[] {
   return setup.sharesFiles && root !== null ? [stateDir, root] : [stateDir];
 }
 
-/** Largest file brought back from the model's sandbox into a candidate. */
-const MAX_FILE_BYTES = 100 * 1024 * 1024;
-
 /**
  * Remove what a run left on the engine (containers, tree images, volumes)
  * and in `.ratchet/tmp/` (probe directories of a killed process).
@@ -182,6 +179,46 @@ async function removeLeftovers(
 ): Promise<void> {
   await removeRunImages(runtime, runId).catch(() => {});
   await Deno.remove(store.paths.tmp, { recursive: true }).catch(() => {});
+}
+
+/**
+ * The config file the model may not change (repository-relative), as the
+ * run recorded it; runs from before it was recorded used ratchet.jsonc.
+ */
+function configPathOf(run: RunFile): string | null {
+  return run.config_file === undefined ? REPO_CONFIG_FILE : run.config_file;
+}
+
+/**
+ * What a trusted config's `"prices"` override, said at the start so a price
+ * of 0 (which would defeat --max-cost-usd) is seen: a warning when a price
+ * is 0, else an info line; null when nothing is overridden.
+ */
+export function pricesNotice(
+  config: Config,
+  configFile: string | null,
+): RunEvent | null {
+  const models = Object.entries(config.prices);
+  if (models.length === 0) return null;
+  const usd = (n: number) => `$${n}`;
+  const free = models.some(([, p]) =>
+    p.input === 0 || p.output === 0 || p.cache_write === 0 ||
+    p.cache_read === 0
+  );
+  const message = `Prices from ${
+    configFile ?? "the config"
+  } override the built-in table (USD per million tokens): ${
+    models.map(([model, p]) =>
+      `${model} input ${usd(p.input)}, output ${usd(p.output)}, cache write ${
+        usd(p.cache_write)
+      }, cache read ${usd(p.cache_read)}`
+    ).join("; ")
+  }${
+    free
+      ? ". A price of 0 means those tokens never count toward --max-cost-usd"
+      : ""
+  }`;
+  return free ? { event: "warning", message } : { event: "info", message };
 }
 
 /** The pieces a run needs once preflight has passed. */
@@ -215,7 +252,7 @@ function buildPorts(
 ): Promise<LoopPorts> {
   return (async () => {
     const config = s.config;
-    const policy = policyOf(config);
+    const policy = policyOf(config, configPathOf(s.run));
     const envOf = (name: string) => s.ctx.env[name];
     const fault = createFaultHook(s.ctx.faultSpec);
     const model = new AnthropicClient({
@@ -229,7 +266,7 @@ function buildPorts(
       runId: s.run.run_id,
       baseImage: s.setup.image,
       snapshotDir: s.store.paths.harness,
-      policy: { ...policy, configPath: null },
+      policy,
       trialUser: s.setup.trialUser,
       fault,
       signal: s.ctx.signal,
@@ -289,7 +326,7 @@ function buildPorts(
           policy,
           trialUser: s.setup.trialUser,
           preparedRoots: s.setup.preparedRoots,
-          maxFileBytes: MAX_FILE_BYTES,
+          maxFileBytes: config.maxFileSize ?? Number.POSITIVE_INFINITY,
         },
       }),
       store: s.store,
@@ -459,7 +496,7 @@ export async function runRun(
   const root = await findRepoRoot(ctx.cwd);
   const startSha = await headSha(root);
   const dirty = await isDirty(root);
-  const { config } = await loadConfig({
+  const { config, configFile, configInRepo } = await loadConfig({
     cwd: ctx.cwd,
     repoRoot: root,
     configPath: cmd.configPath,
@@ -474,6 +511,8 @@ export async function runRun(
   const key = apiKey(ctx);
   const view = makeView(cmd.json, ctx, config.iterations);
   const events = (e: RunEvent) => view.handle(e);
+  const prices = pricesNotice(config, configFile);
+  if (prices !== null) events(prices);
   // The engine and the image are checked before anything is written: an
   // unreachable Docker or a missing image leaves no .ratchet/ behind and
   // never archives the previous run.
@@ -526,6 +565,7 @@ export async function runRun(
       start_sha: startSha,
       branch,
       config: toFileForm(config),
+      config_file: configInRepo,
       deterministic: null,
       trial_image: null,
       unit: null,
@@ -641,6 +681,7 @@ async function loopSession(
     const state = stateFromRecords({
       runId: s.run.run_id,
       config: s.config,
+      configPath: configPathOf(s.run),
       deterministic: s.run.deterministic ?? false,
       unit: s.run.unit,
       guardUnits: s.run.guard_units ?? null,
