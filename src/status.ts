@@ -44,6 +44,11 @@ export interface StatusJson {
   cost_usd: number;
   stop_reason: StopReason | null;
   /**
+   * The engine the run's trials use and whether it shares this machine's
+   * files; null for a run from before it was recorded.
+   */
+  engine: { endpoint: string; shares_filesystem: boolean } | null;
+  /**
    * The end-of-run confirmation of the current incumbent (the run's claimed
    * gain): `measuring` with the trials so far, or `done` with the result;
    * null when none was started for it (or nothing was kept).
@@ -228,6 +233,7 @@ export async function readStatus(
     // the budget, and a resume carries it into that iteration's record).
     cost_usd: roundUsd(summary.cost_usd + spentOf(inProgress)),
     stop_reason: run.stop_reason,
+    engine: run.engine ?? null,
     confirmation: statusConfirmation(
       confirmation,
       run.run_id,

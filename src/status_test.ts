@@ -51,6 +51,7 @@ Deno.test("readStatus() reports a finished run: baseline, best, kept, cost, stop
     "kept",
     "cost_usd",
     "stop_reason",
+    "engine",
     "confirmation",
     "guards",
   ]);
@@ -222,6 +223,7 @@ function status(overrides: Partial<StatusJson> = {}): StatusJson {
     worktree: "/repo/.ratchet/worktree",
     iter: 13,
     phase: "finished",
+    engine: null,
     trial: null,
     of: null,
     baseline: { mean: 12.424, ci: [12.3452, 12.5028] },

@@ -21,6 +21,14 @@ export type RunEvent =
     start_sha: string;
     resumed: boolean;
     dirty: boolean;
+    /** The engine the trials use, and whether it shares this machine's files. */
+    engine: {
+      product: string;
+      version: string;
+      endpoint: string;
+      rootless: boolean;
+      shares_filesystem: boolean;
+    };
   }
   | { event: "info"; message: string }
   | { event: "warning"; message: string }

@@ -22,6 +22,12 @@
 export interface NetnsGroup {
   key: string;
   scope: string;
+  /**
+   * The image the holder runs (it needs `sleep`): one that outlives every
+   * container of the group, so removing a tree's image never finds it in
+   * use by the holder. Default: the first container's image.
+   */
+  image?: string;
 }
 
 /** One container's use of a holder; release it when the container is gone. */

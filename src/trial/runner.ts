@@ -150,8 +150,12 @@ const DISK_FILLED_DETAIL = `the trial wrote so much that less than ${
  * loopback-only network namespace; each iteration gets a new one (see
  * `netns_pool.ts`).
  */
-function sharedNetnsOf(runId: string, iter: number): NetnsGroup {
-  return { key: `${runId}/${iter}`, scope: runId };
+function sharedNetnsOf(
+  runId: string,
+  iter: number,
+  image: string,
+): NetnsGroup {
+  return { key: `${runId}/${iter}`, scope: runId, image };
 }
 
 function randomHex(bytes: number): string {
@@ -347,7 +351,7 @@ async function runWrapped(
       timeoutMs: engineTimeoutMs,
       outputCapBytes: OUTPUT_CAP_BYTES,
       signal,
-      sharedNetns: sharedNetnsOf(ctx.runId, input.iter),
+      sharedNetns: sharedNetnsOf(ctx.runId, input.iter, deps.images.baseImage),
       files: controlFiles(nonce, ctx.user),
       collect,
       ...(onStart === undefined ? {} : { onStart }),

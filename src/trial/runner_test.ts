@@ -185,7 +185,13 @@ Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image,
   // No setup command: the engine's own timeout is the backstop.
   assert.equal(run.options.timeoutMs, 60_000 + BACKSTOP_GRACE_MS);
   assert.equal(run.options.onStart, undefined);
-  assert.deepEqual(run.options.sharedNetns, { key: "run-1/3", scope: "run-1" });
+  // The holder runs the run's trial image, never a tree's (whose image is
+  // removed while the holder may still be up).
+  assert.deepEqual(run.options.sharedNetns, {
+    key: "run-1/3",
+    scope: "run-1",
+    image: "trial:1",
+  });
   assert.equal(run.options.outputCapBytes, 10 * 1024 * 1024);
 });
 

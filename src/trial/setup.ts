@@ -42,20 +42,6 @@ export function userOf(ident: Ident): string {
   return `${ident.uid}:${ident.gid}`;
 }
 
-/** The one-line description of the engine a run or measure uses. */
-export function engineLine(
-  setup: Pick<TrialSetup, "info" | "sharesFiles">,
-): string {
-  const { info } = setup;
-  return `Engine: ${info.product} ${info.serverVersion} at ${info.endpoint}${
-    info.rootless ? ", rootless" : ""
-  }; ${
-    setup.sharesFiles
-      ? "it shares this machine's files"
-      : "it does not see this machine's files: trees and reports travel through the Engine API, --mount sources are paths on its host"
-  }`;
-}
-
 /**
  * Whether the engine sees `root` at the same path: a probe directory is made
  * under `.ratchet/tmp/` (and removed, with `.ratchet/` when it was not there).

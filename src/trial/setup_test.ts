@@ -6,7 +6,6 @@ import { tempDir } from "../../tests/_helpers/git_repo.ts";
 import type { Config } from "../config/config.ts";
 import { ConfigError, EnvironmentError } from "../errors.ts";
 import {
-  engineLine,
   prepareTrials,
   setUpEngine,
   setUpTrials,
@@ -35,25 +34,8 @@ function engine(): FakeRuntime {
   return runtime;
 }
 
-Deno.test("userOf() and engineLine() describe the trial user and the engine", () => {
+Deno.test("userOf() gives a trial user as uid:gid", () => {
   assert.equal(userOf({ uid: 1000, gid: 100 }), "1000:100");
-  const info = {
-    rootless: false,
-    serverVersion: "27.1",
-    product: "docker",
-    endpoint: "unix:///var/run/docker.sock",
-    dataRoot: "/var/lib/docker",
-  };
-  assert.equal(
-    engineLine({ info, sharesFiles: true }),
-    "Engine: docker 27.1 at unix:///var/run/docker.sock; it shares this machine's files",
-  );
-  const remote = engineLine({
-    info: { ...info, rootless: true, product: "podman", endpoint: "ssh://gpu" },
-    sharesFiles: false,
-  });
-  assert.match(remote, /^Engine: podman 27\.1 at ssh:\/\/gpu, rootless; /);
-  assert.match(remote, /does not see this machine's files/);
 });
 
 Deno.test("setUpEngine() runs trials as the repository's owner and probes whether the engine sees it", async () => {

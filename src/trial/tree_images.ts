@@ -276,7 +276,14 @@ export async function removeRunImages(
   runtime: ContainerRuntime,
   runId: string,
 ): Promise<void> {
-  await runtime.removeContainers({ "ratchet.run": runId });
-  await runtime.removeImages({ "ratchet.run": runId, "ratchet.role": "tree" });
-  await runtime.removeVolumes({ "ratchet.run": runId });
+  // Each step on its own: one that fails (an engine refusing one image)
+  // must not keep the others from running; the first failure is reported.
+  const failures: unknown[] = [];
+  const step = (p: Promise<unknown>) => p.catch((e) => void failures.push(e));
+  await step(runtime.removeContainers({ "ratchet.run": runId }));
+  await step(
+    runtime.removeImages({ "ratchet.run": runId, "ratchet.role": "tree" }),
+  );
+  await step(runtime.removeVolumes({ "ratchet.run": runId }));
+  if (failures.length > 0) throw failures[0];
 }

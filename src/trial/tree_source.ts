@@ -1,8 +1,9 @@
 /**
  * Where a tree's entries and contents come from: a git tree of the
- * repository (the incumbent, a candidate, the start commit) or a plain
- * checkout directory (`ratchet measure`), plus the pinned harness snapshot
- * laid over either.
+ * repository (the incumbent, a candidate, the start commit) or a checkout
+ * directory (`ratchet measure`: the files git would commit when it lies in a
+ * work tree, every file otherwise), plus the pinned harness snapshot laid
+ * over either.
  *
  * Git trees are listed with `ls-tree` and read with one `cat-file --batch`
  * process per tree, in the order the tar is written. `git archive` is not
@@ -51,7 +52,7 @@ const EXCLUDED_TOP = new Set([".git", ".ratchet"]);
 export async function listSource(source: TreeSource): Promise<SourceListing> {
   return source.kind === "git"
     ? await listGitTree(source.root, source.treeish)
-    : await listDirectory(source.dir);
+    : await listCheckout(source.dir) ?? await listDirectory(source.dir);
 }
 
 async function listGitTree(
@@ -123,6 +124,120 @@ async function readBlobs(root: string, oids: string[]): Promise<string[]> {
     at = nl + 1 + size + 1;
   }
   return result;
+}
+
+/**
+ * A checkout directory as git sees it, when it lies in a work tree: the
+ * files `git add -A` would commit (tracked and untracked, never ignored), as
+ * they are on disk; named by the git tree of `HEAD` when they equal it (so a
+ * measure of a clean commit and a run from it share the prepare step's
+ * cache). Null outside a work tree.
+ */
+async function listCheckout(dir: string): Promise<SourceListing | null> {
+  const prefix = await runGitRaw(dir, ["rev-parse", "--show-prefix"], {
+    okCodes: [0, 128],
+  }).catch(() => null);
+  if (prefix === null || prefix.status !== 0) return null;
+  const out = await runGitRaw(dir, [
+    "ls-files",
+    "-z",
+    "--cached",
+    "--others",
+    "--exclude-standard",
+    "--",
+    ".",
+  ]);
+  const paths = new TextDecoder().decode(out.stdout).split("\0").filter((p) =>
+    p !== "" && !EXCLUDED_TOP.has(p.split("/")[0]!)
+  );
+  const listing = await listPaths(dir, paths);
+  const status = await runGitRaw(dir, [
+    "status",
+    "--porcelain",
+    "-z",
+    "--",
+    ".",
+  ]);
+  if (status.stdout.length === 0) {
+    const at = new TextDecoder().decode(prefix.stdout).trim().replace(
+      /\/$/,
+      "",
+    );
+    const tree = await runGitRaw(dir, [
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      at === "" ? "HEAD^{tree}" : `HEAD:${at}`,
+    ], { okCodes: [0, 1, 128] });
+    if (tree.status === 0) {
+      listing.identity = new TextDecoder().decode(tree.stdout).trim();
+    }
+  }
+  return listing;
+}
+
+/** The entries of `paths` (files and links) under `dir`, with their directories. */
+async function listPaths(
+  dir: string,
+  paths: readonly string[],
+): Promise<SourceListing> {
+  const entries = new Map<string, SourceEntry>();
+  const digest = createHash("sha256");
+  for (const path of [...paths].sort()) {
+    const full = join(dir, path);
+    const info = await Deno.lstat(full).catch(() => null);
+    // Deleted in the checkout but still in the index: not part of it.
+    if (info === null) continue;
+    let entry: SourceEntry | null = null;
+    if (info.isSymlink) {
+      entry = {
+        path,
+        kind: "symlink",
+        executable: false,
+        size: 0,
+        linkTarget: await Deno.readLink(full),
+      };
+    } else if (info.isFile) {
+      entry = {
+        path,
+        kind: "file",
+        executable: ((info.mode ?? 0) & 0o111) !== 0,
+        size: info.size,
+        content: { from: "file", full },
+      };
+    } else if (info.isDirectory) {
+      // A submodule: checked out as a directory of its own.
+      entry = { path, kind: "dir", executable: false, size: 0 };
+    }
+    if (entry === null) continue;
+    const parts = path.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (!entries.has(parent)) {
+        entries.set(parent, {
+          path: parent,
+          kind: "dir",
+          executable: false,
+          size: 0,
+        });
+      }
+    }
+    entries.set(path, entry);
+    digest.update(
+      JSON.stringify([
+        path,
+        entry.kind,
+        entry.executable,
+        entry.size,
+        info.mtime?.getTime() ?? 0,
+        entry.linkTarget ?? "",
+      ]) + "\n",
+    );
+  }
+  return {
+    identity: `dir-${digest.digest("hex").slice(0, 40)}`,
+    entries: [...entries.values()],
+  };
 }
 
 async function listDirectory(dir: string): Promise<SourceListing> {

@@ -297,3 +297,39 @@ Deno.test("overlaySnapshot() lays the pinned harness over a tree", async () => {
     await Deno.remove(snap, { recursive: true });
   }
 });
+
+Deno.test("listSource() lists a git checkout as git would commit it, named by HEAD's tree while it is clean", async () => {
+  await using repo = await tempRepo({
+    ".gitignore": "node_modules/\n*.log\n",
+    "src/a.py": "a\n",
+    "sub/b.py": "b\n",
+  });
+  await Deno.mkdir(join(repo.dir, "node_modules/x"), { recursive: true });
+  await Deno.writeTextFile(join(repo.dir, "node_modules/x/i.js"), "dep\n");
+  await Deno.writeTextFile(join(repo.dir, "debug.log"), "noise\n");
+  const head = await repo.git("rev-parse", "HEAD^{tree}");
+  const clean = await listSource({ kind: "dir", dir: repo.dir });
+  // Ignored files are not part of it; the identity is the commit's tree.
+  assert.deepEqual(Object.keys(table(clean.entries)).sort(), [
+    ".gitignore",
+    "src",
+    "src/a.py",
+    "sub",
+    "sub/b.py",
+  ]);
+  assert.equal(clean.identity, head);
+  // A project inside the repository: named by its own subtree.
+  const sub = await listSource({ kind: "dir", dir: join(repo.dir, "sub") });
+  assert.deepEqual(Object.keys(table(sub.entries)), ["b.py"]);
+  assert.equal(sub.identity, await repo.git("rev-parse", "HEAD:sub"));
+  // An uncommitted change and a new file are part of it, and no longer
+  // the commit's tree.
+  await Deno.writeTextFile(join(repo.dir, "src/a.py"), "a = 2\n");
+  await Deno.writeTextFile(join(repo.dir, "new.py"), "n\n");
+  const dirty = await listSource({ kind: "dir", dir: repo.dir });
+  assert.ok(dirty.entries.some((e) => e.path === "new.py"));
+  assert.match(dirty.identity, /^dir-[0-9a-f]{40}$/);
+  await using reader = new ContentReader();
+  const a = dirty.entries.find((e) => e.path === "src/a.py")!;
+  assert.equal(new TextDecoder().decode(await bytesOf(reader, a)), "a = 2\n");
+});

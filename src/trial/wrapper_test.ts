@@ -150,3 +150,37 @@ Deno.test("WRAPPER keeps lines a command forges in the log from counting", async
   assert.ok(log.wall !== null && log.wall.seconds < 10, r.log);
   assert.match(r.log, /^forged wall/m);
 });
+
+Deno.test("WRAPPER writes its log through a descriptor a command cannot swap: a FIFO in its place neither blocks nor receives it", async () => {
+  const ctl = await Deno.makeTempDir();
+  const work = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(ctl, "nonce"), NONCE + "\n");
+    const script = WRAPPER.replaceAll(CONTROL_DIR, ctl).replaceAll(
+      WORK_DIR,
+      work,
+    );
+    const child = new Deno.Command("sh", {
+      args: [
+        "-c",
+        script,
+        "ratchet-trial",
+        `rm -f ${ctl}/log && mkfifo ${ctl}/log && echo swapped`,
+        "",
+        "",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Before the fix the wrapper blocked forever opening the FIFO.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout), "swapped\n");
+    assert.ok((await Deno.lstat(join(ctl, "log"))).isFifo);
+  } finally {
+    await Deno.remove(ctl, { recursive: true });
+    await Deno.remove(work, { recursive: true });
+  }
+});

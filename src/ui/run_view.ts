@@ -4,6 +4,7 @@
  * on a terminal a live status line (phase, current tool call, trial k of n
  * with a progress bar, incumbent vs baseline, cost, elapsed, remaining).
  */
+import { engineLine } from "./engine_text.ts";
 import type { RunEvent } from "../core/events.ts";
 import type { IterationRecord } from "../core/state.ts";
 import { fmtDuration, fmtNum, fmtPct, fmtUsd } from "./format.ts";
@@ -128,6 +129,14 @@ export function textView(
             `${event.resumed ? "Resuming" : "Starting"} run ${
               s.bold(event.run_id)
             } on branch ${event.branch}`,
+          );
+          print(
+            s.dim(engineLine({
+              product: event.engine.product,
+              serverVersion: event.engine.version,
+              endpoint: event.engine.endpoint,
+              rootless: event.engine.rootless,
+            }, event.engine.shares_filesystem)),
           );
           if (event.dirty) {
             print(

@@ -1,4 +1,5 @@
 /** `ratchet status` as text. */
+import { engineModeText } from "./engine_text.ts";
 import type { StopReason } from "../core/state.ts";
 import type { StatusJson } from "../status.ts";
 import { fmtNum, fmtPct, fmtUsd } from "./format.ts";
@@ -128,6 +129,12 @@ export function renderStatus(
     ...guardRows(st).map(([k, v]) => row(k, v)),
     row("kept", `${st.kept} change(s)`),
     row("cost", fmtUsd(st.cost_usd)),
+    ...(st.engine === null ? [] : [
+      row(
+        "engine",
+        `${st.engine.endpoint}; ${engineModeText(st.engine.shares_filesystem)}`,
+      ),
+    ]),
   ];
   if (st.stop_reason !== null && st.state !== "running") {
     lines.push(

@@ -36,6 +36,8 @@ interface PointCase {
   /** Where in the run the point is. */
   where: string;
   setup?: (lab: Lab) => Promise<void>;
+  /** Flags the killed run is started with besides the scenario's. */
+  args?: string[];
 }
 
 /** A lock left by a process that is gone. */
@@ -73,7 +75,23 @@ const POINT_CASES: PointCase[] = [
     where: "baseline report temp written",
   },
   { point: "results.append.mid-line", where: "baseline record half written" },
+  {
+    point: "prepare.committed",
+    where: "preflight: the prepared image committed, the run not told yet",
+    args: [
+      "--prepare-command",
+      "mkdir -p /opt/dep && echo ready > /opt/dep/ok",
+    ],
+  },
+  {
+    point: "tree.image-built",
+    where: "baseline: the start tree's image built, not measured",
+  },
   { point: "run.baseline-recorded", where: "baseline recorded" },
+  {
+    point: "tree.image-built:2",
+    where: "iteration 1: the candidate's tree image built",
+  },
   {
     point: "current.write.before-rename",
     where: "iteration 1: current.json temp written",
@@ -119,6 +137,10 @@ const POINT_CASES: PointCase[] = [
   {
     point: "results.append.mid-line:3",
     where: "iteration 2: record half written",
+  },
+  {
+    point: "images.removed",
+    where: "iteration 2: the reverted candidate's image removed",
   },
   {
     point: "confirmation.write.before-rename",
@@ -178,11 +200,15 @@ const REPORT_POINTS = [
  */
 async function killAndRecover(
   lab: Lab,
-  fault: { env?: Record<string, string>; kill?: { afterMs: number } },
+  fault: {
+    env?: Record<string, string>;
+    kill?: { afterMs: number };
+    args?: string[];
+  },
 ): Promise<void> {
   const r1 = await lab.ratchet(
     "run",
-    runArgs(),
+    runArgs(undefined, ...(fault.args ?? [])),
     {
       ...(fault.env ? { env: fault.env } : {}),
       ...(fault.kill
@@ -259,7 +285,10 @@ dockerTest(
           modelUrl: model.url,
         }, async (lab) => {
           await c.setup?.(lab);
-          await killAndRecover(lab, { env: { RATCHET_FAULT_POINT: c.point } });
+          await killAndRecover(lab, {
+            env: { RATCHET_FAULT_POINT: c.point },
+            ...(c.args === undefined ? {} : { args: c.args }),
+          });
         }).then(add)
       );
       tasks.push(() =>

@@ -296,7 +296,7 @@ dockerTest(
     await using repo = await scoringRepo();
     let killedSpend = 0;
     try {
-      // kill -9 while the model answers, with an edit already in the worktree.
+      // kill -9 while the model answers, with an edit already in the sandbox.
       {
         await using server = await startFakeAnthropic([
           setValue(10, 20),
@@ -317,7 +317,10 @@ dockerTest(
         // Written after the call that made the edit: kill -9 cannot lose it.
         assert.ok(current !== null && current.cost_usd > 0);
         killedSpend = current.cost_usd;
-        assert.equal((await worktreeState(repo)).value, "25");
+        // The edit lived in the sandbox container, which kill -9 took with
+        // it: the worktree is still at the incumbent, and resume starts the
+        // iteration again from there.
+        assert.equal((await worktreeState(repo)).value, "20");
       }
       // kill -9 while the candidate's (slow) trial runs.
       {

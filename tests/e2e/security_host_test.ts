@@ -8,8 +8,9 @@
  *   shows the race is real while it is thawed);
  * - a trial that floods stdout costs ratchet 10 MiB and the engine's disk
  *   nothing (no json-file log);
- * - a trial that fills the disk holding `.ratchet/` is killed and recorded
- *   as crashed, and its copy removed (repo on a 1200 MiB tmpfs).
+ * - a trial that fills the engine's disk (where its writes land) is killed
+ *   and recorded as crashed (a private dockerd with its storage on a
+ *   1536 MiB tmpfs).
  *
  * Results go to tests/artifacts/security.json (group "host").
  */
@@ -30,12 +31,15 @@ import {
   create,
   ratchet,
   readRecords,
-  removeRunContainers,
   setValue,
   submit,
   turn,
 } from "./_support.ts";
 import { GroupRecorder } from "./security_support.ts";
+import {
+  type PrivateDockerd,
+  startPrivateDockerd,
+} from "../reliability/dockerd.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 const MiB = 1024 * 1024;
@@ -46,7 +50,7 @@ const runtime = new DockerRuntime(
 const recorder = new GroupRecorder("host", {
   title: "Protecting the host: editor races, output floods, a full disk",
   about:
-    "Runner-level and CLI tests of what a candidate could do to the machine ratchet runs on rather than to its score: race the host-side editor through a symlink swapped in by a background process, flood the engine's log with output, and fill the disk that holds `.ratchet/` (the trial's tree copy).",
+    "Runner-level and CLI tests of what a candidate could do to the machine ratchet runs on rather than to its score: race the editor through a symlink swapped in by a background process, flood the engine's log with output, and fill the disk that holds the engine's storage (where a trial's writes land).",
   test: "tests/e2e/security_host_test.ts",
 });
 
@@ -313,20 +317,23 @@ async function freeBytes(dir: string): Promise<number> {
 }
 
 hostTest(
-  "a candidate filling the disk that holds .ratchet/ is killed within a poll, recorded as crashed, and the run goes on",
+  "a candidate filling the engine's disk is killed within a poll, recorded as crashed, and the run goes on",
   async () => {
+    // The engine's storage (where a trial's writes land) on a 1536 MiB
+    // tmpfs: a private dockerd whose data root lives there.
     const mnt = await Deno.makeTempDir({ prefix: "ratchet-sec-disk-" });
     const mount = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1200m", "tmpfs", mnt],
+      args: ["-t", "tmpfs", "-o", "size=1536m", "tmpfs", mnt],
       stderr: "piped",
     }).output();
     assert.ok(
       mount.success,
       `mount tmpfs: ${new TextDecoder().decode(mount.stderr)}`,
     );
-    const dir = join(mnt, "repo");
+    const dir = await Deno.makeTempDir({ prefix: "ratchet-sec-disk-repo-" });
+    let engine: PrivateDockerd | null = null;
     try {
-      await Deno.mkdir(dir);
+      engine = await startPrivateDockerd(["busybox:latest"], { baseDir: mnt });
       const files: Record<string, string> = {
         "value.txt": "10\n",
         "prog.sh": "cat value.txt\n",
@@ -372,6 +379,8 @@ hostTest(
         r = await ratchet(
           [
             ...scoreRunFlags(),
+            "--image",
+            "busybox:latest",
             "--decision",
             "mean",
             "--iterations",
@@ -382,6 +391,7 @@ hostTest(
           ],
           dir,
           server,
+          { env: { DOCKER_HOST: engine.host } },
         );
       } finally {
         watching = false;
@@ -397,29 +407,29 @@ hostTest(
       const freeAfter = await freeBytes(mnt);
       const held = filled.decision === "crashed" &&
         /less than 512 MiB stayed free/.test(report) &&
-        records[2]?.decision === "improved" && seconds < 60 &&
+        records[2]?.decision === "improved" && seconds < 90 &&
         freeAfter > 1024 * MiB;
       recorder.add({
         id: "disk-fill",
         attack:
-          "the trial writes /dev/zero into the tree copy until the disk is full, then sleeps 600 s (no timeout needed to stop it)",
+          "the trial writes /dev/zero into its tree until the engine's disk is full, then sleeps 600 s (no timeout needed to stop it)",
         vector: "trial",
         layer:
-          `disk watch in the trial runner: free space polled every 250 ms, the container killed below ${
+          `disk watch in the trial runner: the free space of the disks holding .ratchet/ and a local engine's storage polled every 250 ms, the container killed below ${
             TRIAL_MIN_FREE_BYTES / MiB
-          } MiB and the copy removed`,
+          } MiB (its writable layer goes with it)`,
         recorded: `${filled.decision} (${filled.reason}); ${
           /detail:\s+(.*)/.exec(report)?.[1] ?? ""
         }`,
         held,
         // † marks a value that depends on where the 250 ms polls fell.
-        evidence: `1200 MiB tmpfs: lowest free ${
+        evidence: `engine storage on a 1536 MiB tmpfs: lowest free ${
           (minFree / MiB).toFixed(0)
         }† MiB, below ${TRIAL_MIN_FREE_BYTES / MiB} MiB for about ${
           Math.round(lowMs)
-        } ms; ${
+        }† ms; ${
           (freeAfter / MiB).toFixed(0)
-        } MiB free after; the next iteration was ${
+        }† MiB free after; the next iteration was ${
           records[2]?.decision
         }; whole run ${seconds.toFixed(1)} s`,
       });
@@ -429,12 +439,14 @@ hostTest(
           records: records.map((x) => x.decision),
           report: report.slice(0, 600),
           seconds,
+          freeAfter,
         }),
       );
     } finally {
-      await removeRunContainers(dir).catch(() => {});
+      await engine?.close();
       await new Deno.Command("umount", { args: ["-l", mnt] }).output();
       await Deno.remove(mnt, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 );

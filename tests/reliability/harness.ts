@@ -16,6 +16,7 @@
 import { join } from "node:path";
 import {
   containersOfRun,
+  dockerApi,
   forceRemoveContainer,
   socketOfHost,
 } from "../_helpers/docker.ts";
@@ -145,6 +146,31 @@ export async function runContainers(
   return list.map((c) =>
     `${c.Id.slice(0, 12)}(${c.Labels["ratchet.role"] ?? "trial"})`
   );
+}
+
+/** Tree images and volumes labelled `ratchet.run=<runId>`, by name. */
+export async function runImagesAndVolumes(
+  runId: string,
+  dockerHost?: string,
+): Promise<string[]> {
+  const socket = socketOfHost(dockerHost);
+  const filters = encodeURIComponent(
+    JSON.stringify({ label: [`ratchet.run=${runId}`] }),
+  );
+  const images = await dockerApi(
+    "GET",
+    `/images/json?filters=${filters}`,
+    socket,
+  ) as { Id: string; RepoTags?: string[] }[];
+  const volumes = await dockerApi(
+    "GET",
+    `/volumes?filters=${filters}`,
+    socket,
+  ) as { Volumes?: { Name: string }[] } | null;
+  return [
+    ...images.map((i) => `image ${i.RepoTags?.[0] ?? i.Id.slice(7, 19)}`),
+    ...(volumes?.Volumes ?? []).map((v) => `volume ${v.Name}`),
+  ];
 }
 
 /** Force-remove every container labelled with one of `runIds`. */
@@ -574,6 +600,14 @@ export class Lab {
         "no container of the run left",
         left.length === 0,
         left.join(", "),
+      );
+      const kept = await runImagesAndVolumes(run!.run_id, this.dockerHost)
+        .catch((e) => [`error: ${e}`]);
+      this.check(
+        stage,
+        "no tree image or volume of the run left",
+        kept.length === 0,
+        kept.join(", "),
       );
     }
     const copies = await Array.fromAsync(

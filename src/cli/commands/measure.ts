@@ -18,7 +18,7 @@ import { BaselineError } from "../../errors.ts";
 import { DockerRuntime } from "../../infra/docker/runtime.ts";
 import { resolveEngine } from "../../infra/engine.ts";
 import { runGitRaw } from "../../infra/git.ts";
-import { engineLine } from "../../trial/setup.ts";
+import { engineLine } from "../../ui/engine_text.ts";
 import { measure, type MeasureRun } from "../../measure.ts";
 import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
 import { renderCalibration } from "../../ui/calibrate_view.ts";
@@ -72,7 +72,9 @@ async function measureCheckout(
         if (!cmd.json) ctx.output.err(line);
       },
       onReady: (setup) => {
-        if (!cmd.json) ctx.output.err(engineLine(setup));
+        if (!cmd.json) {
+          ctx.output.err(engineLine(setup.info, setup.sharesFiles));
+        }
       },
       onTrial: (p) => {
         if (!cmd.json || options.progressOnJson) {

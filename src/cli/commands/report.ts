@@ -3,6 +3,7 @@
  * atomically and print its path. Read-only on `.ratchet/`, so it works while
  * a run is going.
  */
+import { engineModeText } from "../../ui/engine_text.ts";
 import { dirname, join, resolve } from "node:path";
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
@@ -116,6 +117,11 @@ export async function reportCommand(
   };
   const engine = await (deps.engine ?? engineLine)(ctx);
   if (engine !== null) environment["docker engine"] = engine;
+  if (run.engine != null) {
+    environment["trial engine"] = `${run.engine.endpoint}; ${
+      engineModeText(run.engine.shares_filesystem)
+    }`;
+  }
   const html = renderReport({
     run,
     records,

@@ -44,7 +44,6 @@ import type { ContainerRuntime } from "../../infra/runtime.ts";
 import { type RunFile, Store } from "../../infra/store.ts";
 import { repoOverview } from "../../infra/workspace.ts";
 import {
-  engineLine,
   prepareTrials,
   setUpEngine,
   specContext,
@@ -157,6 +156,17 @@ async function checkDisk(dir: string): Promise<void> {
       { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
     );
   }
+}
+
+/** The engine as the `run_started` event names it. */
+function engineOf(setup: TrialSetup) {
+  return {
+    product: setup.info.product,
+    version: setup.info.serverVersion,
+    endpoint: setup.info.endpoint,
+    rootless: setup.info.rootless,
+    shares_filesystem: setup.sharesFiles,
+  };
 }
 
 /**
@@ -531,7 +541,6 @@ export async function runRun(
     signal: ctx.signal,
     onProgress: (line) => events({ event: "progress", message: line }),
   });
-  events({ event: "info", message: engineLine(engine) });
   const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
   await store.init();
   return await withLock(store, ctx, events, async () => {
@@ -602,6 +611,7 @@ export async function runRun(
       start_sha: startSha,
       resumed: false,
       dirty,
+      engine: engineOf(engine),
     });
     const partial = {
       ctx,
@@ -888,7 +898,6 @@ export async function runResume(
       signal: ctx.signal,
       onProgress: (line) => events({ event: "progress", message: line }),
     });
-    events({ event: "info", message: engineLine(engine) });
     run.engine = {
       endpoint: engine.info.endpoint,
       shares_filesystem: engine.sharesFiles,
@@ -919,6 +928,7 @@ export async function runResume(
       start_sha: run.start_sha,
       resumed: true,
       dirty: false,
+      engine: engineOf(engine),
     });
     const session: Session = {
       ctx,

@@ -86,10 +86,26 @@ function repoAndTag(name: string): { repo: string; tag: string } {
     : { repo: name, tag: "latest" };
 }
 
+/**
+ * The engine-side filter of a lookup by labels: the first label only.
+ * Podman 4.3 answers a list filtered by two labels with nothing at all, so
+ * the rest are checked here (`hasLabels`).
+ */
 function labelFilters(labels: Record<string, string>): string {
-  return JSON.stringify({
-    label: Object.entries(labels).map(([k, v]) => `${k}=${v}`),
-  });
+  const first = Object.entries(labels)[0];
+  return JSON.stringify(
+    first === undefined ? {} : {
+      label: [`${first[0]}=${first[1]}`],
+    },
+  );
+}
+
+/** Whether `have` carries every label of `want`. */
+function hasLabels(
+  have: Record<string, string> | null | undefined,
+  want: Record<string, string>,
+): boolean {
+  return Object.entries(want).every(([k, v]) => have?.[k] === v);
 }
 
 /** An image name without the default registry Podman spells out. */
@@ -523,10 +539,10 @@ export class DockerRuntime implements ContainerRuntime {
     await this.settled();
     let removed = 0;
     try {
-      const list = await this.#docker.listContainers({
+      const list = (await this.#docker.listContainers({
         all: true,
         filters: labelFilters(labels),
-      });
+      })).filter((info) => hasLabels(info.Labels, labels));
       for (const info of list) {
         try {
           await this.#docker.getContainer(info.Id).remove({
@@ -567,7 +583,10 @@ export class DockerRuntime implements ContainerRuntime {
       const list = await this.#docker.listVolumes({
         filters: labelFilters(labels),
       });
-      for (const volume of list.Volumes ?? []) {
+      const volumes = (list.Volumes ?? []).filter((v) =>
+        hasLabels(v.Labels, labels)
+      );
+      for (const volume of volumes) {
         try {
           await this.#docker.getVolume(volume.Name).remove();
           removed++;
@@ -595,7 +614,12 @@ export class DockerRuntime implements ContainerRuntime {
   /** Remove every image carrying all `labels`; returns how many. */
   async removeImages(labels: Record<string, string>): Promise<number> {
     const images = await this.listImages(labels);
-    for (const image of images) await this.removeImage(image.name);
+    let first: unknown = null;
+    for (const image of images) {
+      // One image the engine refuses does not keep the others.
+      await this.removeImage(image.name).catch((e) => (first ??= e));
+    }
+    if (first !== null) throw first;
     return images.length;
   }
 
@@ -605,9 +629,9 @@ export class DockerRuntime implements ContainerRuntime {
     { name: string; created: number; labels: Record<string, string> }[]
   > {
     try {
-      const list = await this.#docker.listImages({
+      const list = (await this.#docker.listImages({
         filters: labelFilters(labels),
-      });
+      })).filter((image) => hasLabels(image.Labels, labels));
       return list.map((image) => ({
         name: shortName(
           (image.RepoTags ?? []).find((t) => t !== "<none>:<none>") ??
@@ -814,6 +838,7 @@ export class DockerRuntime implements ContainerRuntime {
     labels["ratchet.netns"] = group.key;
     const options = createOptions({
       ...spec,
+      image: group.image ?? spec.image,
       cmd: ["sleep", String(HOLDER_LIFETIME_S)],
       workingDir: "/",
       env: {},
