@@ -1,8 +1,10 @@
 /**
- * ratchet's entry point: read argv and the environment, build the real
- * dependencies, run one command, and map any error to an exit code. The only
- * module that reads Deno.args/Deno.env or calls Deno.exit.
+ * ratchet's entry point: read argv, the environment and signals, build the
+ * real dependencies (src/app/deps.ts, the composition root), run one
+ * command, and map any error to an exit code. The only module that reads
+ * Deno.args/Deno.env or calls Deno.exit.
  */
+import { createDeps } from "./src/app/deps.ts";
 import { parseCommand } from "./src/cli/args.ts";
 import { runCommand } from "./src/cli/dispatch.ts";
 import type { CommandContext } from "./src/cli/context.ts";
@@ -35,13 +37,14 @@ async function main(): Promise<number> {
   });
   try {
     const command = parseCommand(Deno.args);
+    const now = () => new Date();
     const ctx: CommandContext = {
       cwd: Deno.cwd(),
       env,
       output,
       signal: controller.signal,
-      faultSpec: env.RATCHET_FAULT_POINT,
-      now: () => new Date(),
+      now,
+      deps: createDeps({ env, now, pid: Deno.pid }),
     };
     return await runCommand(command, ctx);
   } catch (error) {

@@ -84,21 +84,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function timeIt(
-  n: number,
-  warmup: number,
-  fn: () => Promise<unknown>,
-): Promise<number[]> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    out.push(performance.now() - t);
-  }
-  return out;
-}
-
 /**
  * Time several candidates round-robin (one of each per round, the order
  * rotating), so load from other work on the machine hits them alike.

@@ -5,6 +5,8 @@
  * - `ratchet/pure-core`: `src/core/**` stays pure. It may import only other
  *   core modules and the pure libraries listed below, and never touches
  *   `Deno.*`.
+ * - `ratchet/composition-root`: in `src/`, the adapters (`DockerRuntime`,
+ *   `AnthropicClient`, `Store`) are constructed only in `src/app/deps.ts`.
  * - `ratchet/one-adapter`: the Anthropic SDK is imported only in
  *   `src/agent/anthropic.ts`, dockerode only in the `src/infra/docker/`
  *   folder (the Docker adapter).
@@ -27,6 +29,16 @@ function ownedBy(filename: string, owner: string): boolean {
   return owner.endsWith("/")
     ? filename.includes(`/${owner}`)
     : filename.endsWith(owner);
+}
+
+/** Adapter classes only the composition root may construct. */
+const ADAPTER_CLASSES = new Set(["DockerRuntime", "AnthropicClient", "Store"]);
+const COMPOSITION_ROOT = "src/app/deps.ts";
+
+/** Production code under src/ (not tests beside it). */
+function isSource(filename: string): boolean {
+  const f = filename.replaceAll("\\", "/");
+  return /\/src\//.test(f) && !f.endsWith("_test.ts");
 }
 
 function isCore(filename: string): boolean {
@@ -70,6 +82,26 @@ const plugin: Deno.lint.Plugin = {
               context.report({
                 node,
                 message: "src/core must stay pure: no Deno.* APIs",
+              });
+            }
+          },
+        };
+      },
+    },
+    "composition-root": {
+      create(context) {
+        const file = context.filename.replaceAll("\\", "/");
+        if (!isSource(file) || file.endsWith(COMPOSITION_ROOT)) return {};
+        return {
+          NewExpression(node) {
+            if (
+              node.callee.type === "Identifier" &&
+              ADAPTER_CLASSES.has(node.callee.name)
+            ) {
+              context.report({
+                node,
+                message:
+                  `${node.callee.name} is built only in ${COMPOSITION_ROOT} (the composition root); take it from Deps`,
               });
             }
           },

@@ -157,6 +157,18 @@ export interface ModelClient {
     request: ModelRequest,
     options?: StreamOptions,
   ): Promise<ModelResponse>;
+  /**
+   * Whether the API knows `model`, asked before a run starts. `unknown` when
+   * it answers that it does not; `unverified` when it cannot tell now.
+   */
+  checkModel(
+    model: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<
+    | { status: "known" }
+    | { status: "unknown"; detail: string }
+    | { status: "unverified"; detail: string }
+  >;
 }
 
 /**

@@ -2,6 +2,7 @@
  * What every command receives from main.ts: the outside world as values and
  * interfaces, so commands never read Deno.args/env or exit themselves.
  */
+import type { Deps } from "../app/deps.ts";
 import type { Output } from "../ui/output.ts";
 import type { StopSignal } from "../errors.ts";
 
@@ -15,7 +16,7 @@ export interface CommandContext {
   output: Output;
   /** Aborted on SIGINT, SIGTERM or SIGHUP; `signal.reason` is the StopSignal. */
   signal: AbortSignal;
-  /** Test-only fault hook point spec (RATCHET_FAULT_POINT), or undefined. */
-  faultSpec: string | undefined;
   now: () => Date;
+  /** Every adapter, built once by the composition root (src/app/deps.ts). */
+  deps: Deps;
 }

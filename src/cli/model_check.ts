@@ -4,7 +4,6 @@
  * with exit 2 before the baseline, instead of after it with the run left
  * interrupted.
  */
-import { AnthropicClient, clientTuningFromEnv } from "../agent/anthropic.ts";
 import { ConfigError } from "../errors.ts";
 import type { CommandContext } from "./context.ts";
 
@@ -17,11 +16,7 @@ export async function checkModel(
   ctx: CommandContext,
   options: { apiKey: string; model: string; warn: (message: string) => void },
 ): Promise<void> {
-  const client = new AnthropicClient({
-    apiKey: options.apiKey,
-    baseURL: ctx.env.ANTHROPIC_BASE_URL ?? null,
-    ...clientTuningFromEnv(ctx.env),
-  });
+  const client = ctx.deps.model(options.apiKey);
   const answer = await client.checkModel(options.model, {
     signal: ctx.signal,
   });

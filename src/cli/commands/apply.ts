@@ -1,7 +1,6 @@
 /** `ratchet apply`: squash the run's kept changes onto the current branch. */
 import type { CommandContext } from "../context.ts";
 import { currentBranch, findRepoRoot, squashApply } from "../../infra/git.ts";
-import { Store } from "../../infra/store.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { incumbentOf } from "../../core/stop.ts";
@@ -16,7 +15,7 @@ import {
 /** Run `ratchet apply`. */
 export async function applyCommand(ctx: CommandContext): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
-  const store = new Store(root);
+  const store = ctx.deps.store(root);
   const run = await store.readRun();
   if (run === null) {
     throw new EnvironmentError(`There is no run to apply in ${root}`, {

@@ -1,9 +1,7 @@
 /** `ratchet instruct "TEXT"`: a note the running run's next proposal reads once. */
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
-import { createFaultHook } from "../../infra/fault.ts";
 import { readLock } from "../../infra/lock.ts";
-import { Store } from "../../infra/store.ts";
 import { EnvironmentError } from "../../errors.ts";
 
 /** Run `ratchet instruct`. */
@@ -12,7 +10,7 @@ export async function instructCommand(
   ctx: CommandContext,
 ): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
-  const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
+  const store = ctx.deps.store(root);
   const run = await store.readRun();
   const lock = await readLock(store.paths.lock);
   if (

@@ -1,7 +1,6 @@
 /** `ratchet log [--json]`: one row per iteration and the trajectory chart. */
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
-import { Store } from "../../infra/store.ts";
 import { confidenceOf, directionOf, requireRun } from "../../status.ts";
 import { renderLog } from "../../ui/log_view.ts";
 import { claimOf } from "../../core/confirm.ts";
@@ -32,7 +31,7 @@ export async function logCommand(
   options: { json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const store = new Store(await findRepoRoot(ctx.cwd));
+  const store = ctx.deps.store(await findRepoRoot(ctx.cwd));
   const run = await requireRun(store);
   const records = await store.readRecords();
   if (options.json) {

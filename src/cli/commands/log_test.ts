@@ -1,27 +1,14 @@
+import { testContext } from "../../../tests/_helpers/context.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { logCommand, terminalWidth } from "./log.ts";
 import { statusCommand } from "./status.ts";
-import type { CommandContext } from "../context.ts";
-import { memoryOutput } from "../../ui/output.ts";
 import { Store } from "../../infra/store.ts";
 import { readStatus } from "../../status.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { installFixture } from "../../../tests/fixtures/records/generate.ts";
 
-function context(
-  cwd: string,
-  env: Record<string, string> = {},
-): CommandContext & { output: ReturnType<typeof memoryOutput> } {
-  return {
-    cwd,
-    env,
-    output: memoryOutput(),
-    signal: new AbortController().signal,
-    faultSpec: undefined,
-    now: () => new Date("2026-03-02T12:00:00.000Z"),
-  };
-}
+const context = testContext;
 
 Deno.test("logCommand() --json prints every record exactly as results.jsonl holds it", async () => {
   await using repo = await tempRepo();

@@ -15,8 +15,6 @@ import {
 } from "../../core/noise.ts";
 import { formatGuardSpec } from "../../core/guards.ts";
 import { BaselineError } from "../../errors.ts";
-import { DockerRuntime } from "../../infra/docker/runtime.ts";
-import { resolveEngine } from "../../infra/engine.ts";
 import { runGitRaw } from "../../infra/git.ts";
 import { engineLine } from "../../ui/engine_text.ts";
 import { measure, type MeasureRun } from "../../measure.ts";
@@ -60,7 +58,7 @@ async function measureCheckout(
     envModel: ctx.env.RATCHET_MODEL,
     readTextFile: (p) => Deno.readTextFile(p),
   });
-  const runtime = new DockerRuntime(resolveEngine(ctx.env));
+  const runtime = ctx.deps.engine();
   await runtime.info();
   const run = await measure(
     { runtime, env: (name) => ctx.env[name], signal: ctx.signal, now: ctx.now },

@@ -7,11 +7,8 @@ import { engineModeText } from "../../ui/engine_text.ts";
 import { dirname, join, resolve } from "node:path";
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
-import { Store } from "../../infra/store.ts";
 import { writeFileAtomic } from "../../infra/atomic.ts";
-import { createFaultHook } from "../../infra/fault.ts";
-import { resolveEngine } from "../../infra/engine.ts";
-import { DockerRuntime } from "../../infra/docker/runtime.ts";
+import type { Store } from "../../infra/store.ts";
 import { requireRun } from "../../status.ts";
 import { renderReport } from "../../ui/report_html.ts";
 import { UsageError } from "../../errors.ts";
@@ -37,7 +34,7 @@ export async function engineLine(
 ): Promise<string | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const runtime = new DockerRuntime(resolveEngine(ctx.env));
+    const runtime = ctx.deps.engine();
     const info = await Promise.race([
       runtime.info(),
       new Promise<null>((res) => {
@@ -95,7 +92,7 @@ export async function reportCommand(
   deps: ReportDeps = {},
 ): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
-  const store = new Store(root);
+  const store = ctx.deps.store(root);
   const run = await requireRun(store);
   const out = await outputPath(options.out, root, store);
   const records = await store.readRecords();
@@ -131,7 +128,7 @@ export async function reportCommand(
     confirmation: await store.readConfirmation().catch(() => null),
   });
   await writeFileAtomic(out, html, {
-    fault: createFaultHook(ctx.faultSpec),
+    fault: ctx.deps.fault,
     point: "report.write",
   });
   ctx.output.out(out);

@@ -1,25 +1,12 @@
+import { testContext } from "../../../tests/_helpers/context.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { engineLine, reportCommand } from "./report.ts";
-import type { CommandContext } from "../context.ts";
-import { memoryOutput } from "../../ui/output.ts";
 import { UsageError } from "../../errors.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { installFixture } from "../../../tests/fixtures/records/generate.ts";
 
-function context(
-  cwd: string,
-  env: Record<string, string> = {},
-): CommandContext & { output: ReturnType<typeof memoryOutput> } {
-  return {
-    cwd,
-    env,
-    output: memoryOutput(),
-    signal: new AbortController().signal,
-    faultSpec: undefined,
-    now: () => new Date("2026-03-02T12:00:00.000Z"),
-  };
-}
+const context = testContext;
 
 const ENGINE = {
   engine: () => Promise.resolve("27.3.1 at unix:///run/d.sock"),

@@ -22,11 +22,8 @@ import {
   RatchetError,
   UpstreamError,
 } from "../../errors.ts";
-import { AnthropicClient, clientTuningFromEnv } from "../../agent/anthropic.ts";
 import { priceFor } from "../../agent/pricing.ts";
-import { DockerRuntime } from "../../infra/docker/runtime.ts";
-import { resolveEngine } from "../../infra/engine.ts";
-import { createFaultHook, type FaultHook, noFault } from "../../infra/fault.ts";
+import { type FaultHook, noFault } from "../../infra/fault.ts";
 import {
   createWorktree,
   ensureExcluded,
@@ -41,7 +38,7 @@ import {
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
 import { snapshotHarness } from "../../infra/harness_snapshot.ts";
 import type { ContainerRuntime } from "../../infra/runtime.ts";
-import { type RunFile, Store } from "../../infra/store.ts";
+import type { RunFile, Store } from "../../infra/store.ts";
 import { repoOverview } from "../../infra/workspace.ts";
 import {
   prepareTrials,
@@ -264,12 +261,8 @@ function buildPorts(
     const config = s.config;
     const policy = policyOf(config, configPathOf(s.run));
     const envOf = (name: string) => s.ctx.env[name];
-    const fault = createFaultHook(s.ctx.faultSpec);
-    const model = new AnthropicClient({
-      apiKey: key,
-      baseURL: s.ctx.env.ANTHROPIC_BASE_URL ?? null,
-      ...clientTuningFromEnv(s.ctx.env),
-    });
+    const fault = s.ctx.deps.fault;
+    const model = s.ctx.deps.model(key);
     const startTree = await treeOf(s.root, s.run.start_sha);
     const images = new TreeImages({
       runtime: s.runtime,
@@ -362,7 +355,7 @@ async function prepare(
     env: (name) => s.ctx.env[name],
     signal: s.ctx.signal,
     onProgress: (line) => s.events({ event: "progress", message: line }),
-    fault: createFaultHook(s.ctx.faultSpec),
+    fault: s.ctx.deps.fault,
     preparedImage: s.run.trial_image,
   });
 }
@@ -482,8 +475,8 @@ async function withLock<T>(
   fn: (lock: RunLock) => Promise<T>,
 ): Promise<T> {
   const lock = await acquireLock(store.paths.lock, {
-    pid: Deno.pid,
-    fault: createFaultHook(ctx.faultSpec),
+    pid: ctx.deps.pid,
+    fault: ctx.deps.fault,
     onStaleTakeover: (old) =>
       events({
         event: "info",
@@ -526,7 +519,7 @@ export async function runRun(
   // The engine and the image are checked before anything is written: an
   // unreachable Docker or a missing image leaves no .ratchet/ behind and
   // never archives the previous run.
-  const runtime = new DockerRuntime(resolveEngine(ctx.env));
+  const runtime = ctx.deps.engine();
   await runtime.info();
   await checkModel(ctx, {
     apiKey: key,
@@ -541,7 +534,7 @@ export async function runRun(
     signal: ctx.signal,
     onProgress: (line) => events({ event: "progress", message: line }),
   });
-  const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
+  const store = ctx.deps.store(root);
   await store.init();
   return await withLock(store, ctx, events, async () => {
     const previous = await store.readRun().catch(() => null);
@@ -587,7 +580,7 @@ export async function runRun(
       finished_at: null,
     };
     await ensureExcluded(root, ".ratchet/");
-    const fault = createFaultHook(ctx.faultSpec);
+    const fault = ctx.deps.fault;
     await store.writeStartIntent({
       run_id: runId,
       branch,
@@ -830,7 +823,7 @@ export async function runResume(
   ctx: CommandContext,
 ): Promise<number> {
   const root = await findRepoRoot(ctx.cwd);
-  const store = new Store(root, { fault: createFaultHook(ctx.faultSpec) });
+  const store = ctx.deps.store(root);
   const run = await store.readRun();
   if (run === null) {
     throw new EnvironmentError(`There is no run to resume in ${root}`, {
@@ -860,7 +853,7 @@ export async function runResume(
       // left its worktree and containers behind: finish that cleanup now.
       await removeWorktree(root, store.paths.worktree).catch(() => {});
       await removeLeftovers(
-        new DockerRuntime(resolveEngine(ctx.env)),
+        ctx.deps.engine(),
         store,
         run.run_id,
       );
@@ -878,7 +871,7 @@ export async function runResume(
     run.stop_reason = null;
     run.finished_at = null;
     await store.writeRun(run);
-    const runtime = new DockerRuntime(resolveEngine(ctx.env));
+    const runtime = ctx.deps.engine();
     const removed = await runtime.removeContainers({
       "ratchet.run": run.run_id,
     });

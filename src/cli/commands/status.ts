@@ -1,7 +1,6 @@
 /** `ratchet status [--json]`: where the current run stands, read-only. */
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
-import { Store } from "../../infra/store.ts";
 import { directionOf, readStatus } from "../../status.ts";
 import { renderStatus } from "../../ui/status_view.ts";
 
@@ -15,7 +14,7 @@ export async function statusCommand(
   options: { json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const store = new Store(await findRepoRoot(ctx.cwd));
+  const store = ctx.deps.store(await findRepoRoot(ctx.cwd));
   const status = await readStatus(store);
   if (options.json) {
     ctx.output.out(JSON.stringify(status));

@@ -1,0 +1,24 @@
+/**
+ * A CommandContext for tests that call a command in-process: memory output,
+ * a fixed clock, and the real composition root over `env` (adapters are
+ * built lazily, so a command that needs no engine never connects).
+ */
+import { createDeps } from "../../src/app/deps.ts";
+import type { CommandContext } from "../../src/cli/context.ts";
+import { memoryOutput } from "../../src/ui/output.ts";
+
+/** The context, its output kept in memory for assertions. */
+export function testContext(
+  cwd: string,
+  env: Record<string, string> = {},
+): CommandContext & { output: ReturnType<typeof memoryOutput> } {
+  const now = () => new Date("2026-03-02T12:00:00.000Z");
+  return {
+    cwd,
+    env,
+    output: memoryOutput(),
+    signal: new AbortController().signal,
+    now,
+    deps: createDeps({ env, now }),
+  };
+}
