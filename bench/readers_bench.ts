@@ -6,7 +6,7 @@
  *
  * Usage: deno task bench:readers   (deno bench -A bench/readers_bench.ts)
  */
-import { readStatus } from "../src/status.ts";
+import { readStatus } from "../src/app/status.ts";
 import { Store } from "../src/infra/store.ts";
 import { renderReport } from "../src/ui/report_html.ts";
 import {

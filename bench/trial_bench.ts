@@ -39,7 +39,7 @@ import { resolveEngine } from "../src/infra/engine.ts";
 import type { ContainerRuntime } from "../src/infra/runtime.ts";
 import { runTrial, type TrialDeps } from "../src/trial/runner.ts";
 import { TreeImages, type TreeRef } from "../src/trial/tree_images.ts";
-import { policyOf } from "../src/run.ts";
+import { policyOf } from "../src/app/run_state.ts";
 import { startEngine } from "../tests/_helpers/engines.ts";
 import { largeTreeRepo } from "./_large_tree.ts";
 import { formatMarkdown } from "../tools/_markdown.ts";
@@ -128,7 +128,7 @@ const config = testConfig({
 
 // A child process that runs one `measure` and reports its own peak RSS.
 if (values["measure-child"] !== undefined) {
-  const { measure } = await import("../src/measure.ts");
+  const { measure } = await import("../src/app/measure.ts");
   const run = await measure({ runtime, env: () => undefined }, {
     config: testConfig({ ...config, runCommand: "sh bench.sh", image: IMAGE }),
     checkoutDir: values["measure-child"],

@@ -8,6 +8,7 @@
  * a dead writer's leftovers from a live writer's work in progress.
  */
 
+import { randomHex } from "./random.ts";
 import { basename, dirname, join } from "node:path";
 import { type FaultHook, noFault } from "./fault.ts";
 
@@ -55,11 +56,10 @@ export interface DurableWriteOptions {
 
 /** A fresh temp path beside `path`, tagged with this process's PID. */
 export function tempPathFor(path: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(4));
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(
-    "",
+  return join(
+    dirname(path),
+    `.${basename(path)}.${Deno.pid}.${randomHex(4)}.tmp`,
   );
-  return join(dirname(path), `.${basename(path)}.${Deno.pid}.${hex}.tmp`);
 }
 
 /**

@@ -47,6 +47,7 @@ import {
 } from "./container_spec.ts";
 import type { TreeImages, TreeRef } from "./tree_images.ts";
 import { guardTexts, withGuards } from "./guards.ts";
+import { randomHex } from "../infra/random.ts";
 import wrapper from "./wrapper.sh" with { type: "text" };
 
 export { OUTPUT_CAP_BYTES };
@@ -156,13 +157,6 @@ function sharedNetnsOf(
   image: string,
 ): NetnsGroup {
   return { key: `${runId}/${iter}`, scope: runId, image };
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }
 
 /** The least free space among the disks holding `dirs` (unreadable ones skipped). */

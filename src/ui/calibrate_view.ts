@@ -1,7 +1,7 @@
 /** The text of `ratchet calibrate`: noise figures, grade and recommendations. */
 import type { GuardNoise, NoiseReport } from "../core/noise.ts";
 import type { GuardSpec } from "../core/guards.ts";
-import type { MeasureRun } from "../measure.ts";
+import type { MeasureRun } from "../app/measure.ts";
 import { fmtDuration, fmtNum, fmtPct } from "./format.ts";
 import { styles } from "./output.ts";
 

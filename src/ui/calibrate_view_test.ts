@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { renderCalibration } from "./calibrate_view.ts";
 import { renderMeasure } from "./measure_view.ts";
-import { summarize } from "../measure.ts";
+import { summarize } from "../app/measure.ts";
 import { analyzeNoise, guardNoise } from "../core/noise.ts";
 import type { TrialSetup } from "../trial/setup.ts";
 

@@ -4,7 +4,11 @@
  * metric, the extraction message (which rules were tried and what to do).
  */
 import type { MetricRule } from "../core/metric.ts";
-import type { MeasureResult, MeasureRun, MeasureTrial } from "../measure.ts";
+import type {
+  MeasureResult,
+  MeasureRun,
+  MeasureTrial,
+} from "../app/measure.ts";
 import { fmtNum, fmtPct } from "./format.ts";
 import { styles } from "./output.ts";
 

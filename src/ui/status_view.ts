@@ -1,7 +1,7 @@
 /** `ratchet status` as text. */
 import { engineModeText } from "./engine_text.ts";
 import type { StopReason } from "../core/state.ts";
-import type { StatusJson } from "../status.ts";
+import type { StatusJson } from "../app/status.ts";
 import { fmtNum, fmtPct, fmtUsd } from "./format.ts";
 import { gainText } from "./claim.ts";
 import { fmtEstimate } from "./log_view.ts";

@@ -19,7 +19,7 @@ import type {
   ProposalInput,
   ProposalSummary,
   TrialSummary,
-} from "../../src/loop_ports.ts";
+} from "../../src/app/ports.ts";
 
 /** What a fake proposal does to the fake worktree. */
 export interface FakeProposal {

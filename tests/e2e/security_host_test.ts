@@ -26,7 +26,7 @@ import { resolveEngine } from "../../src/infra/engine.ts";
 import { openWorkspace } from "../../src/infra/workspace.ts";
 import { runTrial, TRIAL_MIN_FREE_BYTES } from "../../src/trial/runner.ts";
 import { TreeImages } from "../../src/trial/tree_images.ts";
-import { policyOf } from "../../src/run.ts";
+import { policyOf } from "../../src/app/run_state.ts";
 import {
   create,
   ratchet,

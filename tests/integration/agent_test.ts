@@ -37,7 +37,7 @@ import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { syncBack } from "../../src/infra/sync_back.ts";
 import { TreeImages } from "../../src/trial/tree_images.ts";
-import { startSandbox } from "../../src/wiring.ts";
+import { startSandbox } from "../../src/app/run_ports.ts";
 import { testConfig } from "../_helpers/config.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 

@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import { cp } from "node:fs/promises";
-import { measure, type MeasureProgress } from "../../src/measure.ts";
+import { measure, type MeasureProgress } from "../../src/app/measure.ts";
 import { renderMeasure } from "../../src/ui/measure_view.ts";
 
 const FIXTURE = join(

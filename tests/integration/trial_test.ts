@@ -26,7 +26,7 @@ import {
 } from "../../src/trial/runner.ts";
 import { TreeImages, type TreeRef } from "../../src/trial/tree_images.ts";
 import type { TreeSource } from "../../src/trial/tree_source.ts";
-import { policyOf } from "../../src/run.ts";
+import { policyOf } from "../../src/app/run_state.ts";
 
 const MiB = 1024 * 1024;
 const RUN_ID = "it-run";

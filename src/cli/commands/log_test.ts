@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { logCommand, terminalWidth } from "./log.ts";
 import { statusCommand } from "./status.ts";
 import { Store } from "../../infra/store.ts";
-import { readStatus } from "../../status.ts";
+import { readStatus } from "../../app/status.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { installFixture } from "../../../tests/fixtures/records/generate.ts";
 

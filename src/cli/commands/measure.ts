@@ -17,7 +17,7 @@ import { formatGuardSpec } from "../../core/guards.ts";
 import { BaselineError } from "../../errors.ts";
 import { runGitRaw } from "../../infra/git.ts";
 import { engineLine } from "../../ui/engine_text.ts";
-import { measure, type MeasureRun } from "../../measure.ts";
+import { measure, type MeasureRun } from "../../app/measure.ts";
 import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";
 import { renderCalibration } from "../../ui/calibrate_view.ts";
 

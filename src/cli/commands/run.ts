@@ -48,7 +48,7 @@ import {
 } from "../../trial/setup.ts";
 import { removeRunImages, TreeImages } from "../../trial/tree_images.ts";
 import { listSource } from "../../trial/tree_source.ts";
-import type { LoopPorts } from "../../loop_ports.ts";
+import type { LoopPorts } from "../../app/ports.ts";
 import {
   crashTailOf,
   driveLoop,
@@ -59,17 +59,17 @@ import {
   policyOf,
   recordStop,
   stateFromRecords,
-} from "../../run.ts";
-import type { RunState, Spend } from "../../loop.ts";
-import { confirmRun, confirmsAt } from "../../confirm.ts";
+} from "../../app/run_state.ts";
+import type { RunState, Spend } from "../../app/loop.ts";
+import { confirmRun, confirmsAt } from "../../app/confirm.ts";
 import { claimOf } from "../../core/confirm.ts";
 import { confirmationBasis, gainText } from "../../ui/claim.ts";
-import { gitPort, proposerPort, trialPort } from "../../wiring.ts";
-import { restoreWorktree } from "./resume_worktree.ts";
+import { gitPort, proposerPort, trialPort } from "../../app/run_ports.ts";
+import { restoreWorktree } from "../../app/resume_worktree.ts";
 import { jsonView, type RunView, textView } from "../../ui/run_view.ts";
-import { checkModel } from "../model_check.ts";
-import { phaseWriter } from "./run_phases.ts";
-import { resumeSettings } from "./resume_settings.ts";
+import { checkModel } from "../../app/model_check.ts";
+import { phaseWriter } from "../../app/run_phases.ts";
+import { resumeSettings } from "../../app/resume_settings.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
 

@@ -1,7 +1,7 @@
 /** `ratchet status [--json]`: where the current run stands, read-only. */
 import type { CommandContext } from "../context.ts";
 import { findRepoRoot } from "../../infra/git.ts";
-import { directionOf, readStatus } from "../../status.ts";
+import { directionOf, readStatus } from "../../app/status.ts";
 import { renderStatus } from "../../ui/status_view.ts";
 
 // dispatch.ts imports both commands from here.

@@ -5,7 +5,7 @@
  * interrupted.
  */
 import { ConfigError } from "../errors.ts";
-import type { CommandContext } from "./context.ts";
+import type { CommandContext } from "../cli/context.ts";
 
 /**
  * Check that the API knows `model`. Unknown → ConfigError (exit 2) naming

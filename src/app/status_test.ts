@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { confidenceOf, readStatus, type StatusJson } from "./status.ts";
-import { Store } from "./infra/store.ts";
-import { EnvironmentError } from "./errors.ts";
-import { SCHEMA_VERSION } from "./core/state.ts";
-import { renderStatus } from "./ui/status_view.ts";
-import { tempDir } from "../tests/_helpers/git_repo.ts";
+import { Store } from "../infra/store.ts";
+import { EnvironmentError } from "../errors.ts";
+import { SCHEMA_VERSION } from "../core/state.ts";
+import { renderStatus } from "../ui/status_view.ts";
+import { tempDir } from "../../tests/_helpers/git_repo.ts";
 import {
   buildFixture,
   installFixture,
   manyRecords,
-} from "../tests/fixtures/records/generate.ts";
+} from "../../tests/fixtures/records/generate.ts";
 
 const DEAD = () => false;
 const ALIVE = () => true;

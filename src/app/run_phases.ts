@@ -3,13 +3,13 @@
  * (`preparing`) and the baseline (`baseline`, trial k of n). Without them
  * `status` would say nothing while a ten-minute baseline runs.
  */
-import type { EventSink } from "../../core/events.ts";
+import type { EventSink } from "../core/events.ts";
 import {
   type CurrentIteration,
   emptyTokens,
   SCHEMA_VERSION,
-} from "../../core/state.ts";
-import type { RunFile, Store } from "../../infra/store.ts";
+} from "../core/state.ts";
+import type { RunFile, Store } from "../infra/store.ts";
 
 /** Writes the run's phase before the loop. */
 export interface PhaseWriter {

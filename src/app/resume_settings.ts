@@ -5,14 +5,14 @@
  * (see `planExtension`), refused with the flag to change when it cannot go
  * on.
  */
-import type { Config } from "../../config/config.ts";
-import { OPTIONS } from "../../config/options.ts";
-import { fromFileForm } from "../../config/schema.ts";
-import { planExtension } from "../../core/extend.ts";
-import type { IterationRecord } from "../../core/state.ts";
-import { priceFor } from "../../agent/pricing.ts";
-import { UsageError } from "../../errors.ts";
-import type { RunFile } from "../../infra/store.ts";
+import type { Config } from "../config/config.ts";
+import { OPTIONS } from "../config/options.ts";
+import { fromFileForm } from "../config/schema.ts";
+import { planExtension } from "../core/extend.ts";
+import type { IterationRecord } from "../core/state.ts";
+import { priceFor } from "../agent/pricing.ts";
+import { UsageError } from "../errors.ts";
+import type { RunFile } from "../infra/store.ts";
 
 /** The run's settings for this resume. */
 export type ResumeSettings =

@@ -5,8 +5,8 @@
  * loop after repairing what an interruption left behind.
  */
 import { join } from "node:path";
-import type { Config } from "./config/config.ts";
-import type { ProtectionPolicy } from "./core/protect.ts";
+import type { Config } from "../config/config.ts";
+import type { ProtectionPolicy } from "../core/protect.ts";
 import {
   type CurrentIteration,
   emptyGuardRecord,
@@ -14,21 +14,21 @@ import {
   makeRecord,
   meanOfScores,
   type StopReason,
-} from "./core/state.ts";
-import type { EventSink } from "./core/events.ts";
-import { stopReason as computeStop } from "./core/stop.ts";
-import { baselineSummary, incumbentSummary } from "./decision.ts";
+} from "../core/state.ts";
+import type { EventSink } from "../core/events.ts";
+import { stopReason as computeStop } from "../core/stop.ts";
+import { baselineSummary, incumbentSummary } from "../decision.ts";
 import { runIteration, type RunState, signalName, type Spend } from "./loop.ts";
-import type { LoopPorts, TrialPort, TrialSummary } from "./loop_ports.ts";
+import type { LoopPorts, TrialPort, TrialSummary } from "./ports.ts";
 import {
   BaselineError,
   InterruptedError,
   RatchetError,
   UpstreamError,
-} from "./errors.ts";
-import type { RunFile, Store } from "./infra/store.ts";
-import { isDeterministic } from "./core/decide.ts";
-import { outputTail, parseTrialReport } from "./core/trial_report.ts";
+} from "../errors.ts";
+import type { RunFile, Store } from "../infra/store.ts";
+import { isDeterministic } from "../core/decide.ts";
+import { outputTail, parseTrialReport } from "../core/trial_report.ts";
 
 /**
  * The policy of paths the model may not change, from the config and the

@@ -2,14 +2,14 @@
  * What `ratchet status` reports (spec section 8 `status --json`), read from
  * `.ratchet/` without touching the run: safe while a run is going.
  */
-import type { RunFile, Store } from "./infra/store.ts";
-import { readLock } from "./infra/lock.ts";
-import { mean, meanCi } from "./core/stats.ts";
-import { incumbentOf } from "./core/stop.ts";
-import type { IterationRecord, Phase, StopReason } from "./core/state.ts";
-import { SCHEMA_VERSION } from "./core/state.ts";
-import type { Confirmation, ConfirmResult } from "./core/confirm.ts";
-import { EnvironmentError } from "./errors.ts";
+import type { RunFile, Store } from "../infra/store.ts";
+import { readLock } from "../infra/lock.ts";
+import { mean, meanCi } from "../core/stats.ts";
+import { incumbentOf } from "../core/stop.ts";
+import type { IterationRecord, Phase, StopReason } from "../core/state.ts";
+import { SCHEMA_VERSION } from "../core/state.ts";
+import type { Confirmation, ConfirmResult } from "../core/confirm.ts";
+import { EnvironmentError } from "../errors.ts";
 
 /** `status --json` (spec section 8): every key always present. */
 export interface StatusJson {

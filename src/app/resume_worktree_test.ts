@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeRecord } from "../../core/state.ts";
-import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { makeRecord } from "../core/state.ts";
+import { tempRepo } from "../../tests/_helpers/git_repo.ts";
 import { restoreWorktree } from "./resume_worktree.ts";
 
 const T = "2026-01-01T00:00:00.000Z";

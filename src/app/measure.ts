@@ -5,16 +5,18 @@
  * trial image (after the prepare step, as in a run) and every trial is a
  * fresh container of it, harness read-only included.
  */
-import type { Config } from "./config/config.ts";
-import type { MetricRule } from "./core/metric.ts";
-import { SCHEMA_VERSION, type TrialOutcome } from "./core/state.ts";
-import { mean, median, stdev } from "./core/stats.ts";
-import type { TrialResult } from "./core/trial_report.ts";
-import type { ContainerRuntime, ProgressSink } from "./infra/runtime.ts";
-import { runTrial } from "./trial/runner.ts";
-import { setUpTrials, specContext, type TrialSetup } from "./trial/setup.ts";
-import { removeRunImages, TreeImages } from "./trial/tree_images.ts";
-import { policyOf } from "./run.ts";
+import { makeRunId } from "../core/run_id.ts";
+import { randomHex } from "../infra/random.ts";
+import type { Config } from "../config/config.ts";
+import type { MetricRule } from "../core/metric.ts";
+import { SCHEMA_VERSION, type TrialOutcome } from "../core/state.ts";
+import { mean, median, stdev } from "../core/stats.ts";
+import type { TrialResult } from "../core/trial_report.ts";
+import type { ContainerRuntime, ProgressSink } from "../infra/runtime.ts";
+import { runTrial } from "../trial/runner.ts";
+import { setUpTrials, specContext, type TrialSetup } from "../trial/setup.ts";
+import { removeRunImages, TreeImages } from "../trial/tree_images.ts";
+import { policyOf } from "./run_state.ts";
 
 /** Trials when `--trials` is not given to `measure`. */
 export const DEFAULT_MEASURE_TRIALS = 5;
@@ -162,23 +164,9 @@ function statsOf(scores: readonly number[]): Omit<GuardStats, "unit"> {
   };
 }
 
-function pad2(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
 /** Label value for a measure's containers and cache volumes. */
 export function measureRunId(now: Date): string {
-  const d = now;
-  const stamp = `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${
-    pad2(d.getUTCDate())
-  }-${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${
-    pad2(d.getUTCSeconds())
-  }`;
-  const hex = Array.from(
-    crypto.getRandomValues(new Uint8Array(2)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-  return `measure-${stamp}-${hex}`;
+  return `measure-${makeRunId(now, randomHex(2))}`;
 }
 
 /**

@@ -5,15 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkCandidateChanges } from "./core/integrity.ts";
-import type { ProtectionPolicy } from "./core/protect.ts";
-import { tempRepo } from "../tests/_helpers/git_repo.ts";
-import { testConfig } from "../tests/_helpers/config.ts";
-import { FakeRuntime } from "../tests/_fakes/runtime.ts";
-import type { Config } from "./config/config.ts";
-import type { TrialResult } from "./core/trial_report.ts";
-import { TreeImages, treeImageTag } from "./trial/tree_images.ts";
-import { gitPort, toTrialSummary, trialPort } from "./wiring.ts";
+import { checkCandidateChanges } from "../core/integrity.ts";
+import type { ProtectionPolicy } from "../core/protect.ts";
+import { tempRepo } from "../../tests/_helpers/git_repo.ts";
+import { testConfig } from "../../tests/_helpers/config.ts";
+import { FakeRuntime } from "../../tests/_fakes/runtime.ts";
+import type { Config } from "../config/config.ts";
+import type { TrialResult } from "../core/trial_report.ts";
+import { TreeImages, treeImageTag } from "../trial/tree_images.ts";
+import { gitPort, toTrialSummary, trialPort } from "./run_ports.ts";
 
 const policy: ProtectionPolicy = {
   editable: [],

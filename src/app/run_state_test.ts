@@ -4,11 +4,11 @@ import {
   interruptedSpend,
   measureBaseline,
   stateFromRecords,
-} from "./run.ts";
-import { BaselineError } from "./errors.ts";
-import { type CurrentIteration, makeRecord } from "./core/state.ts";
-import { testConfig } from "../tests/_helpers/config.ts";
-import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
+} from "./run_state.ts";
+import { BaselineError } from "../errors.ts";
+import { type CurrentIteration, makeRecord } from "../core/state.ts";
+import { testConfig } from "../../tests/_helpers/config.ts";
+import { fakeLoop } from "../../tests/_fakes/loop_ports.ts";
 
 function current(overrides: Partial<CurrentIteration> = {}): CurrentIteration {
   return {

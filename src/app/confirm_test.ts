@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { confirmRun, confirmsAt, type ConfirmStore } from "./confirm.ts";
-import type { Confirmation } from "./core/confirm.ts";
-import type { CurrentIteration } from "./core/state.ts";
-import { makeRecord } from "./core/state.ts";
-import type { RunEvent } from "./core/events.ts";
-import type { TrialPort } from "./loop_ports.ts";
-import { testConfig } from "../tests/_helpers/config.ts";
-import { InterruptedError } from "./errors.ts";
-import { CONFIRMATION_ITER } from "./infra/store.ts";
+import type { Confirmation } from "../core/confirm.ts";
+import type { CurrentIteration } from "../core/state.ts";
+import { makeRecord } from "../core/state.ts";
+import type { RunEvent } from "../core/events.ts";
+import type { TrialPort } from "./ports.ts";
+import { testConfig } from "../../tests/_helpers/config.ts";
+import { InterruptedError } from "../errors.ts";
+import { CONFIRMATION_ITER } from "../infra/store.ts";
 
 /** An in-memory confirmation store recording every write. */
 function memoryStore(initial: Confirmation | null = null) {

@@ -3,7 +3,11 @@
  * real implementations (git, Docker trials, the agent, the store) are wired in
  * `run.ts`; tests pass fakes from `tests/_fakes/`.
  */
-import type { FileChange, OversizedFile, TreeLinks } from "./core/integrity.ts";
+import type {
+  FileChange,
+  OversizedFile,
+  TreeLinks,
+} from "../core/integrity.ts";
 import type {
   CriticRecord,
   CurrentIteration,
@@ -13,9 +17,9 @@ import type {
   Reason,
   Tokens,
   TrialOutcome,
-} from "./core/state.ts";
-import type { EventSink } from "./core/events.ts";
-import type { Note } from "./infra/store.ts";
+} from "../core/state.ts";
+import type { EventSink } from "../core/events.ts";
+import type { Note } from "../infra/store.ts";
 
 /** Git operations on the run's worktree. */
 export interface GitPort {

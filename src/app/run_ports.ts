@@ -3,19 +3,19 @@
  * agent (with its sandbox containers), and the Docker trials of tree images.
  * `cli/commands/run.ts` builds them once per run.
  */
-import type { Config } from "./config/config.ts";
-import type { EventSink } from "./core/events.ts";
-import type { PromptContext, ScoreSummary } from "./core/prompt.ts";
-import type { ProtectionPolicy } from "./core/protect.ts";
-import type { Ident } from "./core/tree_layout.ts";
-import { outputTail, type TrialResult } from "./core/trial_report.ts";
-import type { AgentEvent } from "./agent/session.ts";
-import { runProposal } from "./agent/session.ts";
-import { runCritic } from "./agent/critic.ts";
-import type { ModelClient } from "./agent/model.ts";
-import { openWorkspace } from "./infra/workspace.ts";
-import type { ContainerRuntime, Sandbox } from "./infra/runtime.ts";
-import { syncBack } from "./infra/sync_back.ts";
+import type { Config } from "../config/config.ts";
+import type { EventSink } from "../core/events.ts";
+import type { PromptContext, ScoreSummary } from "../core/prompt.ts";
+import type { ProtectionPolicy } from "../core/protect.ts";
+import type { Ident } from "../core/tree_layout.ts";
+import { outputTail, type TrialResult } from "../core/trial_report.ts";
+import type { AgentEvent } from "../agent/session.ts";
+import { runProposal } from "../agent/session.ts";
+import { runCritic } from "../agent/critic.ts";
+import type { ModelClient } from "../agent/model.ts";
+import { openWorkspace } from "../infra/workspace.ts";
+import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
+import { syncBack } from "../infra/sync_back.ts";
 import {
   changedFiles,
   commitCandidate,
@@ -25,7 +25,7 @@ import {
   stageCandidate,
   treeOf,
   treeSymlinks,
-} from "./infra/git.ts";
+} from "../infra/git.ts";
 import type {
   GitPort,
   ProposalInput,
@@ -33,10 +33,10 @@ import type {
   ProposerPort,
   TrialPort,
   TrialSummary,
-} from "./loop_ports.ts";
-import { sandboxSpec, type SpecContext } from "./trial/container_spec.ts";
-import { runCheck, runTrial, type TrialDeps } from "./trial/runner.ts";
-import type { TreeImages, TreeRef } from "./trial/tree_images.ts";
+} from "./ports.ts";
+import { sandboxSpec, type SpecContext } from "../trial/container_spec.ts";
+import { runCheck, runTrial, type TrialDeps } from "../trial/runner.ts";
+import type { TreeImages, TreeRef } from "../trial/tree_images.ts";
 
 /** GitPort over the run's worktree. */
 export function gitPort(root: string, worktree: string): GitPort {

@@ -9,9 +9,9 @@
  * Only infrastructure failures (Docker or the API gone) and signals escape as
  * exceptions; the caller leaves the run resumable.
  */
-import type { Config } from "./config/config.ts";
-import { checkCandidateChanges } from "./core/integrity.ts";
-import type { ProtectionPolicy } from "./core/protect.ts";
+import type { Config } from "../config/config.ts";
+import { checkCandidateChanges } from "../core/integrity.ts";
+import type { ProtectionPolicy } from "../core/protect.ts";
 import {
   addTokens,
   type CurrentIteration,
@@ -27,12 +27,12 @@ import {
   SCHEMA_VERSION,
   type Tokens,
   type TrialOutcome,
-} from "./core/state.ts";
-import { judge, type Judgement, type MeasureRule, plan } from "./decision.ts";
-import type { LoopPorts, ProposalSummary, TrialSummary } from "./loop_ports.ts";
-import { commitMessage } from "./core/commit_message.ts";
-import { InterruptedError, type StopSignal, stopSignalOf } from "./errors.ts";
-import { withRuleLabel } from "./core/rule_label.ts";
+} from "../core/state.ts";
+import { judge, type Judgement, type MeasureRule, plan } from "../decision.ts";
+import type { LoopPorts, ProposalSummary, TrialSummary } from "./ports.ts";
+import { commitMessage } from "../core/commit_message.ts";
+import { InterruptedError, type StopSignal, stopSignalOf } from "../errors.ts";
+import { withRuleLabel } from "../core/rule_label.ts";
 
 /** The signal that aborted `signal`. */
 export function signalName(signal: AbortSignal): StopSignal {

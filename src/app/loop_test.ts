@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { guardNote, runIteration, type RunState } from "./loop.ts";
-import { makeRecord } from "./core/state.ts";
-import { policyOf } from "./run.ts";
-import { testConfig } from "../tests/_helpers/config.ts";
-import { fakeLoop } from "../tests/_fakes/loop_ports.ts";
-import type { Config } from "./config/config.ts";
-import { InterruptedError } from "./errors.ts";
+import { makeRecord } from "../core/state.ts";
+import { policyOf } from "./run_state.ts";
+import { testConfig } from "../../tests/_helpers/config.ts";
+import { fakeLoop } from "../../tests/_fakes/loop_ports.ts";
+import type { Config } from "../config/config.ts";
+import { InterruptedError } from "../errors.ts";
 
 function state(
   overrides: Partial<Config> = {},

@@ -15,26 +15,26 @@
  * and reuses a finished result; any other commits start it afresh. Its trial
  * reports are `reports/confirm-trial-NN.txt`.
  */
-import type { Config } from "./config/config.ts";
+import type { Config } from "../config/config.ts";
 import {
   type Confirmation,
   CONFIRMATION_SCHEMA_VERSION,
   confirmationPerSide,
   nextTrial,
   summarizeConfirmation,
-} from "./core/confirm.ts";
-import type { EventSink } from "./core/events.ts";
+} from "../core/confirm.ts";
+import type { EventSink } from "../core/events.ts";
 import {
   type CurrentIteration,
   emptyTokens,
   type IterationRecord,
   SCHEMA_VERSION,
-} from "./core/state.ts";
-import type { TrialPort } from "./loop_ports.ts";
+} from "../core/state.ts";
+import type { TrialPort } from "./ports.ts";
 import type { RunState } from "./loop.ts";
 import { signalName } from "./loop.ts";
-import { InterruptedError } from "./errors.ts";
-import { CONFIRMATION_ITER } from "./infra/store.ts";
+import { InterruptedError } from "../errors.ts";
+import { CONFIRMATION_ITER } from "../infra/store.ts";
 
 /** Where the confirmation is kept between trials. */
 export interface ConfirmStore {
