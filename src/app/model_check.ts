@@ -5,7 +5,7 @@
  * interrupted.
  */
 import { ConfigError } from "../errors.ts";
-import type { CommandContext } from "../cli/context.ts";
+import type { AppContext } from "./context.ts";
 
 /**
  * Check that the API knows `model`. Unknown → ConfigError (exit 2) naming
@@ -13,7 +13,7 @@ import type { CommandContext } from "../cli/context.ts";
  * now → `warn` and go on (the run's own calls retry and stop resumably).
  */
 export async function checkModel(
-  ctx: CommandContext,
+  ctx: AppContext,
   options: { apiKey: string; model: string; warn: (message: string) => void },
 ): Promise<void> {
   const client = ctx.deps.model(options.apiKey);

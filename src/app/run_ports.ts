@@ -1,12 +1,13 @@
 /**
  * Real implementations of the loop's ports: git on the run's worktree, the
  * agent (with its sandbox containers), and the Docker trials of tree images.
- * `cli/commands/run.ts` builds them once per run.
+ * `buildRunPorts` builds them once per run.
  */
+import { statfs } from "node:fs/promises";
 import type { Config } from "../config/config.ts";
 import type { EventSink } from "../core/events.ts";
 import type { PromptContext, ScoreSummary } from "../core/prompt.ts";
-import type { ProtectionPolicy } from "../core/protect.ts";
+import { type ProtectionPolicy, REPO_CONFIG_FILE } from "../core/protect.ts";
 import type { Ident } from "../core/tree_layout.ts";
 import { outputTail, type TrialResult } from "../core/trial_report.ts";
 import type { AgentEvent } from "../agent/session.ts";
@@ -15,6 +16,8 @@ import { runCritic } from "../agent/critic.ts";
 import type { ModelClient } from "../agent/model.ts";
 import { openWorkspace } from "../infra/workspace.ts";
 import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
+import type { RunFile } from "../infra/store.ts";
+import { repoOverview } from "../infra/workspace.ts";
 import { syncBack } from "../infra/sync_back.ts";
 import {
   changedFiles,
@@ -26,8 +29,10 @@ import {
   treeOf,
   treeSymlinks,
 } from "../infra/git.ts";
+import { UpstreamError } from "../errors.ts";
 import type {
   GitPort,
+  LoopPorts,
   ProposalInput,
   ProposalSummary,
   ProposerPort,
@@ -36,7 +41,11 @@ import type {
 } from "./ports.ts";
 import { sandboxSpec, type SpecContext } from "../trial/container_spec.ts";
 import { runCheck, runTrial, type TrialDeps } from "../trial/runner.ts";
-import type { TreeImages, TreeRef } from "../trial/tree_images.ts";
+import { specContext, type TrialSetup } from "../trial/setup.ts";
+import { TreeImages, type TreeRef } from "../trial/tree_images.ts";
+import { listSource } from "../trial/tree_source.ts";
+import { policyOf } from "./run_state.ts";
+import type { Session } from "./session.ts";
 
 /** GitPort over the run's worktree. */
 export function gitPort(root: string, worktree: string): GitPort {
@@ -323,5 +332,127 @@ export function trialPort(s: TrialSettings): TrialPort {
       };
     },
     retain: (trees) => s.images.retainOnly([...trees, ...s.pinned]),
+  };
+}
+
+/** Least free space on the disk holding `.ratchet/` to start a trial. */
+const MIN_FREE_BYTES = 1024 ** 3;
+
+/** Fail with exit 4 when the disk holding `.ratchet/` has less than 1 GiB free. */
+async function checkDisk(dir: string): Promise<void> {
+  const s = await statfs(dir).catch(() => null);
+  if (s === null) return;
+  const free = Number(s.bavail) * Number(s.bsize);
+  if (free < MIN_FREE_BYTES) {
+    throw new UpstreamError(
+      `Only ${
+        (free / 1024 ** 2).toFixed(0)
+      } MiB free on the disk holding ${dir}`,
+      { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
+    );
+  }
+}
+
+/**
+ * The disks a trial may fill: the one holding `.ratchet/`, and a local
+ * engine's storage (its data root, when this machine has that path).
+ */
+function diskDirsOf(stateDir: string, setup: TrialSetup): string[] {
+  const root = setup.info.dataRoot;
+  return setup.sharesFiles && root !== null ? [stateDir, root] : [stateDir];
+}
+
+/**
+ * The config file the model may not change (repository-relative), as the
+ * run recorded it; runs from before it was recorded used ratchet.jsonc.
+ */
+export function configPathOf(run: RunFile): string | null {
+  return run.config_file === undefined ? REPO_CONFIG_FILE : run.config_file;
+}
+
+/** Every port of the loop for one run session, over its worktree. */
+export async function buildRunPorts(
+  s: Session,
+  worktree: string,
+  key: string,
+): Promise<LoopPorts> {
+  const config = s.config;
+  const policy = policyOf(config, configPathOf(s.run));
+  const envOf = (name: string) => s.ctx.env[name];
+  const fault = s.ctx.deps.fault;
+  const model = s.ctx.deps.model(key);
+  const startTree = await treeOf(s.root, s.run.start_sha);
+  const images = new TreeImages({
+    runtime: s.runtime,
+    runId: s.run.run_id,
+    baseImage: s.setup.image,
+    snapshotDir: s.store.paths.harness,
+    policy,
+    trialUser: s.setup.trialUser,
+    fault,
+    signal: s.ctx.signal,
+    onBuilt: (b) =>
+      s.events({
+        event: "progress",
+        message: `Tree ${
+          b.key.slice(0, 12)
+        } sent to the engine as ${b.image} (${b.files} files, ${
+          (b.bytes / 1024 ** 2).toFixed(1)
+        } MiB, ${b.seconds.toFixed(1)} s)`,
+      }),
+  });
+  const spec = specContext(s.run.run_id, config, s.setup, envOf);
+  const trials = trialPort({
+    runtime: s.runtime,
+    images,
+    spec,
+    config,
+    saveReport: async (iter, trial, text) => {
+      await s.store.saveReport(iter, trial, text);
+    },
+    signal: s.ctx.signal,
+    diskDirs: diskDirsOf(s.store.paths.root, s.setup),
+    root: s.root,
+    pinned: [startTree],
+  });
+  const listing = await listSource({
+    kind: "git",
+    root: s.root,
+    treeish: s.run.start_sha,
+  });
+  return {
+    git: gitPort(s.root, worktree),
+    trials: {
+      async trial(input) {
+        await checkDisk(s.store.paths.root);
+        fault("trial.before-start");
+        return await trials.trial(input);
+      },
+      check: trials.check,
+      retain: trials.retain,
+    },
+    proposer: proposerPort({
+      model,
+      config,
+      policy,
+      repoOverview: repoOverview(listing.entries, policy),
+      events: s.events,
+      sandbox: {
+        runtime: s.runtime,
+        images,
+        spec,
+        root: s.root,
+        worktree,
+        policy,
+        trialUser: s.setup.trialUser,
+        preparedRoots: s.setup.preparedRoots,
+        maxFileBytes: config.maxFileSize ?? Number.POSITIVE_INFINITY,
+      },
+    }),
+    store: s.store,
+    events: s.events,
+    now: s.ctx.now,
+    fault,
+    signal: s.ctx.signal,
   };
 }
