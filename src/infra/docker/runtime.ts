@@ -3,9 +3,10 @@
  * the files of this folder, the only code that imports dockerode (engine
  * facts in `engine_info.ts`, images in `images.ts`, one container's life in
  * `containers.ts`, shared network namespaces in `netns_holder.ts`, volumes
- * in `volumes.ts`, probes in `probes.ts`, the sandbox in `sandbox.ts`). It serves Docker and
- * Podman's Docker-compatible socket, local or remote: nothing it does needs
- * the engine to see ratchet's filesystem (spec section 1).
+ * in `volumes.ts`, probes in `probes.ts`, the sandbox in `sandbox.ts`). It
+ * serves Docker and Podman's Docker-compatible socket, local or remote:
+ * nothing it does needs the engine to see ratchet's filesystem (spec
+ * section 1).
  *
  * Containers are never auto-removed: ratchet reads their state (OOM-kill),
  * the files it collects and their changes after they stop, then removes
