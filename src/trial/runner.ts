@@ -19,63 +19,45 @@
  * Infrastructure failures (Docker unreachable or dying: UpstreamError from
  * the runtime; image problems: EnvironmentError) propagate; they are never a
  * TrialResult.
+ *
+ * This file holds the steps in order; the control files are in
+ * `control_files.ts`, the backstop in `backstop.ts`, the disk watch in
+ * `disk_watch.ts`, and what the end means in `verdict.ts`.
  */
-import { statfs } from "node:fs/promises";
 import type { Config } from "../config/config.ts";
-import { type ControlLog, parseControlLog } from "../core/control_log.ts";
-import { judgeTrial } from "../core/trial_outcome.ts";
+import { parseControlLog } from "../core/control_log.ts";
 import {
   formatTrialReport,
   OUTPUT_CAP_BYTES,
-  outputTail,
   type TrialResult,
 } from "../core/trial_report.ts";
-import { normalizeRelPath } from "../core/protect.ts";
-import { RatchetError, UpstreamError } from "../errors.ts";
-import type {
-  Collected,
-  ContainerRuntime,
-  PutEntry,
-  RunResult,
-} from "../infra/runtime.ts";
+import { RatchetError } from "../errors.ts";
+import type { ContainerRuntime, RunResult } from "../infra/runtime.ts";
 import type { NetnsGroup } from "../infra/netns_pool.ts";
-import {
-  CONTROL_DIR,
-  type SpecContext,
-  trialSpec,
-  WORK_DIR,
-} from "./container_spec.ts";
-import type { TreeImages, TreeRef } from "./tree_images.ts";
-import { guardTexts, withGuards } from "./guards.ts";
 import { randomHex } from "../infra/random.ts";
+import { backstopFor } from "./backstop.ts";
+import { type SpecContext, trialSpec } from "./container_spec.ts";
+import {
+  collectList,
+  controlFiles,
+  readWrapped,
+  reportPathOf,
+  type Wrapped,
+} from "./control_files.ts";
+import {
+  DISK_FILLED_DETAIL,
+  DiskFilled,
+  failIfDiskStillShort,
+  watchDisk,
+} from "./disk_watch.ts";
+import type { TreeImages, TreeRef } from "./tree_images.ts";
+import { type CheckResult, checkResultOf, trialResultOf } from "./verdict.ts";
 import wrapper from "./wrapper.sh" with { type: "text" };
 
-export { OUTPUT_CAP_BYTES };
 export type { TrialResult };
 
 /** The in-container wrapper (`wrapper.sh`). */
 export const WRAPPER: string = wrapper;
-/** Most of a report file that is read. */
-export const REPORT_CAP_BYTES = 10 * 1024 * 1024;
-/** Extra time the host allows past the trial timeout before it kills. */
-export const BACKSTOP_GRACE_MS = 5_000;
-/** How often the host looks for the wrapper's start line (setup + timeout only). */
-const POLL_MS = 200;
-/** Most of the control log read back (a command may bloat it; then it has no wall time). */
-const LOG_CAP_BYTES = 1024 * 1024;
-/** Setup output kept for the saved report. */
-const SETUP_OUTPUT_BYTES = 64 * 1024;
-/**
- * Free space below which a running trial is killed: nothing else bounds what
- * a trial writes on a local engine's disk, and a run starts a trial only
- * with 1 GiB free.
- */
-export const TRIAL_MIN_FREE_BYTES = 512 * 1024 ** 2;
-/** How often a running trial's disk is looked at. */
-const DISK_POLL_MS = 250;
-
-const LOG_PATH = `${CONTROL_DIR}/log`;
-const SETUP_PATH = `${CONTROL_DIR}/setup.out`;
 
 /** What trials need from the outside, once per run (or measure). */
 export interface TrialDeps {
@@ -118,34 +100,6 @@ export interface TrialRequest {
   expectedGuardUnits?: Record<string, string | null>;
 }
 
-/** The `--check-command` verdict. */
-export interface CheckResult {
-  passed: boolean;
-  exitCode: number | null;
-  timedOut: boolean;
-  /** Last lines of stdout and stderr, for the record and the model. */
-  outputTail: string;
-  detail: string;
-}
-
-/** The report file (repo-relative) when `--report-source` names one. */
-export function reportPathOf(
-  config: Pick<Config, "reportSource">,
-): string | null {
-  return ["stdout", "stderr", "wall"].includes(config.reportSource)
-    ? null
-    : normalizeRelPath(config.reportSource);
-}
-
-/** A host-side kill that fired because the in-container watchdog did not. */
-class BackstopFired extends Error {}
-/** The trial was filling the disk holding `.ratchet/`. */
-class DiskFilled extends Error {}
-
-const DISK_FILLED_DETAIL = `the trial wrote so much that less than ${
-  TRIAL_MIN_FREE_BYTES / 1024 ** 2
-} MiB stayed free on the disk holding .ratchet/ or the engine's storage; the container was killed`;
-
 /**
  * The containers of one iteration (check, trials of both sides) share one
  * loopback-only network namespace; each iteration gets a new one (see
@@ -157,56 +111,6 @@ function sharedNetnsOf(
   image: string,
 ): NetnsGroup {
   return { key: `${runId}/${iter}`, scope: runId, image };
-}
-
-/** The least free space among the disks holding `dirs` (unreadable ones skipped). */
-async function lowestFree(
-  dirs: readonly string[],
-): Promise<{ dir: string; bytes: number } | null> {
-  let lowest: { dir: string; bytes: number } | null = null;
-  for (const dir of dirs) {
-    const s = await statfs(dir).catch(() => null);
-    if (s === null) continue;
-    const bytes = Number(s.bavail) * Number(s.bsize);
-    if (lowest === null || bytes < lowest.bytes) lowest = { dir, bytes };
-  }
-  return lowest;
-}
-
-/** The control directory and the nonce, put into the container before it starts. */
-function controlFiles(nonce: string, user: string): PutEntry[] {
-  const [uid, gid] = user.split(":").map(Number) as [number, number];
-  return [
-    { path: CONTROL_DIR.slice(1), kind: "dir", mode: 0o700, uid, gid },
-    {
-      path: `${CONTROL_DIR.slice(1)}/nonce`,
-      kind: "file",
-      mode: 0o600,
-      uid,
-      gid,
-      data: new TextEncoder().encode(nonce + "\n"),
-    },
-  ];
-}
-
-const decoder = new TextDecoder();
-
-function textOf(c: Collected | undefined): string {
-  return c?.kind === "file" ? decoder.decode(c.bytes) : "";
-}
-
-/** What a wrapped container left behind. */
-interface Wrapped {
-  run: RunResult;
-  log: ControlLog;
-  /** The host killed it: the backstop (time) or the disk watch. */
-  killed: "backstop" | "disk" | null;
-  /** The report file, when asked for. */
-  report:
-    | { ok: true; text: string; truncated: boolean }
-    | { ok: false; message: string }
-    | null;
-  setupOutput: string | null;
 }
 
 /** A result for a container the host killed and whose output is lost. */
@@ -225,33 +129,6 @@ function lostRun(stderr: string): RunResult {
   };
 }
 
-/** The report file as read from the stopped container, judged. */
-function reportOf(
-  collected: Collected | undefined,
-  reportPath: string,
-): Wrapped["report"] {
-  if (collected === undefined || collected.kind === "missing") {
-    return {
-      ok: false,
-      message:
-        `the report file ${reportPath} was not written by the run command`,
-    };
-  }
-  if (collected.kind === "other") {
-    return {
-      ok: false,
-      message: collected.type === "symlink"
-        ? `the report file ${reportPath} is a symlink; ratchet does not follow it`
-        : `the report path ${reportPath} is not a regular file (${collected.type})`,
-    };
-  }
-  return {
-    ok: true,
-    text: decoder.decode(collected.bytes),
-    truncated: collected.truncated,
-  };
-}
-
 /**
  * Run `command` through the wrapper in a fresh container of the tree's
  * image, with the watchdogs, and read back what it left.
@@ -266,141 +143,92 @@ async function runWrapped(
   const image = await deps.images.imageOf(input.tree);
   const caches = await deps.images.caches(input.tree, config.cache, ctx);
   const nonce = randomHex(16);
-  const timeoutS = config.trialTimeoutSeconds;
   const spec = trialSpec(ctx, {
     image,
     run: {
       wrapper: WRAPPER,
       command: input.command,
       setupCommand: config.setupCommand,
-      timeoutSeconds: timeoutS,
+      timeoutSeconds: config.trialTimeoutSeconds,
     },
     iter: input.iter,
     trial: input.trial,
     caches,
   });
   const reportPath = wantReport ? reportPathOf(config) : null;
-  const collect = [
-    { path: LOG_PATH, maxBytes: LOG_CAP_BYTES },
-    ...(config.setupCommand === null
-      ? []
-      : [{ path: SETUP_PATH, maxBytes: SETUP_OUTPUT_BYTES }]),
-    ...(reportPath === null
-      ? []
-      : [{ path: `${WORK_DIR}/${reportPath}`, maxBytes: REPORT_CAP_BYTES }]),
-  ];
+  const collect = collectList(config.setupCommand, reportPath);
 
   // The backstop and the disk watch (see the module comment).
   const host = new AbortController();
   const signal = deps.signal === undefined
     ? host.signal
     : AbortSignal.any([deps.signal, host.signal]);
-  type Timer = ReturnType<typeof setTimeout>;
-  const timers: { poll?: Timer; kill?: Timer; disk?: Timer } = {};
-  const arm = () => {
-    timers.kill = setTimeout(
-      () => host.abort(new BackstopFired()),
-      (timeoutS ?? 0) * 1000 + BACKSTOP_GRACE_MS,
-    );
-  };
-  let engineTimeoutMs: number | null = null;
-  if (timeoutS !== null && config.setupCommand === null) {
-    engineTimeoutMs = timeoutS * 1000 + BACKSTOP_GRACE_MS;
-  }
-  const onStart = timeoutS === null || config.setupCommand === null
-    ? undefined
-    : (peek: (path: string, maxBytes: number) => Promise<Collected>) => {
-      let busy = false;
-      timers.poll = setInterval(async () => {
-        if (busy || timers.kill !== undefined) return;
-        busy = true;
-        const head = await peek(LOG_PATH, 64 * 1024).catch(() => undefined);
-        busy = false;
-        if (
-          timers.kill === undefined &&
-          parseControlLog(textOf(head), nonce).started
-        ) {
-          clearInterval(timers.poll);
-          arm();
-        }
-      }, POLL_MS);
-    };
+  const backstop = backstopFor({
+    timeoutSeconds: config.trialTimeoutSeconds,
+    setupCommand: config.setupCommand,
+    nonce,
+    host,
+  });
   const diskDirs = deps.diskDirs ?? [];
-  if (diskDirs.length > 0) {
-    let busy = false;
-    timers.disk = setInterval(async () => {
-      if (busy || host.signal.aborted) return;
-      busy = true;
-      const free = await lowestFree(diskDirs);
-      busy = false;
-      if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
-        host.abort(new DiskFilled(DISK_FILLED_DETAIL));
-      }
-    }, DISK_POLL_MS);
-  }
+  const disk = watchDisk(diskDirs, host);
 
   let run: RunResult;
   try {
     run = await runtime.run(spec, {
-      timeoutMs: engineTimeoutMs,
+      timeoutMs: backstop.engineTimeoutMs,
       outputCapBytes: OUTPUT_CAP_BYTES,
       signal,
       sharedNetns: sharedNetnsOf(ctx.runId, input.iter, deps.images.baseImage),
       files: controlFiles(nonce, ctx.user),
       collect,
-      ...(onStart === undefined ? {} : { onStart }),
+      ...(backstop.onStart === undefined ? {} : { onStart: backstop.onStart }),
     });
   } catch (error) {
     const reason = host.signal.reason;
     const ours = host.signal.aborted && !deps.signal?.aborted &&
       !(error instanceof RatchetError);
     if (!ours) throw error;
-    if (reason instanceof DiskFilled) {
-      // If the disk stays short, the trial was not the cause and the run
-      // stops like any full disk (exit 4, resumable).
-      await runtime.settled();
-      const free = await lowestFree(diskDirs);
-      if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
-        throw new UpstreamError(
-          `Only ${
-            (free.bytes / 1024 ** 2).toFixed(0)
-          } MiB free on the disk holding ${free.dir}`,
-          { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
-        );
-      }
-      return {
-        run: lostRun(DISK_FILLED_DETAIL),
-        log: parseControlLog("", nonce),
-        killed: "disk",
-        report: null,
-        setupOutput: null,
-      };
-    }
-    // The backstop: the container was killed and removed; its output is lost.
+    // Awaited, so the watches stop (finally) only once this is done.
+    return await hostKilled(runtime, diskDirs, reason, nonce);
+  } finally {
+    backstop.stop();
+    disk.stop();
+  }
+  return readWrapped(run, {
+    nonce,
+    reportPath,
+    setupCommand: config.setupCommand,
+  });
+}
+
+/** What a container the host killed left: nothing, its output is lost. */
+async function hostKilled(
+  runtime: ContainerRuntime,
+  diskDirs: readonly string[],
+  reason: unknown,
+  nonce: string,
+): Promise<Wrapped> {
+  if (reason instanceof DiskFilled) {
+    // If the disk stays short, the trial was not the cause and the run
+    // stops like any full disk (exit 4, resumable).
+    await failIfDiskStillShort(runtime, diskDirs);
     return {
-      run: lostRun(
-        "the run command outlived its timeout and the in-container watchdog; the container was killed from the host and its output is lost",
-      ),
+      run: lostRun(DISK_FILLED_DETAIL),
       log: parseControlLog("", nonce),
-      killed: "backstop",
+      killed: "disk",
       report: null,
       setupOutput: null,
     };
-  } finally {
-    clearInterval(timers.poll);
-    clearInterval(timers.disk);
-    clearTimeout(timers.kill);
   }
+  // The backstop: the container was killed and removed; its output is lost.
   return {
-    run,
-    log: parseControlLog(textOf(run.collected[LOG_PATH]), nonce),
-    killed: null,
-    report: reportPath === null
-      ? null
-      : reportOf(run.collected[`${WORK_DIR}/${reportPath}`], reportPath),
-    setupOutput: config.setupCommand === null
-      ? null
-      : textOf(run.collected[SETUP_PATH]),
+    run: lostRun(
+      "the run command outlived its timeout and the in-container watchdog; the container was killed from the host and its output is lost",
+    ),
+    log: parseControlLog("", nonce),
+    killed: "backstop",
+    report: null,
+    setupOutput: null,
   };
 }
 
@@ -420,72 +248,7 @@ export async function runTrial(
     tree: request.tree,
     command: config.runCommand,
   }, true);
-  const { run } = got;
-  const stdout = decoder.decode(run.stdout);
-  const stderr = decoder.decode(run.stderr);
-  const metricJudged = got.killed === "disk"
-    ? {
-      outcome: "crashed" as const,
-      score: null,
-      unit: null,
-      rule: null,
-      detail: DISK_FILLED_DETAIL,
-      timedOut: false,
-      exitCode: null,
-    }
-    : judgeTrial({
-      reportSource: config.reportSource,
-      metricName: config.metricName,
-      metricPattern: config.metricPattern,
-      timeoutSeconds: config.trialTimeoutSeconds,
-      exitCode: run.exitCode,
-      killedForTime: got.killed === "backstop" || run.timedOut,
-      oomKilled: run.oomKilled,
-      log: got.log,
-      stdout,
-      stderr,
-      stdoutTruncated: run.stdoutTruncated,
-      stderrTruncated: run.stderrTruncated,
-      report: got.report,
-      ...(request.expectedUnit === undefined
-        ? {}
-        : { expectedUnit: request.expectedUnit }),
-    });
-  // --guard: the guards' values from the same report (trial/guards.ts).
-  const judged = withGuards(metricJudged, {
-    config,
-    texts: guardTexts(config.reportSource, {
-      stdout,
-      stderr,
-      stdoutTruncated: run.stdoutTruncated,
-      stderrTruncated: run.stderrTruncated,
-      reportText: got.report?.ok && !got.report.truncated
-        ? got.report.text
-        : null,
-    }),
-    ...(request.expectedGuardUnits === undefined
-      ? {}
-      : { expectedUnits: request.expectedGuardUnits }),
-  });
-  const result: TrialResult = {
-    outcome: judged.outcome,
-    score: judged.score,
-    unit: judged.unit,
-    rule: judged.rule,
-    detail: judged.detail,
-    exitCode: judged.exitCode,
-    wallSeconds: got.log.wall?.seconds ?? null,
-    stdout,
-    stderr,
-    stdoutTruncated: run.stdoutTruncated,
-    stderrTruncated: run.stderrTruncated,
-    timedOut: judged.timedOut,
-    oomKilled: run.oomKilled,
-    reportText: got.report?.ok ? got.report.text : null,
-    containerId: run.containerId,
-    guards: judged.guards,
-    guardUnits: judged.guardUnits,
-  };
+  const result = trialResultOf(config, request, got);
   await deps.saveReport?.(
     request.iter,
     request.trial,
@@ -527,26 +290,5 @@ export async function runCheck(
     tree: request.tree,
     command,
   }, false);
-  const { run, log } = got;
-  const timedOut = got.killed === "backstop" || run.timedOut ||
-    (log.timeout && log.wall === null);
-  const exitCode = timedOut ? null : run.exitCode;
-  const tail = outputTail(
-    decoder.decode(run.stdout),
-    decoder.decode(run.stderr),
-  );
-  const passed = got.killed === null && !timedOut && !run.oomKilled &&
-    log.setupStatus === null && exitCode === 0;
-  const detail = passed
-    ? "check passed"
-    : got.killed === "disk"
-    ? DISK_FILLED_DETAIL
-    : timedOut
-    ? `the check command did not finish within --trial-timeout-seconds ${deps.config.trialTimeoutSeconds}`
-    : run.oomKilled
-    ? "the check command was killed for exceeding the memory limit"
-    : log.setupStatus !== null
-    ? `the setup command exited with status ${log.setupStatus} before the check`
-    : `the check command exited with status ${exitCode ?? "—"}`;
-  return { passed, exitCode, timedOut, outputTail: tail, detail };
+  return checkResultOf(deps.config, got);
 }

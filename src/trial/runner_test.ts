@@ -13,14 +13,8 @@ import type { Config } from "../config/config.ts";
 import { parseTrialReport } from "../core/trial_report.ts";
 import type { Collected, RunResult } from "../infra/runtime.ts";
 import { CONTROL_DIR, type SpecContext, WORK_DIR } from "./container_spec.ts";
-import {
-  BACKSTOP_GRACE_MS,
-  reportPathOf,
-  runCheck,
-  runTrial,
-  type TrialDeps,
-  WRAPPER,
-} from "./runner.ts";
+import { BACKSTOP_GRACE_MS } from "./backstop.ts";
+import { runCheck, runTrial, type TrialDeps, WRAPPER } from "./runner.ts";
 import { TreeImages, treeImageTag, type TreeRef } from "./tree_images.ts";
 
 const LOG = `${CONTROL_DIR}/log`;
@@ -123,13 +117,6 @@ const request = (ref: TreeRef) => ({
   trial: 2,
   side: "candidate" as const,
   tree: ref,
-});
-
-Deno.test("reportPathOf() names the report file only for a path --report-source", () => {
-  assert.equal(reportPathOf({ reportSource: "stdout" }), null);
-  assert.equal(reportPathOf({ reportSource: "stderr" }), null);
-  assert.equal(reportPathOf({ reportSource: "wall" }), null);
-  assert.equal(reportPathOf({ reportSource: "./out//r.json" }), "out/r.json");
 });
 
 Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image, with a fresh nonce", async () => {

@@ -24,7 +24,8 @@ import { testConfig } from "../_helpers/config.ts";
 import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import { openWorkspace } from "../../src/infra/workspace.ts";
-import { runTrial, TRIAL_MIN_FREE_BYTES } from "../../src/trial/runner.ts";
+import { runTrial } from "../../src/trial/runner.ts";
+import { TRIAL_MIN_FREE_BYTES } from "../../src/trial/disk_watch.ts";
 import { TreeImages } from "../../src/trial/tree_images.ts";
 import { policyOf } from "../../src/app/run_state.ts";
 import {

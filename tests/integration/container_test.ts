@@ -94,30 +94,6 @@ dockerTest(
   },
 );
 
-Deno.test("info() on an engine that does not answer is EnvironmentError with a hint", async () => {
-  const dead = new DockerRuntime(
-    resolveEngine({ DOCKER_HOST: "unix:///nonexistent/ratchet-docker.sock" }),
-  );
-  await assert.rejects(dead.info(), (error: unknown) => {
-    assert.ok(error instanceof EnvironmentError);
-    assert.equal(error.exitCode, ExitCode.environment);
-    assert.match(error.message, /nonexistent\/ratchet-docker\.sock/);
-    assert.match(error.hint ?? "", /DOCKER_HOST/);
-    return true;
-  });
-});
-
-Deno.test("run() on an engine that does not answer is UpstreamError (exit 4)", async () => {
-  const dead = new DockerRuntime(
-    resolveEngine({ DOCKER_HOST: "unix:///nonexistent/ratchet-docker.sock" }),
-  );
-  await assert.rejects(
-    dead.run(spec("unused", "true"), { timeoutMs: null, outputCapBytes: MiB }),
-    (error: unknown) =>
-      error instanceof UpstreamError && error.exitCode === ExitCode.upstream,
-  );
-});
-
 labelled(
   "run() returns exit codes and keeps stdout and stderr apart",
   async (id) => {
