@@ -3,7 +3,6 @@
  * agent (with its sandbox containers), and the Docker trials of tree images.
  * `buildRunPorts` builds them once per run.
  */
-import { statfs } from "node:fs/promises";
 import type { Config } from "../config/config.ts";
 import type { EventSink } from "../core/events.ts";
 import type { PromptContext, ScoreSummary } from "../core/prompt.ts";
@@ -29,7 +28,6 @@ import {
   treeOf,
   treeSymlinks,
 } from "../infra/git.ts";
-import { UpstreamError } from "../errors.ts";
 import type {
   GitPort,
   LoopPorts,
@@ -41,6 +39,7 @@ import type {
 } from "./ports.ts";
 import { sandboxSpec, type SpecContext } from "../trial/container_spec.ts";
 import { runCheck, runTrial, type TrialDeps } from "../trial/runner.ts";
+import { checkFreeSpace } from "../trial/disk_watch.ts";
 import { specContext, type TrialSetup } from "../trial/setup.ts";
 import { TreeImages, type TreeRef } from "../trial/tree_images.ts";
 import { listSource } from "../trial/tree_source.ts";
@@ -335,24 +334,6 @@ export function trialPort(s: TrialSettings): TrialPort {
   };
 }
 
-/** Least free space on the disk holding `.ratchet/` to start a trial. */
-const MIN_FREE_BYTES = 1024 ** 3;
-
-/** Fail with exit 4 when the disk holding `.ratchet/` has less than 1 GiB free. */
-async function checkDisk(dir: string): Promise<void> {
-  const s = await statfs(dir).catch(() => null);
-  if (s === null) return;
-  const free = Number(s.bavail) * Number(s.bsize);
-  if (free < MIN_FREE_BYTES) {
-    throw new UpstreamError(
-      `Only ${
-        (free / 1024 ** 2).toFixed(0)
-      } MiB free on the disk holding ${dir}`,
-      { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
-    );
-  }
-}
-
 /**
  * The disks a trial may fill: the one holding `.ratchet/`, and a local
  * engine's storage (its data root, when this machine has that path).
@@ -424,7 +405,7 @@ export async function buildRunPorts(
     git: gitPort(s.root, worktree),
     trials: {
       async trial(input) {
-        await checkDisk(s.store.paths.root);
+        await checkFreeSpace(s.store.paths.root);
         fault("trial.before-start");
         return await trials.trial(input);
       },

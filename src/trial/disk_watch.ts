@@ -6,10 +6,12 @@ import { statfs } from "node:fs/promises";
 import { UpstreamError } from "../errors.ts";
 import type { ContainerRuntime } from "../infra/runtime.ts";
 
+/** Least free space on the disk holding `.ratchet/` for a run to start a trial. */
+export const START_MIN_FREE_BYTES = 1024 ** 3;
 /**
  * Free space below which a running trial is killed: nothing else bounds what
  * a trial writes on a local engine's disk, and a run starts a trial only
- * with 1 GiB free.
+ * with START_MIN_FREE_BYTES free.
  */
 export const TRIAL_MIN_FREE_BYTES = 512 * 1024 ** 2;
 /** How often a running trial's disk is looked at. */
@@ -74,11 +76,29 @@ export async function failIfDiskStillShort(
   await runtime.settled();
   const free = await lowestFree(dirs);
   if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
-    throw new UpstreamError(
-      `Only ${
-        (free.bytes / 1024 ** 2).toFixed(0)
-      } MiB free on the disk holding ${free.dir}`,
-      { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
-    );
+    throw diskFull(free);
   }
+}
+
+/**
+ * Before a run's trial: fail (UpstreamError, exit 4, resumable) when the
+ * disk holding `dir` has less than START_MIN_FREE_BYTES free.
+ */
+export async function checkFreeSpace(dir: string): Promise<void> {
+  const free = await lowestFree([dir]);
+  if (free !== null && free.bytes < START_MIN_FREE_BYTES) throw diskFull(free);
+}
+
+/** The error of a disk too full to go on, with what to free. */
+function diskFull(free: { dir: string; bytes: number }): UpstreamError {
+  return new UpstreamError(
+    `Only ${
+      (free.bytes / 1024 ** 2).toFixed(0)
+    } MiB free on the disk holding ${free.dir}`,
+    {
+      hint: `Free at least ${
+        START_MIN_FREE_BYTES / 1024 ** 3
+      } GiB there, then run \`ratchet resume\`.`,
+    },
+  );
 }
