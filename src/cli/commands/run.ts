@@ -8,7 +8,7 @@ import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
 import { loadConfig } from "../../config/load.ts";
-import { toFileForm } from "../../config/schema.ts";
+import { toFileForm } from "../../config/file_form.ts";
 import { matchesAny, REPO_CONFIG_FILE } from "../../core/protect.ts";
 import { makeRunId } from "../../core/run_id.ts";
 import type { RunEvent } from "../../core/events.ts";
