@@ -8,7 +8,7 @@
  */
 import { readStatus } from "../src/app/status.ts";
 import { Store } from "../src/infra/store.ts";
-import { renderReport } from "../src/ui/report_html.ts";
+import { renderReport } from "../src/ui/report/render.ts";
 import {
   buildFixture,
   installFixture,

@@ -7,9 +7,9 @@
  *   `Deno.*`.
  * - `ratchet/composition-root`: in `src/`, the adapters (`DockerRuntime`,
  *   `AnthropicClient`, `Store`) are constructed only in `src/app/deps.ts`.
- * - `ratchet/one-adapter`: the Anthropic SDK is imported only in
- *   `src/agent/anthropic.ts`, dockerode only in the `src/infra/docker/`
- *   folder (the Docker adapter).
+ * - `ratchet/one-adapter`: the Anthropic SDK is imported only in the
+ *   `src/agent/anthropic/` folder (the model adapter), dockerode only in the
+ *   `src/infra/docker/` folder (the Docker adapter).
  */
 
 const PURE_LIBRARIES = new Set([
@@ -20,7 +20,7 @@ const PURE_LIBRARIES = new Set([
 ]);
 
 const ADAPTERS: Record<string, string> = {
-  "@anthropic-ai/sdk": "src/agent/anthropic.ts",
+  "@anthropic-ai/sdk": "src/agent/anthropic/",
   "dockerode": "src/infra/docker/",
 };
 

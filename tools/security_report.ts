@@ -8,11 +8,9 @@
  *   --check  exit 1 when docs/security.md differs from what would be rendered
  */
 import { fileURLToPath } from "node:url";
-import {
-  DEFAULTS,
-  formatSize,
-  UNTRUSTED_LIMITS,
-} from "../src/config/schema.ts";
+import { DEFAULTS } from "../src/config/defaults.ts";
+import { formatSize } from "../src/config/value_text.ts";
+import { UNTRUSTED_LIMITS } from "../src/config/trust.ts";
 import { DEFAULT_GIT_TIMEOUT_MS, GIT_TIMEOUT_ENV } from "../src/infra/git.ts";
 import {
   type Group,

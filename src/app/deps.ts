@@ -4,7 +4,8 @@
  * them from `Deps` and never construct one themselves, so a test can hand
  * in fakes in one place.
  */
-import { AnthropicClient, clientTuningFromEnv } from "../agent/anthropic.ts";
+import { AnthropicClient } from "../agent/anthropic/client.ts";
+import { clientTuningFromEnv } from "../agent/anthropic/options.ts";
 import type { ModelClient } from "../agent/model.ts";
 import { DockerRuntime } from "../infra/docker/runtime.ts";
 import { resolveEngine } from "../infra/engine.ts";

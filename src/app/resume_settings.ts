@@ -7,7 +7,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { OPTIONS } from "../config/options.ts";
-import { fromFileForm } from "../config/schema.ts";
+import { fromFileForm } from "../config/file_form.ts";
 import { planExtension } from "../core/extend.ts";
 import type { IterationRecord } from "../core/state.ts";
 import { priceFor } from "../agent/pricing.ts";

@@ -3,7 +3,7 @@
  * the settings a resume may change; a finished run only has its leftovers
  * removed unless a flag extends it.
  */
-import { toFileForm } from "../config/schema.ts";
+import { toFileForm } from "../config/file_form.ts";
 import type { RunEvent } from "../core/events.ts";
 import { removeWorktree } from "../infra/git.ts";
 import { setUpEngine } from "../trial/setup.ts";

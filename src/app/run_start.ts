@@ -4,7 +4,7 @@
  * harness snapshot made (crash-safe, see finishInterruptedStart), the
  * prepare step, then the session.
  */
-import { toFileForm } from "../config/schema.ts";
+import { toFileForm } from "../config/file_form.ts";
 import type { RunEvent } from "../core/events.ts";
 import { makeRunId } from "../core/run_id.ts";
 import { SCHEMA_VERSION } from "../core/state.ts";

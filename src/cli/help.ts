@@ -4,7 +4,8 @@
  */
 import { type CommandName, RESUME_OPTIONS } from "./args.ts";
 import { type OptionDef, OPTIONS } from "../config/options.ts";
-import { DEFAULTS, formatSize } from "../config/schema.ts";
+import { DEFAULTS } from "../config/defaults.ts";
+import { formatSize } from "../config/value_text.ts";
 import { NEGATABLE, negationFlag } from "../config/negations.ts";
 import type { Config } from "../config/config.ts";
 

@@ -13,12 +13,9 @@
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import type { Config } from "./config.ts";
-import {
-  checkUntrusted,
-  type ConfigPurpose,
-  finalizeConfig,
-  validateValues,
-} from "./schema.ts";
+import { validateValues } from "./schema.ts";
+import { checkUntrusted } from "./trust.ts";
+import { type ConfigPurpose, finalizeConfig } from "./finalize.ts";
 import { ConfigError } from "../errors.ts";
 
 /** Name of the config file looked for at the repo root. */

@@ -7,7 +7,7 @@
  */
 import type { Config } from "./config.ts";
 import { type OptionDef, OPTIONS } from "./options.ts";
-import { DEFAULTS } from "./schema.ts";
+import { DEFAULTS } from "./defaults.ts";
 
 /** Whether `def`'s default is "not set": null, false, "" or an empty list. */
 function offByDefault(def: OptionDef): boolean {

@@ -9,6 +9,12 @@ export interface Output {
   out(text: string): void;
   /** Progress, warnings, errors. */
   err(text: string): void;
+  /**
+   * Replace the live status line on stderr with `text`, cut to the terminal's
+   * width so it never wraps, and with no newline; `""` clears the line. Only
+   * for an interactive stderr: the next `err` must clear it first.
+   */
+  statusLine(text: string): void;
   /** Colour is allowed on stdout: stdout is a terminal and no NO_COLOR. */
   readonly colorOut: boolean;
   /** Colour is allowed on stderr: stderr is a terminal and no NO_COLOR. */
@@ -28,10 +34,7 @@ const encoder = new TextEncoder();
  * Write all of `text`. A reader that went away (a closed terminal after
  * SIGHUP, `| head`) is not an error of the command: the rest is dropped.
  */
-function writeAllSync(
-  stream: { writeSync(p: Uint8Array): number },
-  text: string,
-) {
+function writeAllSync(stream: SyncWriter, text: string) {
   let data = encoder.encode(text);
   try {
     while (data.length > 0) data = data.subarray(stream.writeSync(data));
@@ -46,30 +49,57 @@ function readerGone(error: unknown): boolean {
     (error instanceof Error && /\(os error 5\)|EIO/.test(error.message));
 }
 
+/**
+ * What `statusLine` writes: back to the line's start, erase it, then the
+ * text cut to one column less than the terminal's width.
+ */
+export function statusLineText(text: string, columns: () => number): string {
+  return text === "" ? "\r\x1b[2K" : `\r\x1b[2K${text.slice(0, columns() - 1)}`;
+}
+
+/** The width of the terminal on stderr; 100 when Deno cannot tell. */
+function terminalColumns(): number {
+  return Deno.consoleSize?.().columns ?? 100;
+}
+
 /** Terminal state of the two streams, as `terminalOutput` reads it. */
 export interface TerminalState {
   stdout: boolean;
   stderr: boolean;
 }
 
+/** A stream `terminalOutput` writes to (Deno.stdout, Deno.stderr). */
+export interface SyncWriter {
+  writeSync(p: Uint8Array): number;
+}
+
 /**
  * Output on the real stdout/stderr. Each stream is coloured only when it is
  * a terminal itself (`ratchet status > f` writes no escape codes even when
- * stderr is a terminal). `terminals` replaces the streams' real state in
- * tests.
+ * stderr is a terminal). `terminals`, `streams` and `columns` replace the
+ * streams' real state, the streams and the terminal's width in tests.
  */
 export function terminalOutput(
-  options: { noColor: boolean; terminals?: TerminalState },
+  options: {
+    noColor: boolean;
+    terminals?: TerminalState;
+    streams?: { stdout: SyncWriter; stderr: SyncWriter };
+    columns?: () => number;
+  },
 ): Output {
   const terminals = options.terminals ?? {
     stdout: Deno.stdout.isTerminal(),
     stderr: Deno.stderr.isTerminal(),
   };
+  const { stdout, stderr } = options.streams ??
+    { stdout: Deno.stdout, stderr: Deno.stderr };
+  const columns = options.columns ?? terminalColumns;
   return {
     out: (text) =>
-      writeAllSync(Deno.stdout, text.endsWith("\n") ? text : text + "\n"),
+      writeAllSync(stdout, text.endsWith("\n") ? text : text + "\n"),
     err: (text) =>
-      writeAllSync(Deno.stderr, text.endsWith("\n") ? text : text + "\n"),
+      writeAllSync(stderr, text.endsWith("\n") ? text : text + "\n"),
+    statusLine: (text) => writeAllSync(stderr, statusLineText(text, columns)),
     ...streamState(terminals, options.noColor),
   };
 }
@@ -96,14 +126,19 @@ export function memoryOutput(
 ): Output & {
   stdout: string[];
   stderr: string[];
+  /** Every `statusLine` call's text, in order ("" for a clear). */
+  statusLines: string[];
 } {
   const stdout: string[] = [];
   const stderr: string[] = [];
+  const statusLines: string[] = [];
   return {
     stdout,
     stderr,
+    statusLines,
     out: (text) => stdout.push(text),
     err: (text) => stderr.push(text),
+    statusLine: (text) => statusLines.push(text),
     ...streamState(
       options.terminals ?? { stdout: false, stderr: false },
       options.noColor ?? false,

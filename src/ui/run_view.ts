@@ -65,7 +65,7 @@ export function iterationLine(
   return line;
 }
 
-/** Plain lines; with `live`, a status line redrawn in place on stderr. */
+/** Plain lines; with `live`, a status line redrawn in place on stderr (Output.statusLine). */
 export function textView(
   output: Output,
   options: { live: boolean; now: () => number; iterations: number },
@@ -80,11 +80,10 @@ export function textView(
   let cost = 0;
   let perIteration: number | null = null;
   let liveShown = false;
-  const encoder = new TextEncoder();
 
   const clearLive = () => {
     if (liveShown) {
-      Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+      output.statusLine("");
       liveShown = false;
     }
   };
@@ -104,10 +103,7 @@ export function textView(
     const line = `${s.cyan(`iter ${iter}`)} ${phase}${
       detail ? ` ${detail}` : ""
     }${gain} · ${fmtUsd(cost)} · ${fmtDuration(elapsed)}${remaining}`;
-    const width = Deno.consoleSize?.().columns ?? 100;
-    Deno.stderr.writeSync(
-      encoder.encode(`\r\x1b[2K${line.slice(0, width - 1)}`),
-    );
+    output.statusLine(line);
     liveShown = true;
   };
   const print = (text: string) => {

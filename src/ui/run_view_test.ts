@@ -26,3 +26,41 @@ Deno.test("textView() prints the claimed gain when the confirmation finishes", (
     /^Claimed gain -99\.000% \[-99\.017%, -98\.983%\]: start commit and iter 4 measured interleaved at the end of the run, 4 vs 4 trials, p<0\.001; guards accuracy \+0\.0%$/m,
   );
 });
+
+Deno.test("textView() with live draws its status line through Output and clears it before each line", () => {
+  const output = memoryOutput({ terminals: { stdout: true, stderr: true } });
+  let now = 0;
+  const view = textView(output, {
+    live: true,
+    now: () => now,
+    iterations: 4,
+  });
+  view.handle({ event: "phase", iter: 1, phase: "proposing" });
+  assert.equal(output.statusLines.length, 1);
+  assert.deepEqual(output.statusLines, [
+    "\x1b[36miter 1\x1b[39m proposing · $0.000 · 0.0s",
+  ]);
+  now = 5000;
+  view.handle({ event: "info", message: "hello" });
+  // Cleared, the line printed, then drawn again.
+  assert.deepEqual(output.stderr, ["hello"]);
+  assert.equal(output.statusLines[1], "");
+  assert.equal(
+    output.statusLines[2],
+    "\x1b[36miter 1\x1b[39m proposing · $0.000 · 5.0s",
+  );
+  view.close();
+  assert.equal(output.statusLines.at(-1), "");
+  view.close();
+  assert.equal(output.statusLines.length, 4, "a second close writes nothing");
+});
+
+Deno.test("textView() without live never touches the status line", () => {
+  const output = memoryOutput();
+  const view = textView(output, { live: false, now: () => 0, iterations: 4 });
+  view.handle({ event: "phase", iter: 1, phase: "proposing" });
+  view.handle({ event: "info", message: "hello" });
+  view.close();
+  assert.deepEqual(output.statusLines, []);
+  assert.deepEqual(output.stderr, ["hello"]);
+});

@@ -1,6 +1,6 @@
 /** A complete Config with the spec's defaults, for tests. */
 import type { Config } from "../../src/config/config.ts";
-import { DEFAULTS } from "../../src/config/schema.ts";
+import { DEFAULTS } from "../../src/config/defaults.ts";
 
 /**
  * The defaults (checked against the spec in schema_test.ts) plus test values

@@ -17,10 +17,8 @@
  * the client under test with `fakeClient(server)`.
  */
 import { join } from "node:path";
-import {
-  AnthropicClient,
-  type AnthropicClientOptions,
-} from "../../src/agent/anthropic.ts";
+import { AnthropicClient } from "../../src/agent/anthropic/client.ts";
+import type { AnthropicClientOptions } from "../../src/agent/anthropic/options.ts";
 
 /** A content block the fake model answers with. */
 export type FakeBlock =

@@ -10,7 +10,7 @@ import { findRepoRoot } from "../../infra/git.ts";
 import { writeFileAtomic } from "../../infra/atomic.ts";
 import type { Store } from "../../infra/store.ts";
 import { requireRun } from "../../app/status.ts";
-import { renderReport } from "../../ui/report_html.ts";
+import { renderReport } from "../../ui/report/render.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 

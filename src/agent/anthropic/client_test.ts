@@ -4,17 +4,17 @@ import {
   EnvironmentError,
   ExitCode,
   UpstreamError,
-} from "../errors.ts";
+} from "../../errors.ts";
 import {
   fakeClient,
   type FakeStep,
   startFakeAnthropic,
-} from "../../tests/_helpers/fake_anthropic.ts";
+} from "../../../tests/_helpers/fake_anthropic.ts";
 import {
   type ModelRequest,
   PromptTooLongError,
   type StreamEvent,
-} from "./model.ts";
+} from "../model.ts";
 
 const request: ModelRequest = {
   model: "claude-sonnet-4-6",

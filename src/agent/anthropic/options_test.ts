@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { clientTuningFromEnv } from "./anthropic.ts";
-import { UsageError } from "../errors.ts";
+import { clientTuningFromEnv } from "./options.ts";
+import { UsageError } from "../../errors.ts";
 
 Deno.test("clientTuningFromEnv() is empty when no override is set", () => {
   assert.deepEqual(clientTuningFromEnv({}), {});

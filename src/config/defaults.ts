@@ -1,0 +1,48 @@
+/** The value of every optional option when neither a file nor a flag sets it. */
+import { type Config, DEFAULT_MODEL } from "./config.ts";
+
+/** Defaults of every optional option (spec section 3). */
+export const DEFAULTS: Omit<
+  Config,
+  "runCommand" | "direction" | "metricName" | "reportSource"
+> = {
+  trials: 1,
+  iterations: 20,
+  threshold: null,
+  patience: 0,
+  minImprovement: 0,
+  maxConsecutiveCrashes: 3,
+  trialTimeoutSeconds: null,
+  critic: false,
+  instructions: "",
+  instructionsFile: null,
+  editable: [],
+  harness: [],
+  scratch: [],
+  image: null,
+  dockerfile: null,
+  prepareCommand: null,
+  setupCommand: null,
+  checkCommand: null,
+  metricPattern: null,
+  guard: [],
+  decision: "stat",
+  confidence: 0.95,
+  minEffect: 0,
+  maxTrials: 10,
+  model: DEFAULT_MODEL,
+  maxCostUsd: 10,
+  maxToolCalls: 60,
+  bashTimeoutSeconds: 120,
+  cpus: 2,
+  memory: 4 * 1024 ** 3,
+  pidsLimit: 4096,
+  shmSize: 1024 ** 3,
+  gpus: null,
+  network: "none",
+  mount: [],
+  passEnv: [],
+  cache: [],
+  maxFileSize: 10 * 1024 ** 2,
+  prices: {},
+};
