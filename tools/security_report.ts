@@ -13,7 +13,10 @@ import {
   formatSize,
   UNTRUSTED_LIMITS,
 } from "../src/config/schema.ts";
-import { DEFAULT_GIT_TIMEOUT_MS, GIT_TIMEOUT_ENV } from "../src/infra/git.ts";
+import {
+  DEFAULT_GIT_TIMEOUT_MS,
+  GIT_TIMEOUT_ENV,
+} from "../src/infra/git/git.ts";
 import {
   type Group,
   type Kind,

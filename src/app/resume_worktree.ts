@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import type { IterationRecord } from "../core/state.ts";
 import { incumbentOf } from "../core/stop.ts";
-import { removeWorktree, resetWorktree, runGit } from "../infra/git.ts";
+import { removeWorktree, resetWorktree, runGit } from "../infra/git/git.ts";
 
 /** Where the run's worktree is and which commit it must be at. */
 export interface ResumeWorktree {

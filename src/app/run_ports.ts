@@ -25,7 +25,7 @@ import {
   stageCandidate,
   treeOf,
   treeSymlinks,
-} from "../infra/git.ts";
+} from "../infra/git/git.ts";
 import type {
   GitPort,
   ProposalInput,

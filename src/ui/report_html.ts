@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import type { IterationRecord, Tokens } from "../core/state.ts";
 import { addTokens, emptyTokens } from "../core/state.ts";
 import type { Incumbent } from "../core/stop.ts";
-import type { RunFile } from "../infra/store.ts";
+import type { RunFile } from "../infra/store/store.ts";
 import {
   decimalsFor,
   fmtFixed,

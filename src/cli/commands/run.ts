@@ -34,11 +34,11 @@ import {
   resetWorktree,
   runGit,
   treeOf,
-} from "../../infra/git.ts";
+} from "../../infra/git/git.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
 import { snapshotHarness } from "../../infra/harness_snapshot.ts";
 import type { ContainerRuntime } from "../../infra/runtime.ts";
-import type { RunFile, Store } from "../../infra/store.ts";
+import type { RunFile, Store } from "../../infra/store/store.ts";
 import { repoOverview } from "../../infra/workspace.ts";
 import {
   prepareTrials,
@@ -185,7 +185,7 @@ async function removeLeftovers(
   runId: string,
 ): Promise<void> {
   await removeRunImages(runtime, runId).catch(() => {});
-  await Deno.remove(store.paths.tmp, { recursive: true }).catch(() => {});
+  await store.clearTmp().catch(() => {});
 }
 
 /**
@@ -791,10 +791,8 @@ function resumable(error: unknown, runId: string): unknown {
 async function abandonRun(s: Session, worktree: string): Promise<void> {
   await removeWorktree(s.root, worktree).catch(() => {});
   await runGit(s.root, ["branch", "-D", s.run.branch]).catch(() => "");
-  await Deno.remove(s.store.paths.config).catch(() => {});
-  await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
-    () => {},
-  );
+  await s.store.removeRunFile().catch(() => {});
+  await s.store.removeHarnessSnapshot().catch(() => {});
   // The baseline's phase (current.json) belongs to the run that never was.
   await s.store.clearCurrent().catch(() => {});
 }

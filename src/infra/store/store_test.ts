@@ -4,15 +4,17 @@ import {
   type CurrentIteration,
   type IterationRecord,
   makeRecord,
-} from "../core/state.ts";
-import { EnvironmentError, ExitCode, RatchetError } from "../errors.ts";
-import { FAULT_POINTS } from "./fault.ts";
+} from "../../core/state.ts";
+import { EnvironmentError, ExitCode, RatchetError } from "../../errors.ts";
+import { FAULT_POINTS } from "../fault.ts";
 import { CONFIRMATION_ITER, type RunFile, Store } from "./store.ts";
-import type { Confirmation } from "../core/confirm.ts";
+import type { Confirmation } from "../../core/confirm.ts";
 
 const RUN_ID = "20250109-235907-0a9f";
 const STORE_URL = new URL("./store.ts", import.meta.url).href;
-const FAULT_URL = new URL("./fault.ts", import.meta.url).href;
+const FAULT_URL = new URL("../fault.ts", import.meta.url).href;
+/** The project's config: the child imports the store, which imports zod by its bare name. */
+const DENO_JSON = new URL("../../../deno.json", import.meta.url).pathname;
 
 async function withStore(
   fn: (store: Store, repo: string) => Promise<void>,
@@ -86,7 +88,7 @@ async function runChild(
     const script = join(dir, "child.ts");
     await Deno.writeTextFile(script, code);
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", "--no-lock", script],
+      args: ["run", "-A", "--config", DENO_JSON, "--no-lock", script],
       env,
       stdout: "piped",
       stderr: "piped",
@@ -188,6 +190,37 @@ Deno.test("Store.init() creates the directories and removes temp files of dead w
   } finally {
     await Deno.remove(repo, { recursive: true });
   }
+});
+
+Deno.test("Store.removeRunFile(), removeHarnessSnapshot() and clearTmp() remove durably and only their entry", async () => {
+  await withStore(async (store) => {
+    // Nothing there, not even .ratchet/: no error.
+    await store.removeRunFile();
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    await store.init();
+    await store.writeRun(runFile());
+    await store.writeCurrent(current(0, "measuring"));
+    await Deno.mkdir(join(store.paths.harness, "tests"), { recursive: true });
+    await Deno.writeTextFile(join(store.paths.harness, "tests", "t.py"), "1");
+    await Deno.mkdir(join(store.paths.tmp, "probe-1"), { recursive: true });
+    await Deno.writeTextFile(join(store.paths.tmp, "probe-1", "f"), "x");
+    const names = async () =>
+      (await Array.fromAsync(Deno.readDir(store.paths.root)))
+        .map((e) => e.name).sort();
+
+    await store.removeRunFile();
+    assert.equal(await store.readRun(), null);
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    assert.deepEqual(await names(), ["current.json", "diffs", "reports"]);
+    // Idempotent, and init() makes tmp/ again.
+    await store.removeRunFile();
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    await store.init();
+    assert.ok((await Deno.stat(store.paths.tmp)).isDirectory);
+  });
 });
 
 // ---- config.json ---------------------------------------------------------

@@ -18,9 +18,9 @@ import {
   GITLINK_MODE,
   type OversizedFile,
   SYMLINK_MODE,
-} from "../core/integrity.ts";
-import type { DiffStat } from "../core/state.ts";
-import { EnvironmentError, ExitCode, RatchetError } from "../errors.ts";
+} from "../../core/integrity.ts";
+import type { DiffStat } from "../../core/state.ts";
+import { EnvironmentError, ExitCode, RatchetError } from "../../errors.ts";
 
 /** Author and committer of every commit on a run branch. */
 export const RATCHET_IDENTITY = {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ExitCode } from "../errors.ts";
+import { ExitCode } from "../../errors.ts";
 import {
   tempDir,
   type TempRepo,
   tempRepo,
-} from "../../tests/_helpers/git_repo.ts";
+} from "../../../tests/_helpers/git_repo.ts";
 import {
   changedFiles,
   commitCandidate,
