@@ -16,7 +16,7 @@ import {
 import {
   DEFAULT_GIT_TIMEOUT_MS,
   GIT_TIMEOUT_ENV,
-} from "../src/infra/git/git.ts";
+} from "../src/infra/git/process.ts";
 import {
   type Group,
   type Kind,

@@ -16,16 +16,15 @@ import type { ModelClient } from "../agent/model.ts";
 import { openWorkspace } from "../infra/workspace.ts";
 import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
 import { syncBack } from "../infra/sync_back.ts";
+import { commitCandidate, stageCandidate } from "../infra/git/candidate.ts";
 import {
   changedFiles,
-  commitCandidate,
   diffPatch,
   diffStat,
-  resetWorktree,
-  stageCandidate,
-  treeOf,
   treeSymlinks,
-} from "../infra/git/git.ts";
+} from "../infra/git/diff.ts";
+import { treeOf } from "../infra/git/repo.ts";
+import { resetWorktree } from "../infra/git/worktree.ts";
 import type {
   GitPort,
   ProposalInput,

@@ -15,7 +15,7 @@ import {
 } from "../../core/noise.ts";
 import { formatGuardSpec } from "../../core/guards.ts";
 import { BaselineError } from "../../errors.ts";
-import { runGitRaw } from "../../infra/git/git.ts";
+import { runGitRaw } from "../../infra/git/process.ts";
 import { engineLine } from "../../ui/engine_text.ts";
 import { measure, type MeasureRun } from "../../app/measure.ts";
 import { measureTrialLine, renderMeasure } from "../../ui/measure_view.ts";

@@ -24,17 +24,19 @@ import {
 } from "../../errors.ts";
 import { priceFor } from "../../agent/pricing.ts";
 import { type FaultHook, noFault } from "../../infra/fault.ts";
+import { runGit } from "../../infra/git/process.ts";
 import {
-  createWorktree,
   ensureExcluded,
   findRepoRoot,
   headSha,
   isDirty,
+  treeOf,
+} from "../../infra/git/repo.ts";
+import {
+  createWorktree,
   removeWorktree,
   resetWorktree,
-  runGit,
-  treeOf,
-} from "../../infra/git/git.ts";
+} from "../../infra/git/worktree.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
 import { snapshotHarness } from "../../infra/harness_snapshot.ts";
 import type { ContainerRuntime } from "../../infra/runtime.ts";
