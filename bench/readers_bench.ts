@@ -7,7 +7,7 @@
  * Usage: deno task bench:readers   (deno bench -A bench/readers_bench.ts)
  */
 import { readStatus } from "../src/app/status.ts";
-import { Store } from "../src/infra/store.ts";
+import { Store } from "../src/infra/store/store.ts";
 import { renderReport } from "../src/ui/report/render.ts";
 import {
   buildFixture,

@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 import { DEFAULTS } from "../src/config/defaults.ts";
 import { formatSize } from "../src/config/value_text.ts";
 import { UNTRUSTED_LIMITS } from "../src/config/trust.ts";
-import { DEFAULT_GIT_TIMEOUT_MS, GIT_TIMEOUT_ENV } from "../src/infra/git.ts";
+import {
+  DEFAULT_GIT_TIMEOUT_MS,
+  GIT_TIMEOUT_ENV,
+} from "../src/infra/git/process.ts";
 import {
   type Group,
   type Kind,

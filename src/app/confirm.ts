@@ -34,7 +34,7 @@ import type { TrialPort } from "./ports.ts";
 import type { RunState } from "./loop.ts";
 import { signalName } from "./loop.ts";
 import { InterruptedError } from "../errors.ts";
-import { CONFIRMATION_ITER } from "../infra/store.ts";
+import { CONFIRMATION_ITER } from "../infra/store/store.ts";
 
 /** Where the confirmation is kept between trials. */
 export interface ConfirmStore {

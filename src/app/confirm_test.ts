@@ -7,7 +7,7 @@ import type { RunEvent } from "../core/events.ts";
 import type { TrialPort } from "./ports.ts";
 import { testConfig } from "../../tests/_helpers/config.ts";
 import { InterruptedError } from "../errors.ts";
-import { CONFIRMATION_ITER } from "../infra/store.ts";
+import { CONFIRMATION_ITER } from "../infra/store/store.ts";
 
 /** An in-memory confirmation store recording every write. */
 function memoryStore(initial: Confirmation | null = null) {

@@ -11,7 +11,7 @@ import { DockerRuntime } from "../infra/docker/runtime.ts";
 import { resolveEngine } from "../infra/engine.ts";
 import { createFaultHook, type FaultHook } from "../infra/fault.ts";
 import type { ContainerRuntime } from "../infra/runtime.ts";
-import { Store } from "../infra/store.ts";
+import { Store } from "../infra/store/store.ts";
 
 /** The outside world as a command sees it. */
 export interface Deps {

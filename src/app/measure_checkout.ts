@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { CONFIG_FILE_NAME, loadConfig } from "../config/load.ts";
-import { runGitRaw } from "../infra/git.ts";
+import { runGitRaw } from "../infra/git/process.ts";
 import type { AppContext } from "./context.ts";
 import { measure, type MeasureOptions, type MeasureRun } from "./measure.ts";
 

@@ -19,7 +19,7 @@ import type {
   TrialOutcome,
 } from "../core/state.ts";
 import type { EventSink } from "../core/events.ts";
-import type { Note } from "../infra/store.ts";
+import type { Note } from "../infra/store/store.ts";
 
 /** Git operations on the run's worktree. */
 export interface GitPort {

@@ -12,7 +12,7 @@ import { planExtension } from "../core/extend.ts";
 import type { IterationRecord } from "../core/state.ts";
 import { priceFor } from "../agent/pricing.ts";
 import { UsageError } from "../errors.ts";
-import type { RunFile } from "../infra/store.ts";
+import type { RunFile } from "../infra/store/store.ts";
 
 /** The run's settings for this resume. */
 export type ResumeSettings =

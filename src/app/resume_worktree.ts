@@ -9,7 +9,8 @@
 import { join } from "node:path";
 import type { IterationRecord } from "../core/state.ts";
 import { incumbentOf } from "../core/stop.ts";
-import { removeWorktree, resetWorktree, runGit } from "../infra/git.ts";
+import { runGit } from "../infra/git/process.ts";
+import { removeWorktree, resetWorktree } from "../infra/git/worktree.ts";
 
 /** Where the run's worktree is and which commit it must be at. */
 export interface ResumeWorktree {

@@ -9,7 +9,7 @@ import {
   emptyTokens,
   SCHEMA_VERSION,
 } from "../core/state.ts";
-import type { RunFile, Store } from "../infra/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
 
 /** Writes the run's phase before the loop. */
 export interface PhaseWriter {

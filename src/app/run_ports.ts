@@ -15,19 +15,18 @@ import { runCritic } from "../agent/critic.ts";
 import type { ModelClient } from "../agent/model.ts";
 import { openWorkspace } from "../infra/workspace.ts";
 import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
-import type { RunFile } from "../infra/store.ts";
+import type { RunFile } from "../infra/store/store.ts";
 import { repoOverview } from "../infra/workspace.ts";
 import { syncBack } from "../infra/sync_back.ts";
+import { commitCandidate, stageCandidate } from "../infra/git/candidate.ts";
 import {
   changedFiles,
-  commitCandidate,
   diffPatch,
   diffStat,
-  resetWorktree,
-  stageCandidate,
-  treeOf,
   treeSymlinks,
-} from "../infra/git.ts";
+} from "../infra/git/diff.ts";
+import { treeOf } from "../infra/git/repo.ts";
+import { resetWorktree } from "../infra/git/worktree.ts";
 import type {
   GitPort,
   LoopPorts,

@@ -5,7 +5,7 @@
  */
 import { toFileForm } from "../config/file_form.ts";
 import type { RunEvent } from "../core/events.ts";
-import { removeWorktree } from "../infra/git.ts";
+import { removeWorktree } from "../infra/git/worktree.ts";
 import { setUpEngine } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";

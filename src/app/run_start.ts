@@ -8,15 +8,12 @@ import { toFileForm } from "../config/file_form.ts";
 import type { RunEvent } from "../core/events.ts";
 import { makeRunId } from "../core/run_id.ts";
 import { SCHEMA_VERSION } from "../core/state.ts";
-import {
-  createWorktree,
-  ensureExcluded,
-  removeWorktree,
-  runGit,
-} from "../infra/git.ts";
+import { createWorktree, removeWorktree } from "../infra/git/worktree.ts";
+import { ensureExcluded } from "../infra/git/repo.ts";
+import { runGit } from "../infra/git/process.ts";
 import { snapshotHarness } from "../infra/harness_snapshot.ts";
 import { randomHex } from "../infra/random.ts";
-import type { RunFile, Store } from "../infra/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
 import { setUpEngine } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";

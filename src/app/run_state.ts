@@ -26,7 +26,7 @@ import {
   RatchetError,
   UpstreamError,
 } from "../errors.ts";
-import type { RunFile, Store } from "../infra/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
 import { isDeterministic } from "../core/decide.ts";
 import { outputTail, parseTrialReport } from "../core/trial_report.ts";
 

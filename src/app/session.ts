@@ -2,7 +2,7 @@
 import type { Config } from "../config/config.ts";
 import type { RunEvent } from "../core/events.ts";
 import type { ContainerRuntime } from "../infra/runtime.ts";
-import type { RunFile, Store } from "../infra/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
 import type { TrialSetup } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 

@@ -2,7 +2,7 @@
  * What `ratchet status` reports (spec section 8 `status --json`), read from
  * `.ratchet/` without touching the run: safe while a run is going.
  */
-import type { RunFile, Store } from "../infra/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
 import { readLock } from "../infra/lock.ts";
 import { mean, meanCi } from "../core/stats.ts";
 import { incumbentOf } from "../core/stop.ts";

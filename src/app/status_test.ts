@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { confidenceOf, readStatus, type StatusJson } from "./status.ts";
-import { Store } from "../infra/store.ts";
+import { Store } from "../infra/store/store.ts";
 import { EnvironmentError } from "../errors.ts";
 import { SCHEMA_VERSION } from "../core/state.ts";
 import { renderStatus } from "../ui/status_view.ts";

@@ -23,7 +23,7 @@ export const noFault: FaultHook = () => {};
  * letting a crash test pass without ever crashing.
  */
 export const FAULT_POINTS: readonly string[] = [
-  // src/infra/store.ts: atomic file writes (temp file fsynced, then renamed).
+  // src/infra/store/: atomic file writes (temp file fsynced, then renamed).
   "config.write.before-rename",
   "config.write.after-rename",
   "current.write.before-rename",
@@ -33,14 +33,14 @@ export const FAULT_POINTS: readonly string[] = [
   "reports.write.after-rename",
   "diffs.write.before-rename",
   "diffs.write.after-rename",
-  // src/infra/store.ts: durable appends.
+  // src/infra/store/ (results.ts, notes.ts): durable appends.
   "results.append.mid-line",
   "results.append.before-fsync",
   "results.append.after-fsync",
   "results.repair.before-truncate",
   "notes.append.before-fsync",
   "notes.mark-read.before-fsync",
-  // src/infra/store.ts: archive of the previous run.
+  // src/infra/store/archive.ts: archive of the previous run.
   "archive.intent-written",
   "archive.mid",
   "archive.before-finish",

@@ -4,11 +4,11 @@
  * shares this machine's files, the `--mount` binds checked on the engine's
  * host, the trial image, and the prepare step on top of it.
  */
-import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { Ident } from "../core/tree_layout.ts";
 import { ensureConfiguredImage } from "../infra/image.ts";
 import { ownerOf, parseOwner } from "../infra/owner.ts";
+import { withProbeDir } from "../infra/store/probe.ts";
 import type {
   ContainerRuntime,
   EngineInfo,
@@ -43,27 +43,16 @@ export function userOf(ident: Ident): string {
 }
 
 /**
- * Whether the engine sees `root` at the same path: a probe directory is made
- * under `.ratchet/tmp/` (and removed, with `.ratchet/` when it was not there).
+ * Whether the engine sees `root` at the same path: asked with a probe
+ * directory the store makes under `.ratchet/tmp/` (and removes, with
+ * `.ratchet/` when it was not there).
  */
 async function sharesRoot(
   runtime: ContainerRuntime,
   root: string,
   image: string,
 ): Promise<boolean> {
-  const state = join(root, ".ratchet");
-  const existed = await Deno.stat(state).then(() => true, () => false);
-  const probe = join(state, "tmp", `probe-${crypto.randomUUID()}`);
-  await Deno.mkdir(probe, { recursive: true });
-  try {
-    return await runtime.seesPath(probe, image);
-  } finally {
-    await Deno.remove(probe, { recursive: true }).catch(() => {});
-    if (!existed) {
-      await Deno.remove(join(state, "tmp")).catch(() => {});
-      await Deno.remove(state).catch(() => {});
-    }
-  }
+  return await withProbeDir(root, (probe) => runtime.seesPath(probe, image));
 }
 
 /** Inputs of `setUpTrials`. */

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { NodeKind } from "../core/tree_layout.ts";
-import { runGit, runGitRaw, spawnGit } from "../infra/git.ts";
+import { runGit, runGitRaw, spawnGit } from "../infra/git/process.ts";
 
 /** A tree to build an image of. */
 export type TreeSource =

@@ -1,6 +1,7 @@
 /** `ratchet apply`: squash the run's kept changes onto the current branch. */
 import type { CommandContext } from "../context.ts";
-import { currentBranch, findRepoRoot, squashApply } from "../../infra/git.ts";
+import { currentBranch, findRepoRoot } from "../../infra/git/repo.ts";
+import { squashApply } from "../../infra/git/squash_apply.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { incumbentOf } from "../../core/stop.ts";

@@ -1,7 +1,8 @@
 /** `ratchet init`: write a commented ratchet.jsonc guessed from the repository. */
 import { join } from "node:path";
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot, runGit } from "../../infra/git.ts";
+import { runGit } from "../../infra/git/process.ts";
+import { findRepoRoot } from "../../infra/git/repo.ts";
 import { guessConfig, renderInitConfig } from "../../core/init_guess.ts";
 import { CONFIG_FILE_NAME } from "../../config/load.ts";
 import { UsageError } from "../../errors.ts";

@@ -1,6 +1,6 @@
 /** `ratchet instruct "TEXT"`: a note the running run's next proposal reads once. */
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot } from "../../infra/git.ts";
+import { findRepoRoot } from "../../infra/git/repo.ts";
 import { readLock } from "../../infra/lock.ts";
 import { EnvironmentError } from "../../errors.ts";
 

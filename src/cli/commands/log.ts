@@ -1,6 +1,6 @@
 /** `ratchet log [--json]`: one row per iteration and the trajectory chart. */
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot } from "../../infra/git.ts";
+import { findRepoRoot } from "../../infra/git/repo.ts";
 import { confidenceOf, directionOf, requireRun } from "../../app/status.ts";
 import { renderLog } from "../../ui/log_view.ts";
 import { claimOf } from "../../core/confirm.ts";

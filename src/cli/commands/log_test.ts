@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { logCommand, terminalWidth } from "./log.ts";
 import { statusCommand } from "./status.ts";
-import { Store } from "../../infra/store.ts";
+import { Store } from "../../infra/store/store.ts";
 import { readStatus } from "../../app/status.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { installFixture } from "../../../tests/fixtures/records/generate.ts";

@@ -6,9 +6,9 @@
 import { engineModeText } from "../../ui/engine_text.ts";
 import { dirname, join, resolve } from "node:path";
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot } from "../../infra/git.ts";
+import { findRepoRoot } from "../../infra/git/repo.ts";
 import { writeFileAtomic } from "../../infra/atomic.ts";
-import type { Store } from "../../infra/store.ts";
+import type { Store } from "../../infra/store/store.ts";
 import { requireRun } from "../../app/status.ts";
 import { renderReport } from "../../ui/report/render.ts";
 import { UsageError } from "../../errors.ts";

@@ -1,6 +1,6 @@
 /** `ratchet status [--json]`: where the current run stands, read-only. */
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot } from "../../infra/git.ts";
+import { findRepoRoot } from "../../infra/git/repo.ts";
 import { directionOf, readStatus } from "../../app/status.ts";
 import { renderStatus } from "../../ui/status_view.ts";
 

@@ -10,7 +10,7 @@
  */
 import type { IterationRecord } from "../../core/state.ts";
 import { addTokens, emptyTokens } from "../../core/state.ts";
-import type { RunFile } from "../../infra/store.ts";
+import type { RunFile } from "../../infra/store/store.ts";
 import { claimOf, type Confirmation } from "../../core/confirm.ts";
 import { ruleOfDetail } from "../../core/rule_label.ts";
 import { incumbentSeries, type MarkKind, markKind } from "../chart.ts";

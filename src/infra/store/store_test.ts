@@ -1,118 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { makeRecord } from "../../core/state.ts";
+import { EnvironmentError, ExitCode, RatchetError } from "../../errors.ts";
+import { CONFIRMATION_ITER, Store } from "./store.ts";
 import {
-  type CurrentIteration,
-  type IterationRecord,
-  makeRecord,
-} from "../core/state.ts";
-import { EnvironmentError, ExitCode, RatchetError } from "../errors.ts";
-import { FAULT_POINTS } from "./fault.ts";
-import { CONFIRMATION_ITER, type RunFile, Store } from "./store.ts";
-import type { Confirmation } from "../core/confirm.ts";
-
-const RUN_ID = "20250109-235907-0a9f";
-const STORE_URL = new URL("./store.ts", import.meta.url).href;
-const FAULT_URL = new URL("./fault.ts", import.meta.url).href;
-
-async function withStore(
-  fn: (store: Store, repo: string) => Promise<void>,
-): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ratchet-store-" });
-  try {
-    await fn(new Store(repo), repo);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
-
-function record(iter: number, runId = RUN_ID): IterationRecord {
-  return makeRecord({
-    run_id: runId,
-    iter,
-    decision: iter === 0 ? "baseline" : "no_change",
-    timestamp: `2025-01-10T00:00:0${iter % 10}.000Z`,
-    trial_scores: [1.5, null],
-    trial_outcomes: ["ok", "crashed"],
-  });
-}
-
-function runFile(overrides: Partial<RunFile> = {}): RunFile {
-  return {
-    schema_version: 1,
-    run_id: RUN_ID,
-    created_at: "2025-01-09T23:59:07.000Z",
-    repo_root: "/repo",
-    start_sha: "a".repeat(40),
-    branch: `ratchet/${RUN_ID}`,
-    config: { "run-command": "echo score: 1", trials: 3, harness: ["t/**"] },
-    deterministic: null,
-    trial_image: null,
-    unit: null,
-    state: "running",
-    stop_reason: null,
-    finished_at: null,
-    ...overrides,
-  };
-}
-
-function current(
-  iter: number,
-  phase: CurrentIteration["phase"],
-): CurrentIteration {
-  return {
-    schema_version: 1,
-    run_id: RUN_ID,
-    iter,
-    phase,
-    incumbent_sha: "b".repeat(40),
-    candidate_tree: null,
-    hypothesis: "h",
-    description: "d",
-    started_at: "2025-01-10T00:00:00.000Z",
-    tokens: { input: 1, output: 2, cache_write: 3, cache_read: 4 },
-    cost_usd: 0.25,
-  };
-}
-
-/** Run a TypeScript snippet in a fresh Deno process. */
-async function runChild(
-  code: string,
-  env: Record<string, string>,
-): Promise<
-  { code: number; signal: Deno.Signal | null; stdout: string; stderr: string }
-> {
-  const dir = await Deno.makeTempDir({ prefix: "ratchet-store-child-" });
-  try {
-    const script = join(dir, "child.ts");
-    await Deno.writeTextFile(script, code);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-config", "--no-lock", script],
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-    return {
-      code: out.code,
-      signal: out.signal,
-      stdout: decode(out.stdout),
-      stderr: decode(out.stderr),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-const damagedError = (path: string, ...words: string[]) => (e: unknown) =>
-  e instanceof EnvironmentError && e.exitCode === ExitCode.environment &&
-  e.message.includes(path) && words.every((w) => e.message.includes(w)) &&
-  e.hint !== undefined;
-
-async function tempNames(dir: string): Promise<string[]> {
-  return (await Array.fromAsync(Deno.readDir(dir)))
-    .map((e) => e.name)
-    .filter((n) => n.endsWith(".tmp"));
-}
+  confirmation,
+  current,
+  damagedError,
+  record,
+  RUN_ID,
+  runFile,
+  tempNames,
+  withStore,
+} from "../../../tests/_helpers/store.ts";
 
 // ---- layout --------------------------------------------------------------
 
@@ -188,6 +88,37 @@ Deno.test("Store.init() creates the directories and removes temp files of dead w
   } finally {
     await Deno.remove(repo, { recursive: true });
   }
+});
+
+Deno.test("Store.removeRunFile(), removeHarnessSnapshot() and clearTmp() remove durably and only their entry", async () => {
+  await withStore(async (store) => {
+    // Nothing there, not even .ratchet/: no error.
+    await store.removeRunFile();
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    await store.init();
+    await store.writeRun(runFile());
+    await store.writeCurrent(current(0, "measuring"));
+    await Deno.mkdir(join(store.paths.harness, "tests"), { recursive: true });
+    await Deno.writeTextFile(join(store.paths.harness, "tests", "t.py"), "1");
+    await Deno.mkdir(join(store.paths.tmp, "probe-1"), { recursive: true });
+    await Deno.writeTextFile(join(store.paths.tmp, "probe-1", "f"), "x");
+    const names = async () =>
+      (await Array.fromAsync(Deno.readDir(store.paths.root)))
+        .map((e) => e.name).sort();
+
+    await store.removeRunFile();
+    assert.equal(await store.readRun(), null);
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    assert.deepEqual(await names(), ["current.json", "diffs", "reports"]);
+    // Idempotent, and init() makes tmp/ again.
+    await store.removeRunFile();
+    await store.removeHarnessSnapshot();
+    await store.clearTmp();
+    await store.init();
+    assert.ok((await Deno.stat(store.paths.tmp)).isDirectory);
+  });
 });
 
 // ---- config.json ---------------------------------------------------------
@@ -496,307 +427,6 @@ Deno.test("Store.appendNote() cuts a torn last line and rejects empty text", asy
   });
 });
 
-// ---- crash at every write point -------------------------------------------
-
-const STORE_WRITE_POINTS = FAULT_POINTS.filter((p) =>
-  /^(config|current|reports|diffs|results|notes)\./.test(p)
-);
-
-const OLD_RUN = runFile();
-const NEW_RUN = runFile({ deterministic: false, trial_image: "img:1" });
-const OLD_CURRENT = current(1, "proposing");
-const NEW_CURRENT = current(1, "measuring");
-
-/** Old state on disk, with a torn tail in results.jsonl for the repair point. */
-async function seed(store: Store): Promise<void> {
-  await store.init();
-  await store.writeRun(OLD_RUN);
-  await store.writeCurrent(OLD_CURRENT);
-  await store.saveReport(1, 0, "old report");
-  await store.saveDiff(1, "old patch");
-  await store.appendRecord(record(0));
-  await store.appendNote("first", new Date(0));
-  await Deno.writeTextFile(store.paths.results, '{"schema_version":1,"ru', {
-    append: true,
-  });
-}
-
-function writerChild(repo: string): string {
-  return `
-import { Store } from "${STORE_URL}";
-import { createFaultHook } from "${FAULT_URL}";
-const store = new Store(${JSON.stringify(repo)}, {
-  fault: createFaultHook(Deno.env.get("RATCHET_FAULT_POINT")),
-});
-await store.writeRun(${JSON.stringify(NEW_RUN)});
-await store.writeCurrent(${JSON.stringify(NEW_CURRENT)});
-await store.saveReport(1, 0, "new report");
-await store.saveDiff(1, "new patch");
-await store.appendRecord(${JSON.stringify(record(1))});
-await store.appendNote("second", new Date(0));
-const taken = await store.takeUnreadNotes();
-Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(taken.map((n) => n.id))));
-await store.clearCurrent();
-`;
-}
-
-Deno.test("Store writes killed at every fault point leave old or new state, never broken", async () => {
-  assert.ok(STORE_WRITE_POINTS.length >= 15, STORE_WRITE_POINTS.join());
-  for (const point of ["", ...STORE_WRITE_POINTS]) {
-    await withStore(async (store, repo) => {
-      await seed(store);
-      const out = await runChild(writerChild(repo), {
-        RATCHET_FAULT_POINT: point,
-      });
-      if (point === "") {
-        assert.equal(out.code, 0, out.stderr);
-      } else {
-        assert.equal(
-          out.signal,
-          "SIGKILL",
-          `${point} was not reached: ${out.stderr}`,
-        );
-      }
-
-      const oneOf = (actual: unknown, options: unknown[], what: string) =>
-        assert.ok(
-          options.some((o) => JSON.stringify(o) === JSON.stringify(actual)),
-          `${point}: ${what} is ${JSON.stringify(actual)}`,
-        );
-      const after = new Store(repo);
-      oneOf(await after.readRun(), [OLD_RUN, NEW_RUN], "config.json");
-      oneOf(
-        await after.readCurrent(),
-        [OLD_CURRENT, NEW_CURRENT, null],
-        "current.json",
-      );
-      const report = join(after.paths.reports, "iter-0001-trial-00.txt");
-      oneOf(
-        await Deno.readTextFile(report),
-        ["old report", "new report"],
-        "report",
-      );
-      const diff = join(after.paths.diffs, "iter-0001.patch");
-      oneOf(await Deno.readTextFile(diff), ["old patch", "new patch"], "diff");
-      const records = await after.readRecords();
-      oneOf(records, [[record(0)], [record(0), record(1)]], "records");
-
-      // Resuming appends the next iteration cleanly whatever was cut short.
-      await after.appendRecord(record(records.length));
-      assert.equal((await after.readRecords()).length, records.length + 1);
-
-      // No note is handed out twice.
-      const childTook: number[] = out.stdout === ""
-        ? []
-        : JSON.parse(out.stdout);
-      const parentTook = (await after.takeUnreadNotes()).map((n) => n.id);
-      assert.deepEqual(
-        childTook.filter((id) => parentTook.includes(id)),
-        [],
-        point,
-      );
-      assert.deepEqual(await after.takeUnreadNotes(), []);
-      if (point === "") assert.deepEqual(childTook, [1, 2]);
-
-      // Temp files of the killed writer are cleaned up on the next start.
-      await after.init();
-      for (
-        const dir of [after.paths.root, after.paths.reports, after.paths.diffs]
-      ) {
-        assert.deepEqual(await tempNames(dir), [], `${point}: ${dir}`);
-      }
-    });
-  }
-});
-
-// ---- archive -------------------------------------------------------------
-
-/** A previous run's full state plus what archive must leave alone. */
-async function previousRun(store: Store): Promise<Record<string, string>> {
-  await store.init();
-  await store.writeRun(runFile());
-  await store.appendRecord(record(0));
-  await store.writeCurrent(current(1, "measuring"));
-  await store.saveReport(0, 0, "report");
-  await store.saveDiff(1, "patch");
-  await store.appendNote("note", new Date(0));
-  await Deno.mkdir(join(store.paths.harness, "tests"), { recursive: true });
-  await Deno.writeTextFile(
-    join(store.paths.harness, "tests", "t.py"),
-    "assert 1",
-  );
-  await Deno.writeTextFile(store.paths.reportHtml, "<html>");
-  await store.writeConfirmation(confirmation());
-  await store.saveReport(CONFIRMATION_ITER, 1, "confirm report");
-  await Deno.mkdir(join(store.paths.worktree, "src"), { recursive: true });
-  await Deno.writeTextFile(join(store.paths.worktree, "src", "a.c"), "int x;");
-  await Deno.writeTextFile(join(store.paths.tmp, "trial"), "t");
-  await Deno.writeTextFile(store.paths.lock, "123\n");
-  await Deno.mkdir(join(store.paths.runs, "older"), { recursive: true });
-  return await snapshot(store.paths.root);
-}
-
-/** Every file under `dir` (relative path → content). */
-async function snapshot(
-  dir: string,
-  prefix = "",
-): Promise<Record<string, string>> {
-  const files: Record<string, string> = {};
-  for await (const entry of Deno.readDir(join(dir, prefix))) {
-    const rel = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory) Object.assign(files, await snapshot(dir, rel));
-    else files[rel] = await Deno.readTextFile(join(dir, rel));
-  }
-  return files;
-}
-
-const KEPT_IN_PLACE = ["worktree/src/a.c", "tmp/trial", "lock"];
-
-/** Files at the root, with `runs/<name>/` folded back to where they came from. */
-function unarchived(
-  files: Record<string, string>,
-  name: string,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [path, content] of Object.entries(files)) {
-    const rel = path.startsWith(`runs/${name}/`)
-      ? path.slice(`runs/${name}/`.length)
-      : path;
-    assert.ok(!(rel in out), `${rel} is both in place and archived`);
-    out[rel] = content;
-  }
-  return out;
-}
-
-Deno.test("Store.archive() moves the previous run into runs/<run_id>/ and nothing else", async () => {
-  await withStore(async (store) => {
-    const before = await previousRun(store);
-    const dest = await store.archive(new Date(0));
-    assert.equal(dest, join(store.paths.runs, RUN_ID));
-    const after = await snapshot(store.paths.root);
-    assert.deepEqual(unarchived(after, RUN_ID), before);
-    const stayed = Object.keys(after).filter((p) => !p.startsWith("runs/"));
-    assert.deepEqual(stayed.sort(), [...KEPT_IN_PLACE].sort());
-    assert.ok((await Deno.stat(join(store.paths.runs, "older"))).isDirectory);
-    assert.equal(await store.readRun(), null);
-    assert.deepEqual(await store.readRecords(), []);
-    assert.equal(await store.archive(new Date(0)), null, "nothing left");
-    // A new run starts from a clean slate: iter 0 again.
-    await store.init();
-    await store.appendRecord(record(0, "20250110-000000-1111"));
-  });
-});
-
-Deno.test("Store.archive() names a run without config.json by time and never reuses a name", async () => {
-  await withStore(async (store) => {
-    const now = new Date("2025-03-04T05:06:07.890Z");
-    await store.init();
-    await store.saveDiff(0, "p");
-    assert.equal(
-      await store.archive(now),
-      join(store.paths.runs, "unknown-20250304-050607"),
-    );
-    await store.saveDiff(0, "q");
-    assert.equal(
-      await store.archive(now),
-      join(store.paths.runs, "unknown-20250304-050607-2"),
-    );
-    await Deno.writeTextFile(store.paths.config, "{broken");
-    assert.equal(
-      await store.archive(now),
-      join(store.paths.runs, "unknown-20250304-050607-3"),
-      "a damaged config.json does not block a new run",
-    );
-    assert.equal(
-      await Deno.readTextFile(
-        join(store.paths.runs, "unknown-20250304-050607-3", "config.json"),
-      ),
-      "{broken",
-    );
-  });
-});
-
-/** Every archive fault point, `archive.mid` once per entry moved. */
-function archivePoints(entries: number): string[] {
-  return [
-    "archive.intent-written",
-    ...Array.from({ length: entries }, (_, i) => `archive.mid:${i + 1}`),
-    "archive.before-finish",
-  ];
-}
-
-Deno.test("Store.archive() killed at any point loses nothing and the next call completes it", async () => {
-  for (const withConfig of [true, false]) {
-    // config.json, results, current, notes, reports/, diffs/, harness/, report.html
-    for (const point of archivePoints(withConfig ? 8 : 7)) {
-      await withStore(async (store, repo) => {
-        const before = await previousRun(store);
-        if (!withConfig) {
-          await Deno.remove(store.paths.config);
-          delete before["config.json"];
-        }
-        const name = withConfig ? RUN_ID : "unknown-20250101-000000";
-        const child = await runChild(
-          `
-import { Store } from "${STORE_URL}";
-import { createFaultHook } from "${FAULT_URL}";
-const store = new Store(${JSON.stringify(repo)}, {
-  fault: createFaultHook(Deno.env.get("RATCHET_FAULT_POINT")),
-});
-await store.archive(new Date("2025-01-01T00:00:00Z"));
-`,
-          { RATCHET_FAULT_POINT: point },
-        );
-        const label = `${point} (config: ${withConfig})`;
-        assert.equal(child.signal, "SIGKILL", `${label}: ${child.stderr}`);
-        assert.deepEqual(
-          unarchived(await snapshot(store.paths.root), name),
-          { ...before, ...(await intentIfAny(store)) },
-          `${label}: every file is in place or archived`,
-        );
-        // A different clock must not split the archive in two.
-        assert.equal(
-          await store.archive(new Date("2030-01-01T00:00:00Z")),
-          join(store.paths.runs, name),
-          label,
-        );
-        const after = await snapshot(store.paths.root);
-        assert.deepEqual(unarchived(after, name), before, label);
-        assert.deepEqual(
-          Object.keys(after).filter((p) => !p.startsWith("runs/")).sort(),
-          [...KEPT_IN_PLACE].sort(),
-          label,
-        );
-      });
-    }
-  }
-});
-
-/** The intent file while an archive is pending (it is part of the snapshot). */
-async function intentIfAny(store: Store): Promise<Record<string, string>> {
-  try {
-    return {
-      "archive.json": await Deno.readTextFile(store.paths.archiveIntent),
-    };
-  } catch {
-    return {};
-  }
-}
-
-Deno.test("Store.archive() refuses a damaged intent file, naming it", async () => {
-  await withStore(async (store) => {
-    await store.init();
-    await Deno.writeTextFile(
-      store.paths.archiveIntent,
-      JSON.stringify({ schema_version: 1, dest: "../../etc" }),
-    );
-    await assert.rejects(
-      store.archive(),
-      damagedError(store.paths.archiveIntent, "../../etc"),
-    );
-  });
-});
-
 Deno.test("Store.readReports() returns one iteration's saved reports in trial order", async () => {
   await withStore(async (store) => {
     assert.deepEqual(await store.readReports(3), []);
@@ -806,22 +436,6 @@ Deno.test("Store.readReports() returns one iteration's saved reports in trial or
     assert.deepEqual(await store.readReports(3), ["two\n", "ten\n"]);
   });
 });
-
-function confirmation(): Confirmation {
-  return {
-    schema_version: 1,
-    run_id: RUN_ID,
-    baseline_sha: "a".repeat(40),
-    incumbent_sha: "b".repeat(40),
-    incumbent_iter: 1,
-    through_iter: 2,
-    per_side: 1,
-    trials: [{ side: "baseline", k: 1, score: 1, outcome: "ok", guards: {} }],
-    result: null,
-    started_at: "2025-01-01T00:00:00.000Z",
-    finished_at: null,
-  };
-}
 
 Deno.test("Store confirmation.json round-trips and confirmation reports have their own name", async () => {
   await withStore(async (store) => {
