@@ -64,7 +64,7 @@ export async function removeLeftovers(
   runId: string,
 ): Promise<void> {
   await removeRunImages(runtime, runId).catch(() => {});
-  await Deno.remove(store.paths.tmp, { recursive: true }).catch(() => {});
+  await store.clearTmp().catch(() => {});
 }
 
 /** After the loop: write the stop, clean up, and say how it ended. */
@@ -139,10 +139,8 @@ export function resumable(error: unknown, runId: string): unknown {
 export async function abandonRun(s: Session, worktree: string): Promise<void> {
   await removeWorktree(s.root, worktree).catch(() => {});
   await runGit(s.root, ["branch", "-D", s.run.branch]).catch(() => "");
-  await Deno.remove(s.store.paths.config).catch(() => {});
-  await Deno.remove(s.store.paths.harness, { recursive: true }).catch(
-    () => {},
-  );
+  await s.store.removeRunFile().catch(() => {});
+  await s.store.removeHarnessSnapshot().catch(() => {});
   // The baseline's phase (current.json) belongs to the run that never was.
   await s.store.clearCurrent().catch(() => {});
 }

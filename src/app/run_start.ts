@@ -124,23 +124,14 @@ export async function startRun(
   });
 }
 
-/**
- * Move the previous run's state to `.ratchet/archive/`. An archive
- * interrupted after config.json moved still has to finish (its intent file
- * says where), or the next archive would collide.
- */
+/** Move the previous run's state to `.ratchet/runs/`, if there is one. */
 async function archivePrevious(
   store: Store,
   previous: RunFile | null,
   ctx: AppContext,
   events: (e: RunEvent) => void,
 ): Promise<void> {
-  const exists = (path: string) =>
-    Deno.stat(path).then(() => true, () => false);
-  const hasPrevious = previous !== null ||
-    await exists(store.paths.config) ||
-    await exists(store.paths.results) ||
-    await exists(store.paths.archiveIntent);
+  const hasPrevious = previous !== null || await store.holdsRun();
   const archived = hasPrevious ? await store.archive(ctx.now()) : null;
   if (archived) {
     events({

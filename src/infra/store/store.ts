@@ -242,6 +242,24 @@ export class Store {
   // ---- archive and start intent (archive.ts, start_intent.ts) --------------
 
   /**
+   * Whether `.ratchet/` holds a run's files to archive: its config, its
+   * results, or an archive that was interrupted after config.json moved
+   * (which must finish, or the next archive would collide).
+   */
+  async holdsRun(): Promise<boolean> {
+    for (
+      const path of [
+        this.paths.config,
+        this.paths.results,
+        this.paths.archiveIntent,
+      ]
+    ) {
+      if (await Deno.stat(path).then(() => true, () => false)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Move the previous run's files into `runs/<run_id>/`; returns that
    * directory, or null when there was nothing to archive. Crash-safe: an
    * interrupted archive is finished by the next call (see archive.ts).

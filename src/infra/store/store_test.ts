@@ -121,6 +121,25 @@ Deno.test("Store.removeRunFile(), removeHarnessSnapshot() and clearTmp() remove 
   });
 });
 
+Deno.test("Store.holdsRun() is true while a run's config, results or interrupted archive is there", async () => {
+  await withStore(async (store) => {
+    await store.init();
+    assert.equal(await store.holdsRun(), false);
+    for (
+      const path of [
+        store.paths.config,
+        store.paths.results,
+        store.paths.archiveIntent,
+      ]
+    ) {
+      await Deno.writeTextFile(path, "{}");
+      assert.equal(await store.holdsRun(), true, path);
+      await Deno.remove(path);
+    }
+    assert.equal(await store.holdsRun(), false);
+  });
+});
+
 // ---- config.json ---------------------------------------------------------
 
 Deno.test("Store.writeRun() round-trips through readRun()", async () => {
