@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { IterationRecord } from "../core/state.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
 import { removeWorktree, resetWorktree, runGit } from "../infra/git.ts";
 
 /** Where the run's worktree is and which commit it must be at. */

@@ -4,10 +4,6 @@
  */
 import type { Deps } from "../app/deps.ts";
 import type { Output } from "../ui/output.ts";
-import type { StopSignal } from "../errors.ts";
-
-/** The signals ratchet handles. */
-export type { StopSignal };
 
 /** Context passed to each command. */
 export interface CommandContext {

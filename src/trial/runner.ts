@@ -20,7 +20,6 @@
  * the runtime; image problems: EnvironmentError) propagate; they are never a
  * TrialResult.
  */
-import { statfs } from "node:fs/promises";
 import type { Config } from "../config/config.ts";
 import { type ControlLog, parseControlLog } from "../core/control_log.ts";
 import { judgeTrial } from "../core/trial_outcome.ts";
@@ -31,7 +30,9 @@ import {
   type TrialResult,
 } from "../core/trial_report.ts";
 import { normalizeRelPath } from "../core/protect.ts";
-import { RatchetError, UpstreamError } from "../errors.ts";
+import { reportFileOf } from "../core/report_source.ts";
+import { RatchetError } from "../errors.ts";
+import { lowestFree, requireFreeSpace } from "../infra/disk.ts";
 import type {
   Collected,
   ContainerRuntime,
@@ -49,9 +50,6 @@ import type { TreeImages, TreeRef } from "./tree_images.ts";
 import { guardTexts, withGuards } from "./guards.ts";
 import { randomHex } from "../infra/random.ts";
 import wrapper from "./wrapper.sh" with { type: "text" };
-
-export { OUTPUT_CAP_BYTES };
-export type { TrialResult };
 
 /** The in-container wrapper (`wrapper.sh`). */
 export const WRAPPER: string = wrapper;
@@ -132,9 +130,8 @@ export interface CheckResult {
 export function reportPathOf(
   config: Pick<Config, "reportSource">,
 ): string | null {
-  return ["stdout", "stderr", "wall"].includes(config.reportSource)
-    ? null
-    : normalizeRelPath(config.reportSource);
+  const file = reportFileOf(config.reportSource);
+  return file === null ? null : normalizeRelPath(file);
 }
 
 /** A host-side kill that fired because the in-container watchdog did not. */
@@ -157,20 +154,6 @@ function sharedNetnsOf(
   image: string,
 ): NetnsGroup {
   return { key: `${runId}/${iter}`, scope: runId, image };
-}
-
-/** The least free space among the disks holding `dirs` (unreadable ones skipped). */
-async function lowestFree(
-  dirs: readonly string[],
-): Promise<{ dir: string; bytes: number } | null> {
-  let lowest: { dir: string; bytes: number } | null = null;
-  for (const dir of dirs) {
-    const s = await statfs(dir).catch(() => null);
-    if (s === null) continue;
-    const bytes = Number(s.bavail) * Number(s.bsize);
-    if (lowest === null || bytes < lowest.bytes) lowest = { dir, bytes };
-  }
-  return lowest;
 }
 
 /** The control directory and the nonce, put into the container before it starts. */
@@ -359,15 +342,7 @@ async function runWrapped(
       // If the disk stays short, the trial was not the cause and the run
       // stops like any full disk (exit 4, resumable).
       await runtime.settled();
-      const free = await lowestFree(diskDirs);
-      if (free !== null && free.bytes < TRIAL_MIN_FREE_BYTES) {
-        throw new UpstreamError(
-          `Only ${
-            (free.bytes / 1024 ** 2).toFixed(0)
-          } MiB free on the disk holding ${free.dir}`,
-          { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
-        );
-      }
+      await requireFreeSpace(diskDirs, TRIAL_MIN_FREE_BYTES);
       return {
         run: lostRun(DISK_FILLED_DETAIL),
         log: parseControlLog("", nonce),

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import type { IterationRecord, Tokens } from "../core/state.ts";
 import { addTokens, emptyTokens } from "../core/state.ts";
-import type { Incumbent } from "../core/stop.ts";
+import type { Incumbent } from "../core/incumbent.ts";
 import type { RunFile } from "../infra/store.ts";
 import {
   decimalsFor,

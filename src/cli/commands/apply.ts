@@ -3,7 +3,7 @@ import type { CommandContext } from "../context.ts";
 import { currentBranch, findRepoRoot, squashApply } from "../../infra/git.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
-import { incumbentOf } from "../../core/stop.ts";
+import { incumbentOf } from "../../core/incumbent.ts";
 import { claimOf } from "../../core/confirm.ts";
 import { guardsCell } from "../../ui/log_view.ts";
 import {

@@ -14,6 +14,7 @@ import {
   type NoiseReport,
 } from "../../core/noise.ts";
 import { formatGuardSpec } from "../../core/guards.ts";
+import { STAT_MIN_PER_SIDE } from "../../core/measure_plan.ts";
 import { BaselineError } from "../../errors.ts";
 import { runGitRaw } from "../../infra/git.ts";
 import { engineLine } from "../../ui/engine_text.ts";
@@ -140,7 +141,7 @@ async function writeRecommendations(
     // A run starts each side at max(trials, 3) under stat before it knows a
     // metric is deterministic; a smaller max-trials (a deterministic
     // metric's 1) would make the file refuse `ratchet run`.
-    ["max-trials", Math.max(report.recommend.maxTrials, 3)],
+    ["max-trials", Math.max(report.recommend.maxTrials, STAT_MIN_PER_SIDE)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
     ...(guards.length > 0 ? [["guard", guards] as [string, string[]]] : []),
   ];

@@ -3,7 +3,6 @@
  * image, the baseline, the loop, and a clean stop (state written, candidate
  * reverted, containers removed) whatever ends it.
  */
-import { statfs } from "node:fs/promises";
 import type { CommandContext } from "../context.ts";
 import type { ConfigFlags } from "../args.ts";
 import type { Config } from "../../config/config.ts";
@@ -13,14 +12,17 @@ import { matchesAny, REPO_CONFIG_FILE } from "../../core/protect.ts";
 import { makeRunId } from "../../core/run_id.ts";
 import type { RunEvent } from "../../core/events.ts";
 import { type IterationRecord, SCHEMA_VERSION } from "../../core/state.ts";
-import { incumbentOf } from "../../core/stop.ts";
+import { incumbentOf } from "../../core/incumbent.ts";
+import {
+  measureRule,
+  perSide,
+  trialsBeforeFirstLook,
+} from "../../core/measure_plan.ts";
 import {
   BaselineError,
   ConfigError,
   EnvironmentError,
   InterruptedError,
-  RatchetError,
-  UpstreamError,
 } from "../../errors.ts";
 import { priceFor } from "../../agent/pricing.ts";
 import { type FaultHook, noFault } from "../../infra/fault.ts";
@@ -36,6 +38,7 @@ import {
   treeOf,
 } from "../../infra/git.ts";
 import { acquireLock, type RunLock } from "../../infra/lock.ts";
+import { requireFreeSpace, RUN_MIN_FREE_BYTES } from "../../infra/disk.ts";
 import { snapshotHarness } from "../../infra/harness_snapshot.ts";
 import type { ContainerRuntime } from "../../infra/runtime.ts";
 import type { RunFile, Store } from "../../infra/store.ts";
@@ -52,6 +55,7 @@ import type { LoopPorts } from "../../app/ports.ts";
 import {
   crashTailOf,
   driveLoop,
+  guardStateOf,
   interruptedSpend,
   type LoopEnd,
   loopEndOf,
@@ -72,9 +76,6 @@ import { phaseWriter } from "../../app/run_phases.ts";
 import { resumeSettings } from "../../app/resume_settings.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
 import { formatError } from "../../ui/errors.ts";
-
-/** Least free space on the disk holding `.ratchet/` to keep going. */
-const MIN_FREE_BYTES = 1024 ** 3;
 
 function randomHex4(): string {
   return Array.from(
@@ -137,21 +138,6 @@ async function checkGlobs(
         },
       );
     }
-  }
-}
-
-/** Fail with exit 4 when the disk holding `.ratchet/` has less than 1 GiB free. */
-async function checkDisk(dir: string): Promise<void> {
-  const s = await statfs(dir).catch(() => null);
-  if (s === null) return;
-  const free = Number(s.bavail) * Number(s.bsize);
-  if (free < MIN_FREE_BYTES) {
-    throw new UpstreamError(
-      `Only ${
-        (free / 1024 ** 2).toFixed(0)
-      } MiB free on the disk holding ${dir}`,
-      { hint: "Free at least 1 GiB there, then run `ratchet resume`." },
-    );
   }
 }
 
@@ -299,7 +285,7 @@ function buildPorts(
     });
     const guardedTrials = {
       async trial(input: Parameters<typeof trials.trial>[0]) {
-        await checkDisk(s.store.paths.root);
+        await requireFreeSpace([s.store.paths.root], RUN_MIN_FREE_BYTES);
         fault("trial.before-start");
         return await trials.trial(input);
       },
@@ -667,16 +653,17 @@ async function loopSession(
       await s.store.clearCurrent();
       records.push(b.record);
       s.events({ event: "iteration", record: b.record });
-      const start = s.config.decision === "mean"
-        ? s.config.trials
-        : b.deterministic
-        ? 1
-        : Math.max(s.config.trials, 3);
+      const rule = measureRule(s.config.decision, b.deterministic);
+      const plan = perSide(
+        rule,
+        s.config,
+        guardStateOf(s.config, records, null).deterministic,
+      );
       s.events({
         event: "estimate",
         seconds_per_trial: b.secondsPerTrial,
         seconds_per_iteration: b.secondsPerTrial *
-            (s.config.decision === "mean" ? start : 2 * start) +
+            trialsBeforeFirstLook(rule, plan) +
           (s.config.checkCommand ? b.secondsPerTrial : 0),
       });
     }
@@ -955,5 +942,3 @@ export async function runResume(
     });
   });
 }
-
-export { RatchetError };
