@@ -10,18 +10,14 @@
  * so sees the same drift on both sides; the `mean` rule compares fresh
  * candidate trials with an average recorded earlier.
  */
-import {
-  baselineTrials,
-  decideMean,
-  planStat,
-  type StatParams,
-  stepStat,
-  type Verdict,
-} from "../src/core/decide.ts";
+import { baselineTrials, planStat } from "../src/core/measure_plan.ts";
+import { decideMean } from "../src/core/rule_mean.ts";
+import { type StatParams, stepStat } from "../src/core/rule_stat.ts";
+import type { Verdict } from "../src/core/verdict.ts";
 import { mulberry32, type Rng } from "../src/core/rng.ts";
 import { type IterationRecord, makeRecord } from "../src/core/state.ts";
 import { mean } from "../src/core/stats.ts";
-import { incumbentOf } from "../src/core/stop.ts";
+import { incumbentOf } from "../src/core/incumbent.ts";
 import { summarizeConfirmation } from "../src/core/confirm.ts";
 
 /** Seed of every published number. */
@@ -356,7 +352,7 @@ export function simulateRun(
   const clock: Clock = { index: 0 };
   const records: IterationRecord[] = [];
   const nBaseline = rule === "stat"
-    ? baselineTrials(BENCH_CONFIG.trials)
+    ? baselineTrials({ decision: "stat", trials: BENCH_CONFIG.trials })
     : BENCH_CONFIG.meanTrials;
   const baseline: number[] = [];
   for (let k = 0; k < nBaseline; k++) {

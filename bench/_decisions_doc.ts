@@ -23,7 +23,8 @@ import {
   statParams,
   wrapProse,
 } from "./_decision_sim.ts";
-import { planStat, type StatParams } from "../src/core/decide.ts";
+import { planStat } from "../src/core/measure_plan.ts";
+import type { StatParams } from "../src/core/rule_stat.ts";
 import { stepStatGuarded } from "../src/core/guard_decide.ts";
 import type { GuardSpec } from "../src/core/guards.ts";
 import { detectableEffect } from "../src/core/noise.ts";

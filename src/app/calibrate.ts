@@ -7,6 +7,7 @@ import { applyEdits, modify } from "jsonc-parser";
 import type { Config } from "../config/config.ts";
 import { CONFIG_FILE_NAME } from "../config/load.ts";
 import { formatGuardSpec } from "../core/guards.ts";
+import { STAT_MIN_PER_SIDE } from "../core/measure_plan.ts";
 import {
   analyzeNoise,
   type GuardNoise,
@@ -108,7 +109,7 @@ export async function writeRecommendations(
     // A run starts each side at max(trials, 3) under stat before it knows a
     // metric is deterministic; a smaller max-trials (a deterministic
     // metric's 1) would make the file refuse `ratchet run`.
-    ["max-trials", Math.max(report.recommend.maxTrials, 3)],
+    ["max-trials", Math.max(report.recommend.maxTrials, STAT_MIN_PER_SIDE)],
     ["min-effect", Number(report.recommend.minEffect.toPrecision(2))],
     ...(guardSpecs.length > 0
       ? [["guard", guardSpecs] as [string, string[]]]

@@ -26,13 +26,11 @@ import {
   type Reason,
   SCHEMA_VERSION,
   type Tokens,
-  type TrialOutcome,
 } from "../core/state.ts";
-import { judge, type Judgement, type MeasureRule, plan } from "../decision.ts";
-import type { LoopPorts, ProposalSummary, TrialSummary } from "./ports.ts";
+import type { LoopPorts } from "./ports.ts";
 import { commitMessage } from "../core/commit_message.ts";
-import { InterruptedError, type StopSignal, stopSignalOf } from "../errors.ts";
-import { withRuleLabel } from "../core/rule_label.ts";
+import { type StopSignal, stopSignalOf } from "../errors.ts";
+import { measureCandidate, type Measured } from "./measure_candidate.ts";
 
 /** The signal that aborted `signal`. */
 export function signalName(signal: AbortSignal): StopSignal {
@@ -391,19 +389,6 @@ async function saveUnsubmittedDiff(
   return diff.stat;
 }
 
-interface Measured {
-  judgement: Judgement;
-  candidateScores: (number | null)[];
-  candidateOutcomes: TrialOutcome[];
-  incumbentScores: number[];
-  crashTail: string | null;
-  /** Each guard's values: the candidate's (null when not ok), the incumbent's ok ones. */
-  guardScores: Record<
-    string,
-    { candidate: (number | null)[]; incumbent: number[] }
-  >;
-}
-
 /** The record's `guards`: every guard's values and its comparison. */
 function guardRecords(
   state: RunState,
@@ -474,154 +459,3 @@ async function finish(
   ports.events({ event: "iteration", record });
   return { kind: "recorded", record };
 }
-
-/**
- * Measure the candidate against the incumbent under the run's rule: `mean`
- * runs the candidate's trials and compares with the recorded average; `stat`
- * interleaves incumbent and candidate trials (A B A B …) and adds pairs until
- * the sequential test can tell.
- */
-async function measureCandidate(
-  ports: LoopPorts,
-  state: RunState,
-  iter: number,
-  tree: string,
-): Promise<Measured> {
-  const config = state.config;
-  const rule: MeasureRule = config.decision === "mean"
-    ? "mean"
-    : state.deterministic
-    ? "exact"
-    : "stat";
-  const candidateScores: (number | null)[] = [];
-  const candidateOutcomes: TrialOutcome[] = [];
-  const incumbentScores: number[] = [];
-  const guardScores: Measured["guardScores"] = Object.fromEntries(
-    config.guard.map((g) => [g.name, { candidate: [], incumbent: [] }]),
-  );
-  let trialNo = 0;
-  let crash: TrialSummary | null = null;
-  let incumbentFailures = 0;
-
-  const runSide = async (
-    side: "incumbent" | "candidate",
-    k: number,
-    n: number,
-  ) => {
-    if (ports.signal.aborted) {
-      throw new InterruptedError(signalName(ports.signal));
-    }
-    trialNo++;
-    const t = await ports.trials.trial({
-      iter,
-      trial: trialNo,
-      tree: side === "candidate" ? tree : state.incumbent.tree,
-      side,
-      expectedUnit: state.unit,
-      ...(state.guards === undefined
-        ? {}
-        : { expectedGuardUnits: state.guards.units }),
-    });
-    ports.events({
-      event: "trial",
-      iter,
-      side,
-      k,
-      n,
-      outcome: t.outcome,
-      score: t.score,
-      wall_s: t.wallSeconds,
-    });
-    const ok = t.outcome === "ok";
-    if (side === "candidate") {
-      candidateScores.push(ok ? t.score : null);
-      candidateOutcomes.push(t.outcome);
-      for (const [name, g] of Object.entries(guardScores)) {
-        g.candidate.push(ok ? t.guards[name] ?? null : null);
-      }
-      if (!ok && crash === null) crash = t;
-    } else if (ok && t.score !== null) {
-      incumbentScores.push(t.score);
-      for (const [name, g] of Object.entries(guardScores)) {
-        const v = t.guards[name];
-        if (v !== null && v !== undefined) g.incumbent.push(v);
-      }
-    } else {
-      incumbentFailures++;
-    }
-  };
-
-  const { start, max } = plan(rule, config, state.guards?.deterministic);
-  const okValues = (values: readonly (number | null)[]) =>
-    values.filter((v): v is number => v !== null);
-  const input = () => ({
-    candidate: candidateScores,
-    incumbent: incumbentScores,
-    incumbentRecordedMean: state.incumbent.mean,
-    config,
-    guards: {
-      incumbent: Object.fromEntries(
-        Object.entries(guardScores).map(([n, g]) => [n, g.incumbent]),
-      ),
-      candidate: Object.fromEntries(
-        Object.entries(guardScores).map(([n, g]) => [n, okValues(g.candidate)]),
-      ),
-      incumbentRecorded: state.guards?.incumbentMeans ?? {},
-      deterministic: state.guards?.deterministic ?? {},
-    },
-  });
-  let judgement: Judgement | null = null;
-  if (rule === "mean") {
-    for (let k = 1; k <= start && crash === null; k++) {
-      await runSide("candidate", k, start);
-    }
-    judgement = judge(rule, input());
-  } else {
-    // Interleaved A B A B …: drift over time hits both sides alike.
-    let n = start;
-    for (let k = 1; k <= n; k++) {
-      await runSide("incumbent", k, n);
-      await runSide("candidate", k, n);
-      if (crash !== null) {
-        judgement = judge(rule, input());
-        break;
-      }
-      if (incumbentFailures >= 3) break;
-      if (k < n) continue;
-      judgement = incumbentScores.length >= 2 || rule === "exact"
-        ? judge(rule, input())
-        : null;
-      if (judgement === null && n < max) n++;
-    }
-  }
-  if (judgement === null) {
-    judgement = {
-      decision: "inconclusive",
-      reason: "trials_exhausted",
-      detail: withRuleLabel(
-        "none",
-        `the incumbent's own trials failed ${incumbentFailures} time(s); nothing could be compared`,
-      ),
-      p_value: null,
-      effect: null,
-      ci: null,
-      rule,
-      incumbentMean: null,
-      incumbentCi: null,
-      candidateCi: null,
-      guards: null,
-    };
-  }
-  const crashTail = crash === null ? null : (crash as TrialSummary).outputTail;
-  return {
-    judgement,
-    candidateScores,
-    candidateOutcomes,
-    incumbentScores,
-    crashTail,
-    guardScores,
-  };
-}
-
-/** Summary of a proposal for tests and the UI. */
-export type { ProposalSummary };

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { IterationRecord } from "../core/state.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
 import { runGit } from "../infra/git/process.ts";
 import { removeWorktree, resetWorktree } from "../infra/git/worktree.ts";
 

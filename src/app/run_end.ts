@@ -5,7 +5,7 @@
 import type { Confirmation, ConfirmResult } from "../core/confirm.ts";
 import { claimOf } from "../core/confirm.ts";
 import type { StopReason } from "../core/state.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
 import { EnvironmentError, type RatchetError } from "../errors.ts";
 import { type FaultHook, noFault } from "../infra/fault.ts";
 import { removeWorktree } from "../infra/git/worktree.ts";

@@ -15,6 +15,7 @@ import { runCritic } from "../agent/critic.ts";
 import type { ModelClient } from "../agent/model.ts";
 import { openWorkspace } from "../infra/workspace.ts";
 import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
+import { requireFreeSpace, RUN_MIN_FREE_BYTES } from "../infra/disk.ts";
 import type { RunFile } from "../infra/store/store.ts";
 import { repoOverview } from "../infra/workspace.ts";
 import { syncBack } from "../infra/sync_back.ts";
@@ -38,7 +39,6 @@ import type {
 } from "./ports.ts";
 import { sandboxSpec, type SpecContext } from "../trial/container_spec.ts";
 import { runCheck, runTrial, type TrialDeps } from "../trial/runner.ts";
-import { checkFreeSpace } from "../trial/disk_watch.ts";
 import { specContext, type TrialSetup } from "../trial/setup.ts";
 import { TreeImages, type TreeRef } from "../trial/tree_images.ts";
 import { listSource } from "../trial/tree_source.ts";
@@ -404,7 +404,7 @@ export async function buildRunPorts(
     git: gitPort(s.root, worktree),
     trials: {
       async trial(input) {
-        await checkFreeSpace(s.store.paths.root);
+        await requireFreeSpace([s.store.paths.root], RUN_MIN_FREE_BYTES);
         fault("trial.before-start");
         return await trials.trial(input);
       },

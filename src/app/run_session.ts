@@ -5,7 +5,12 @@
  */
 import type { RunEvent } from "../core/events.ts";
 import type { IterationRecord } from "../core/state.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
+import {
+  measureRule,
+  perSide,
+  trialsBeforeFirstLook,
+} from "../core/measure_plan.ts";
 import { BaselineError } from "../errors.ts";
 import { resetWorktree } from "../infra/git/worktree.ts";
 import { treeOf } from "../infra/git/repo.ts";
@@ -21,6 +26,7 @@ import { phaseWriter } from "./run_phases.ts";
 import { buildRunPorts, configPathOf } from "./run_ports.ts";
 import {
   driveLoop,
+  guardStateOf,
   type LoopEnd,
   loopEndOf,
   measureBaseline,
@@ -192,16 +198,17 @@ async function baselinePhase(
   // The baseline is recorded: nothing is in progress until iteration 1.
   await s.store.clearCurrent();
   s.events({ event: "iteration", record: b.record });
-  const start = s.config.decision === "mean"
-    ? s.config.trials
-    : b.deterministic
-    ? 1
-    : Math.max(s.config.trials, 3);
+  const rule = measureRule(s.config.decision, b.deterministic);
+  const plan = perSide(
+    rule,
+    s.config,
+    guardStateOf(s.config, [b.record], null).deterministic,
+  );
   s.events({
     event: "estimate",
     seconds_per_trial: b.secondsPerTrial,
     seconds_per_iteration: b.secondsPerTrial *
-        (s.config.decision === "mean" ? start : 2 * start) +
+        trialsBeforeFirstLook(rule, plan) +
       (s.config.checkCommand ? b.secondsPerTrial : 0),
   });
   return b.record;

@@ -4,7 +4,6 @@
  * interrupted or when Docker or the API fail. `resume` re-enters the same
  * loop after repairing what an interruption left behind.
  */
-import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { ProtectionPolicy } from "../core/protect.ts";
 import {
@@ -17,7 +16,7 @@ import {
 } from "../core/state.ts";
 import type { EventSink } from "../core/events.ts";
 import { stopReason as computeStop } from "../core/stop.ts";
-import { baselineSummary, incumbentSummary } from "../decision.ts";
+import { baselineSummary, incumbentSummary } from "../core/incumbent.ts";
 import { runIteration, type RunState, signalName, type Spend } from "./loop.ts";
 import type { LoopPorts, TrialPort, TrialSummary } from "./ports.ts";
 import {
@@ -27,7 +26,8 @@ import {
   UpstreamError,
 } from "../errors.ts";
 import type { RunFile, Store } from "../infra/store/store.ts";
-import { isDeterministic } from "../core/decide.ts";
+import { baselineTrials, deterministicUnder } from "../core/measure_plan.ts";
+import { reportFileOf } from "../core/report_source.ts";
 import { outputTail, parseTrialReport } from "../core/trial_report.ts";
 
 /**
@@ -39,14 +39,11 @@ export function policyOf(
   config: Config,
   configPath: string | null,
 ): ProtectionPolicy {
-  const fileSource = !["stdout", "stderr", "wall"].includes(
-    config.reportSource,
-  );
   return {
     editable: config.editable,
     harness: config.harness,
     scratch: config.scratch,
-    reportPath: fileSource ? config.reportSource : null,
+    reportPath: reportFileOf(config.reportSource),
     configPath,
   };
 }
@@ -57,7 +54,7 @@ export function throwIfInterrupted(signal: AbortSignal): void {
 }
 
 /**
- * Measure iteration 0: max(trials, 5) trials under stat (trials under mean)
+ * Measure iteration 0: `baselineTrials` trials (core/measure_plan.ts)
  * of the start commit. Every trial must yield the metric, or the run stops
  * before any API call (exit 5).
  */
@@ -82,9 +79,7 @@ export async function measureBaseline(
   }
 > {
   const { config } = input;
-  const n = config.decision === "stat"
-    ? Math.max(config.trials, 5)
-    : config.trials;
+  const n = baselineTrials(config);
   const started = deps.now().getTime();
   const results: TrialSummary[] = [];
   let unit: string | null | undefined = undefined;
@@ -138,7 +133,7 @@ export async function measureBaseline(
       }];
     }),
   );
-  const deterministic = config.decision === "stat" && isDeterministic(scores);
+  const deterministic = deterministicUnder(config.decision, scores);
   const seconds = (deps.now().getTime() - started) / 1000;
   const summary = baselineSummary(scores, config);
   const record = makeRecord({
@@ -188,8 +183,7 @@ export function guardStateOf(
     const scores = (baseline?.[g.name]?.scores ?? []).filter((
       v,
     ): v is number => v !== null);
-    deterministic[g.name] = config.decision === "stat" &&
-      isDeterministic(scores);
+    deterministic[g.name] = deterministicUnder(config.decision, scores);
     incumbentMeans[g.name] = kept?.guards?.[g.name]?.avg ?? null;
   }
   return {
@@ -378,9 +372,4 @@ export async function recordStop(
   };
   await store.writeRun(updated);
   return updated;
-}
-
-/** Where the run's worktree lives. */
-export function worktreePath(store: Store): string {
-  return store.paths.worktree ?? join(store.paths.root, "worktree");
 }

@@ -5,7 +5,7 @@
 import type { RunFile, Store } from "../infra/store/store.ts";
 import { readLock } from "../infra/lock.ts";
 import { mean, meanCi } from "../core/stats.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
 import type { IterationRecord, Phase, StopReason } from "../core/state.ts";
 import { SCHEMA_VERSION } from "../core/state.ts";
 import type { Confirmation, ConfirmResult } from "../core/confirm.ts";

@@ -4,10 +4,6 @@
  */
 import type { AppContext } from "../app/context.ts";
 import type { Output } from "../ui/output.ts";
-import type { StopSignal } from "../errors.ts";
-
-/** The signals ratchet handles. */
-export type { StopSignal };
 
 /** Context passed to each command: a use case's context and the terminal. */
 export interface CommandContext extends AppContext {

@@ -17,8 +17,6 @@ export interface MountSpec {
   readOnly: boolean;
 }
 
-export type { GuardSpec };
-
 /** Per-model prices in USD per million tokens. */
 export interface ModelPrice {
   input: number;

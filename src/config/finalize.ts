@@ -3,6 +3,8 @@
  * checked, then the rules between options (cross-field) that no single
  * value's validation can see.
  */
+import { STAT_MIN_PER_SIDE, statStartPerSide } from "../core/measure_plan.ts";
+import { reportFileOf } from "../core/report_source.ts";
 import type { Config } from "./config.ts";
 import { OPTIONS } from "./options.ts";
 import { ConfigError } from "../errors.ts";
@@ -52,7 +54,7 @@ export function finalizeConfig(
 }
 
 function checkCrossField(config: Config, purpose: ConfigPurpose): void {
-  const startPerSide = Math.max(config.trials, 3);
+  const startPerSide = statStartPerSide(config.trials);
   // A run's rule: each side starts at max(trials, 3) and grows to
   // max-trials. `measure` and `calibrate` read --trials as "how many runs of
   // the checkout" and have no sides, so the rule is not theirs.
@@ -65,7 +67,7 @@ function checkCrossField(config: Config, purpose: ConfigPurpose): void {
       {
         key: "max-trials",
         hint:
-          `Under --decision stat each side starts with max(--trials, 3) = ${startPerSide} trials; set --max-trials to at least ${startPerSide}.`,
+          `Under --decision stat each side starts with max(--trials, ${STAT_MIN_PER_SIDE}) = ${startPerSide} trials; set --max-trials to at least ${startPerSide}.`,
       },
     );
   }
@@ -111,7 +113,7 @@ function checkCrossField(config: Config, purpose: ConfigPurpose): void {
     }
   }
   const source = config.reportSource;
-  if (!["stdout", "stderr", "wall"].includes(source)) {
+  if (reportFileOf(source) !== null) {
     if (source.startsWith("/") || source.split(/[\\/]/).includes("..")) {
       throw new ConfigError(
         `--report-source ${show(source)} is outside the repository`,

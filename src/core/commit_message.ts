@@ -3,7 +3,7 @@
  * hypothesis, then the statistics that justified keeping it, so `git log`
  * alone tells the story of the run.
  */
-import type { Judgement } from "./judgement.ts";
+import type { Judgement } from "./judge.ts";
 
 /** What goes into a kept commit's message. */
 export interface CommitMessageInput {

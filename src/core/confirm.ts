@@ -13,7 +13,7 @@
  * removes the drift from the claim. Pure: the runner (src/confirm.ts)
  * measures, this module plans and summarizes.
  */
-import { planStat } from "./decide.ts";
+import { measureRule, perSide } from "./measure_plan.ts";
 import type { GuardSpec } from "./guards.ts";
 import { effectInterval, mean, meanCi, welch } from "./stats.ts";
 
@@ -97,10 +97,8 @@ export function confirmationPerSide(
   deterministic: boolean,
   guardDeterministic: Record<string, boolean> = {},
 ): number {
-  if (config.decision === "mean") return config.trials;
-  const exact = deterministic &&
-    config.guard.every((g) => guardDeterministic[g.name] ?? false);
-  return planStat(config, exact).maxPerSide;
+  const rule = measureRule(config.decision, deterministic);
+  return perSide(rule, config, guardDeterministic).max;
 }
 
 /** The trial to run next: pair `k`, `side` (baseline first in every pair); null when done. */

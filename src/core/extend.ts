@@ -15,7 +15,8 @@
  * change and how.
  */
 import type { IterationRecord } from "./state.ts";
-import { incumbentOf, type StopParams, stopReason } from "./stop.ts";
+import { incumbentOf } from "./incumbent.ts";
+import { type StopParams, stopReason } from "./stop.ts";
 
 /** The settings an extension reads (the run's config with the new flags). */
 export interface ExtendSettings extends StopParams {

@@ -33,7 +33,7 @@ import {
   type StatState,
   type StatStep,
   stepStat,
-} from "./decide.ts";
+} from "./rule_stat.ts";
 import type { GuardSpec } from "./guards.ts";
 import { effectInterval, mean, welch } from "./stats.ts";
 
@@ -282,7 +282,7 @@ export interface GuardValues {
 /**
  * One look of `--decision stat` with guards: the metric's
  * {@linkcode stepStat}, each guard's {@linkcode lookGuard} at the same
- * look's level, and {@linkcode combineGuards}. What `judge` (src/decision.ts)
+ * look's level, and {@linkcode combineGuards}. What `judge` (judge.ts)
  * and the decision bench both run.
  */
 export function stepStatGuarded(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { lookAt, type StatStep } from "./decide.ts";
+import { lookAt, type StatStep } from "./rule_stat.ts";
 import {
   combineGuards,
   exactGuard,

@@ -9,6 +9,7 @@
  * group-sequential boundary and futility bound (see
  * {@linkcode sequentialPower}).
  */
+import { STAT_MIN_PER_SIDE } from "./measure_plan.ts";
 import {
   FUTILITY_PREDICTIVE_POWER,
   futilityBound,
@@ -112,7 +113,10 @@ export function sequentialPower(
   options: { confidence?: number; startPerSide?: number } = {},
 ): number {
   const confidence = options.confidence ?? 0.95;
-  const start = Math.max(3, options.startPerSide ?? 3);
+  const start = Math.max(
+    STAT_MIN_PER_SIDE,
+    options.startPerSide ?? STAT_MIN_PER_SIDE,
+  );
   const n = Math.max(perSide, start);
   const boundary = planBoundary(confidence, start, n);
   const zFinal = boundary.z[boundary.z.length - 1]!;
@@ -239,7 +243,7 @@ export function analyzeNoise(
   }
   const confidence = options.confidence ?? 0.95;
   const target = options.targetEffect ?? 0.02;
-  const cap = Math.max(3, options.maxTrialsCap ?? 30);
+  const cap = Math.max(STAT_MIN_PER_SIDE, options.maxTrialsCap ?? 30);
   const m = mean(values);
   const sd = stdev(values);
   const deterministic = allEqual(values);
@@ -257,13 +261,13 @@ export function analyzeNoise(
     recommend = { trials: 1, maxTrials: 1, minEffect: 0 };
   } else if (!Number.isFinite(cv)) {
     // A mean of 0 has no relative effects: keep the defaults' shape.
-    recommend = { trials: 3, maxTrials: 10, minEffect: 0 };
+    recommend = { trials: STAT_MIN_PER_SIDE, maxTrials: 10, minEffect: 0 };
   } else {
     // The detectable effect shrinks as n grows: binary search for the
     // fewest trials that reach the target (the cap when none does).
     const reaches = (n: number) =>
       detectableEffect(cv, n, { confidence }) <= target;
-    let lo = 3;
+    let lo = STAT_MIN_PER_SIDE;
     let hi = cap;
     if (!reaches(cap)) lo = cap;
     while (lo < hi) {
@@ -273,7 +277,7 @@ export function analyzeNoise(
     }
     const maxTrials = lo;
     recommend = {
-      trials: 3,
+      trials: STAT_MIN_PER_SIDE,
       maxTrials,
       minEffect: roundUp2(detectableEffect(cv, maxTrials, { confidence })),
     };

@@ -5,6 +5,7 @@
  * file), and what they say. Reads go through the Engine API, never follow a
  * link and are bounded in size.
  */
+import { reportFileOf } from "../core/report_source.ts";
 import type { Config } from "../config/config.ts";
 import { type ControlLog, parseControlLog } from "../core/control_log.ts";
 import { normalizeRelPath } from "../core/protect.ts";
@@ -26,9 +27,8 @@ const SETUP_PATH = `${CONTROL_DIR}/setup.out`;
 export function reportPathOf(
   config: Pick<Config, "reportSource">,
 ): string | null {
-  return ["stdout", "stderr", "wall"].includes(config.reportSource)
-    ? null
-    : normalizeRelPath(config.reportSource);
+  const file = reportFileOf(config.reportSource);
+  return file === null ? null : normalizeRelPath(file);
 }
 
 /** The control directory and the nonce, put into the container before it starts. */

@@ -6,7 +6,7 @@
  * shares: {@linkcode markKind} and {@linkcode incumbentSeries}.
  */
 import type { IterationRecord } from "../core/state.ts";
-import { type Incumbent, incumbentOf } from "../core/stop.ts";
+import { type Incumbent, incumbentOf } from "../core/incumbent.ts";
 import { fmtNum } from "./format.ts";
 import { styles } from "./output.ts";
 

@@ -5,7 +5,7 @@ import {
   markKind,
   renderChart,
 } from "./chart.ts";
-import { incumbentOf } from "../core/stop.ts";
+import { incumbentOf } from "../core/incumbent.ts";
 import { makeRecord } from "../core/state.ts";
 import { buildFixture } from "../../tests/fixtures/records/generate.ts";
 

@@ -22,8 +22,8 @@ import {
   runTrial,
   type TrialDeps,
   type TrialRequest,
-  type TrialResult,
 } from "../../src/trial/runner.ts";
+import type { TrialResult } from "../../src/core/trial_report.ts";
 import { TreeImages, type TreeRef } from "../../src/trial/tree_images.ts";
 import type { TreeSource } from "../../src/trial/tree_source.ts";
 import { policyOf } from "../../src/app/run_state.ts";

@@ -4,7 +4,7 @@ import { currentBranch, findRepoRoot } from "../../infra/git/repo.ts";
 import { squashApply } from "../../infra/git/squash_apply.ts";
 import { EnvironmentError } from "../../errors.ts";
 import { fmtNum, fmtPct } from "../../ui/format.ts";
-import { incumbentOf } from "../../core/stop.ts";
+import { incumbentOf } from "../../core/incumbent.ts";
 import { claimOf } from "../../core/confirm.ts";
 import { guardsCell } from "../../ui/log_view.ts";
 import {

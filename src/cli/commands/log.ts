@@ -4,7 +4,7 @@ import { findRepoRoot } from "../../infra/git/repo.ts";
 import { confidenceOf, directionOf, requireRun } from "../../app/status.ts";
 import { renderLog } from "../../ui/log_view.ts";
 import { claimOf } from "../../core/confirm.ts";
-import { incumbentOf } from "../../core/stop.ts";
+import { incumbentOf } from "../../core/incumbent.ts";
 
 /** Width when it cannot be asked: wide enough for the table, narrow enough for a pager. */
 const DEFAULT_WIDTH = 100;

@@ -3,7 +3,7 @@
  * over its interval band, one mark per record at its score, and its legend.
  */
 import type { IterationRecord } from "../../core/state.ts";
-import type { Incumbent } from "../../core/stop.ts";
+import type { Incumbent } from "../../core/incumbent.ts";
 import { MARK_KINDS, type MarkKind, markKind } from "../chart.ts";
 import { fmtNum } from "../format.ts";
 import { isLogScale, logTicks, niceTicks } from "./axis.ts";

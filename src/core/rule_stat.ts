@@ -1,25 +1,23 @@
 /**
- * Keep-or-revert decisions (spec section 7). Pure: the loop measures, these
- * functions decide.
- *
- * - {@linkcode decideMean}: the original rule (`--decision mean`).
- * - {@linkcode planStat} + {@linkcode stepStat}: the adaptive sequential rule
- *   (`--decision stat`, the default). The caller measures the incumbent and
- *   the candidate interleaved (A B A B …), `startPerSide` pairs first, then
- *   calls `stepStat` after every added pair until it answers `done`.
- * - {@linkcode decideExact}: the deterministic-metric path of `stat`.
- * - {@linkcode decideCrashed}: the verdict for a candidate whose trial failed.
+ * The adaptive sequential keep-or-revert rule (`--decision stat`, the
+ * default). The caller measures the incumbent and the candidate
+ * interleaved (A B A B …, the schedule in measure_plan.ts), `startPerSide`
+ * pairs first, then calls {@linkcode stepStat} after every added pair until
+ * it answers `done`.
  *
  * How and why the sequential rule works is in docs/decisions.md.
  */
+import { fmt, goodSign, pct, relative } from "./_rule_math.ts";
 import { mannWhitney } from "./mann_whitney.ts";
+import type { StatPlan } from "./measure_plan.ts";
+import { decideExact } from "./rule_exact.ts";
 import {
   FUTILITY_PREDICTIVE_POWER,
   type LookMethod,
   planBoundary,
   predictivePower,
 } from "./sequential.ts";
-import type { Decision, Reason } from "./state.ts";
+import type { Reason } from "./state.ts";
 import {
   allEqual,
   effectInterval,
@@ -29,36 +27,12 @@ import {
   tQuantile,
   welch,
 } from "./stats.ts";
-
-/**
- * The metric's direction (the same strings as the config's `Direction`,
- * restated here because src/core may not import src/config).
- */
-export type Direction = "max" | "min";
-
-/** Decisions a comparison can reach (`baseline`/`rejected` are not). */
-export type VerdictDecision = Exclude<Decision, "baseline" | "rejected">;
-
-/** A finished comparison, in the fields spec section 8 records. */
-export interface Verdict {
-  decision: VerdictDecision;
-  reason: Reason | null;
-  /** One line for the record's `detail`: rule, counts, p and level. */
-  detail: string;
-  p_value: number | null;
-  /** (candidate − incumbent)/|incumbent| from the means; null if undefined. */
-  effect: number | null;
-  /** Interval of `effect`; null where not computed. */
-  ci: [number, number] | null;
-  n_incumbent: number;
-  n_candidate: number;
-  /**
-   * Which rule decided: `mean`, `exact`, `welch-t`, `mann-whitney-exact`,
-   * `mann-whitney-normal`, `crashed`, or `none` (too few ok incumbent
-   * trials to compare).
-   */
-  rule: string;
-}
+import {
+  type Direction,
+  improvementMargin,
+  type Verdict,
+  type VerdictDecision,
+} from "./verdict.ts";
 
 /** The numbers of a look, whether or not it decided. */
 export interface StatEstimate {
@@ -118,164 +92,6 @@ export function lookAt(
   };
 }
 
-/** Sign that turns "candidate − incumbent" into "how much better". */
-function goodSign(direction: Direction): 1 | -1 {
-  return direction === "max" ? 1 : -1;
-}
-
-/** Relative effect, or null when the incumbent's mean is 0. */
-function relative(diff: number, incumbentMean: number): number | null {
-  return incumbentMean === 0 ? null : diff / Math.abs(incumbentMean);
-}
-
-/**
- * The absolute margin a candidate must beat: the larger of
- * `minEffect·|incumbent mean|` and `minImprovement`, so that "beyond the
- * margin" means both gates pass. With an incumbent mean of 0 a relative
- * effect does not exist and only `minImprovement` applies.
- */
-export function improvementMargin(
-  incumbentMean: number,
-  minEffect: number,
-  minImprovement: number,
-): number {
-  return Math.max(minEffect * Math.abs(incumbentMean), minImprovement);
-}
-
-function fmt(x: number): string {
-  if (x === 0) return "0";
-  const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e6 ? x.toPrecision(4) : x.toExponential(2);
-}
-
-function pct(x: number | null): string {
-  return x === null ? "n/a" : `${(x * 100).toFixed(2)}%`;
-}
-
-// ---------------------------------------------------------------------------
-// --decision mean
-
-/** Input of {@linkcode decideMean}. */
-export interface MeanInput {
-  /** The candidate's trial scores; null for a trial that did not end ok. */
-  candidate: readonly (number | null)[];
-  /** The incumbent's recorded average. */
-  incumbentMean: number;
-  direction: Direction;
-  minImprovement: number;
-}
-
-/**
- * The original rule: average the candidate's trials; `improved` when the
- * average beats the incumbent's recorded average by more than
- * `minImprovement` in the metric's direction, `regressed` when it is worse,
- * else `no_change` (`within_noise`). Any failed trial makes it `crashed`.
- */
-export function decideMean(input: MeanInput): Verdict {
-  const { candidate, incumbentMean, direction, minImprovement } = input;
-  if (candidate.length === 0) {
-    throw new RangeError("decideMean needs at least one candidate trial");
-  }
-  if (candidate.some((v) => v === null)) {
-    return decideCrashed({ candidate, rule: "mean" });
-  }
-  const values = candidate as readonly number[];
-  const avg = mean(values);
-  const diff = avg - incumbentMean;
-  const good = goodSign(direction) * diff;
-  const effect = relative(diff, incumbentMean);
-  const base = {
-    p_value: null,
-    effect,
-    ci: null,
-    n_incumbent: 0,
-    n_candidate: values.length,
-    rule: "mean",
-  };
-  const what = `mean of ${values.length} trial(s) ${fmt(avg)} vs recorded ${
-    fmt(incumbentMean)
-  } (${pct(effect)})`;
-  if (good > minImprovement) {
-    return { ...base, decision: "improved", reason: null, detail: what };
-  }
-  if (good < 0) {
-    return { ...base, decision: "regressed", reason: null, detail: what };
-  }
-  return {
-    ...base,
-    decision: "no_change",
-    reason: "within_noise",
-    detail: `${what}; not better by more than ${fmt(minImprovement)}`,
-  };
-}
-
-// ---------------------------------------------------------------------------
-// crashed
-
-/**
- * The verdict for a candidate with a failed trial: `crashed`
- * (`crashed_trials`), nothing estimated. The caller stops measuring at the
- * first failed candidate trial.
- */
-export function decideCrashed(input: {
-  candidate: readonly (number | null)[];
-  incumbent?: readonly number[];
-  rule?: string;
-}): Verdict {
-  const failed = input.candidate.filter((v) => v === null).length;
-  return {
-    decision: "crashed",
-    reason: "crashed_trials",
-    detail:
-      `${failed} of ${input.candidate.length} candidate trial(s) did not end ok`,
-    p_value: null,
-    effect: null,
-    ci: null,
-    n_incumbent: input.incumbent?.length ?? 0,
-    n_candidate: input.candidate.length - failed,
-    rule: input.rule ?? "crashed",
-  };
-}
-
-// ---------------------------------------------------------------------------
-// --decision stat
-
-/** Trials of the baseline at iteration 0 under `stat`: max(trials, 5). */
-export function baselineTrials(trials: number): number {
-  return Math.max(trials, 5);
-}
-
-/**
- * A metric is deterministic when every baseline trial gave the same value
- * (at least two trials; one value proves nothing).
- */
-export function isDeterministic(values: readonly number[]): boolean {
-  return values.length >= 2 && allEqual(values);
-}
-
-/** Trials per side of one comparison under `stat`. */
-export interface StatPlan {
-  startPerSide: number;
-  maxPerSide: number;
-}
-
-/**
- * Start at max(trials, 3) pairs (one for a deterministic metric) and go up
- * to `maxTrials` pairs. When `maxTrials` is below the start, the start wins:
- * the spec's floor of three a side is what makes a test possible at all.
- */
-export function planStat(
-  config: { trials: number; maxTrials: number },
-  deterministic = false,
-): StatPlan {
-  if (deterministic) return { startPerSide: 1, maxPerSide: 1 };
-  const startPerSide = Math.max(config.trials, 3);
-  return {
-    startPerSide,
-    maxPerSide: Math.max(config.maxTrials, startPerSide),
-  };
-}
-
 /** What {@linkcode stepStat} is given: the scores measured so far. */
 export interface StatState {
   /** The incumbent's ok scores in this iteration, in trial order. */
@@ -319,58 +135,6 @@ export function chooseTest(
   if (allEqual(candidate) && allEqual(incumbent)) return "mann-whitney";
   if (pairHasOutlier(candidate, incumbent)) return "mann-whitney";
   return "welch-t";
-}
-
-/**
- * The exact comparison of a deterministic metric: `improved` when the
- * candidate is better by more than the margin (both `minImprovement` and
- * `minEffect` relative), `regressed` when worse, else `no_change`.
- * The interval is the single point: a deterministic metric has no noise.
- */
-export function decideExact(
-  state: StatState,
-  params: Pick<StatParams, "direction" | "minEffect" | "minImprovement">,
-): Verdict {
-  if (state.incumbent.length === 0 || state.candidate.length === 0) {
-    return {
-      decision: "inconclusive",
-      reason: "trials_exhausted",
-      detail: "exact: no ok trial on one side to compare",
-      p_value: null,
-      effect: null,
-      ci: null,
-      n_incumbent: state.incumbent.length,
-      n_candidate: state.candidate.length,
-      rule: "exact",
-    };
-  }
-  const inc = mean(state.incumbent);
-  const cand = mean(state.candidate);
-  const diff = cand - inc;
-  const good = goodSign(params.direction) * diff;
-  const effect = relative(diff, inc);
-  const margin = improvementMargin(
-    inc,
-    params.minEffect,
-    params.minImprovement,
-  );
-  const detail = `exact: ${fmt(cand)} vs ${fmt(inc)} (${pct(effect)})`;
-  const base = {
-    p_value: null,
-    effect,
-    ci: effect === null ? null : [effect, effect] as [number, number],
-    n_incumbent: state.incumbent.length,
-    n_candidate: state.candidate.length,
-    rule: "exact",
-    detail,
-  };
-  if (good > margin) return { ...base, decision: "improved", reason: null };
-  if (good < 0) return { ...base, decision: "regressed", reason: null };
-  return {
-    ...base,
-    decision: "no_change",
-    reason: good > 0 ? "below_min_effect" : "within_noise",
-  };
 }
 
 /**

@@ -6,18 +6,11 @@ import {
   simulateStat,
 } from "../../bench/_decision_sim.ts";
 import {
-  baselineTrials,
   chooseTest,
-  decideCrashed,
-  decideExact,
-  decideMean,
-  type Direction,
-  isDeterministic,
-  planStat,
   type StatParams,
   type StatStep,
   stepStat,
-} from "./decide.ts";
+} from "./rule_stat.ts";
 import { mulberry32 } from "./rng.ts";
 import { planBoundary } from "./sequential.ts";
 import { tQuantile, welch } from "./stats.ts";
@@ -45,165 +38,6 @@ function done(step: StatStep) {
 }
 
 const rep = (v: number, n: number) => new Array<number>(n).fill(v);
-
-// --- decideMean -----------------------------------------------------------
-
-Deno.test("decideMean() keeps only a gain larger than minImprovement", () => {
-  const base = { incumbentMean: 10, direction: "max" as const };
-  const up = decideMean({ ...base, candidate: [11, 12], minImprovement: 1 });
-  assert.equal(up.decision, "improved");
-  assert.equal(up.reason, null);
-  near(up.effect!, 0.15, 1e-12);
-  assert.equal(up.p_value, null);
-  assert.equal(up.rule, "mean");
-  // Exactly the margin is not more than it.
-  const edge = decideMean({
-    ...base,
-    candidate: [10.5, 11.5],
-    minImprovement: 1,
-  });
-  assert.equal(edge.decision, "no_change");
-  assert.equal(edge.reason, "within_noise");
-  const same = decideMean({ ...base, candidate: [10], minImprovement: 0 });
-  assert.equal(same.decision, "no_change");
-  const down = decideMean({ ...base, candidate: [9.9], minImprovement: 0 });
-  assert.equal(down.decision, "regressed");
-});
-
-Deno.test("decideMean() reads the direction for min metrics", () => {
-  const base = {
-    incumbentMean: 10,
-    direction: "min" as const,
-    minImprovement: 0.5,
-  };
-  assert.equal(
-    decideMean({ ...base, candidate: [9, 9.2] }).decision,
-    "improved",
-  );
-  assert.equal(decideMean({ ...base, candidate: [9.6] }).decision, "no_change");
-  assert.equal(
-    decideMean({ ...base, candidate: [10.1] }).decision,
-    "regressed",
-  );
-  near(decideMean({ ...base, candidate: [9] }).effect!, -0.1, 1e-12);
-});
-
-Deno.test("decideMean() calls any failed trial a crash", () => {
-  const base = {
-    incumbentMean: 10,
-    direction: "max" as const,
-    minImprovement: 0,
-  };
-  for (const candidate of [[12, null], [null], [null, null, null]]) {
-    const v = decideMean({ ...base, candidate });
-    assert.equal(v.decision, "crashed");
-    assert.equal(v.reason, "crashed_trials");
-    assert.equal(v.effect, null);
-  }
-  assert.throws(() => decideMean({ ...base, candidate: [] }), RangeError);
-});
-
-Deno.test("decideMean() has no relative effect when the incumbent averaged 0", () => {
-  const v = decideMean({
-    candidate: [1],
-    incumbentMean: 0,
-    direction: "max",
-    minImprovement: 0,
-  });
-  assert.equal(v.decision, "improved");
-  assert.equal(v.effect, null);
-});
-
-Deno.test("decideCrashed() counts the failed and the ok trials", () => {
-  const v = decideCrashed({ candidate: [1, null, 2], incumbent: [1, 2] });
-  assert.equal(v.decision, "crashed");
-  assert.equal(v.n_candidate, 2);
-  assert.equal(v.n_incumbent, 2);
-  assert.match(v.detail, /1 of 3/);
-});
-
-// --- plan and deterministic path -------------------------------------------
-
-Deno.test("planStat() starts at max(trials, 3) and never ends below the start", () => {
-  assert.deepEqual(planStat({ trials: 1, maxTrials: 10 }), {
-    startPerSide: 3,
-    maxPerSide: 10,
-  });
-  assert.deepEqual(planStat({ trials: 6, maxTrials: 4 }), {
-    startPerSide: 6,
-    maxPerSide: 6,
-  });
-  assert.deepEqual(planStat({ trials: 1, maxTrials: 10 }, true), {
-    startPerSide: 1,
-    maxPerSide: 1,
-  });
-  assert.equal(baselineTrials(1), 5);
-  assert.equal(baselineTrials(8), 8);
-});
-
-Deno.test("isDeterministic() needs every baseline value identical", () => {
-  assert.equal(isDeterministic([3, 3, 3, 3, 3]), true);
-  assert.equal(isDeterministic([3, 3, 3, 3, 3.0000001]), false);
-  assert.equal(isDeterministic([3]), false);
-});
-
-Deno.test("decideExact() compares single trials against both gates", () => {
-  const p: { direction: Direction; minEffect: number; minImprovement: number } =
-    {
-      direction: "max",
-      minEffect: 0.02,
-      minImprovement: 0,
-    };
-  const at = (c: number, extra: Partial<typeof p> = {}) =>
-    decideExact({ incumbent: [100], candidate: [c] }, { ...p, ...extra });
-  const up = at(103);
-  assert.equal(up.decision, "improved");
-  assert.equal(up.rule, "exact");
-  assert.equal(up.p_value, null);
-  near(up.effect!, 0.03, 1e-12);
-  assert.deepEqual(up.ci, [up.effect, up.effect]);
-  assert.deepEqual([at(101).decision, at(101).reason], [
-    "no_change",
-    "below_min_effect",
-  ]);
-  assert.deepEqual([at(102).decision, at(102).reason], [
-    "no_change",
-    "below_min_effect",
-  ]);
-  assert.deepEqual([at(100).decision, at(100).reason], [
-    "no_change",
-    "within_noise",
-  ]);
-  assert.equal(at(99.9).decision, "regressed");
-  // minImprovement is absolute: 3 is not more than 5.
-  assert.equal(at(103, { minImprovement: 5 }).decision, "no_change");
-  // min metrics: lower is better.
-  assert.equal(at(97, { direction: "min" }).decision, "improved");
-  assert.equal(at(103, { direction: "min" }).decision, "regressed");
-  // Through stepStat, the deterministic flag takes this path.
-  const s = done(stepStat({ incumbent: [100], candidate: [103] }, {
-    ...PARAMS,
-    ...p,
-    startPerSide: 1,
-    maxPerSide: 1,
-    deterministic: true,
-  }));
-  assert.equal(s.decision, "improved");
-  assert.equal(s.rule, "exact");
-});
-
-Deno.test("decideExact() handles an incumbent of 0 and a missing side", () => {
-  const p = { direction: "max" as const, minEffect: 0.5, minImprovement: 0 };
-  const zero = decideExact({ incumbent: [0], candidate: [1] }, p);
-  assert.equal(zero.decision, "improved");
-  assert.equal(zero.effect, null);
-  assert.equal(zero.ci, null);
-  const none = decideExact({ incumbent: [], candidate: [1] }, p);
-  assert.deepEqual([none.decision, none.reason], [
-    "inconclusive",
-    "trials_exhausted",
-  ]);
-});
 
 // --- stepStat ---------------------------------------------------------------
 

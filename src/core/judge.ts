@@ -1,30 +1,49 @@
 /**
- * The bridge between the loop's measurements and the pure decision core:
- * which rule is in force, one step of it (with the guards), and the
- * summaries (baseline, incumbent) the prompts, records and views show.
+ * Judging a measured candidate: the rule in force (measure_plan.ts) gives
+ * a verdict on the metric (rule_mean.ts, rule_stat.ts, rule_exact.ts,
+ * verdict.ts), the guards are checked beside it (guard_decide.ts), and the
+ * result is a Judgement in the shape the loop records (spec section 8:
+ * p-value, effect, interval, rule) and the commit message shows.
  */
-import type { Config } from "./config/config.ts";
-import {
-  decideCrashed,
-  decideMean,
-  planStat,
-  type Verdict,
-} from "./core/decide.ts";
-import {
-  exactGuard,
-  type GuardLook,
-  stepStatGuarded,
-} from "./core/guard_decide.ts";
-import type { Judgement } from "./core/judgement.ts";
-import { withRuleLabel } from "./core/rule_label.ts";
-import type { IterationRecord } from "./core/state.ts";
-import { mean, meanCi } from "./core/stats.ts";
-import { incumbentOf } from "./core/stop.ts";
+import { exactGuard, type GuardLook, stepStatGuarded } from "./guard_decide.ts";
+import type { GuardSpec } from "./guards.ts";
+import { type MeasureRule, statPlanOf } from "./measure_plan.ts";
+import { decideMean } from "./rule_mean.ts";
+import { withRuleLabel } from "./rule_label.ts";
+import type { Decision, Reason } from "./state.ts";
+import { mean, meanCi } from "./stats.ts";
+import { decideCrashed, type Direction, type Verdict } from "./verdict.ts";
 
-export type { Judgement };
+/** A finished comparison. */
+export interface Judgement {
+  decision: Decision;
+  reason: Reason | null;
+  detail: string;
+  p_value: number | null;
+  effect: number | null;
+  ci: [number, number] | null;
+  /** Which rule decided: "mean", "exact", "welch-t", a rank test … */
+  rule: string;
+  /** The incumbent's mean as measured in this iteration (null under mean). */
+  incumbentMean: number | null;
+  /** Interval of the incumbent's mean from this iteration's trials. */
+  incumbentCi: [number, number] | null;
+  /** Interval of the candidate's mean. */
+  candidateCi: [number, number] | null;
+  /** Each guard at the deciding look; null without guards or comparison. */
+  guards: Record<string, GuardLook> | null;
+}
 
-/** The rule deciding a candidate: the original mean, the sequential test, or exact comparison. */
-export type MeasureRule = "mean" | "stat" | "exact";
+/** What judging reads of the run's configuration (the config's fields). */
+export interface JudgeConfig {
+  direction: Direction;
+  confidence: number;
+  minEffect: number;
+  minImprovement: number;
+  trials: number;
+  maxTrials: number;
+  guard: readonly GuardSpec[];
+}
 
 /** Every guard's values measured so far in one iteration (ok trials only). */
 export interface GuardInput {
@@ -44,12 +63,13 @@ export interface JudgeInput {
   incumbent: readonly number[];
   /** The incumbent's recorded average (the `mean` rule compares with it). */
   incumbentRecordedMean: number;
-  config: Config;
+  config: JudgeConfig;
   /** The guards' values; absent or empty without `--guard`. */
   guards?: GuardInput;
 }
 
-function ciOf(
+/** The interval of the mean of `values`; null for fewer than two. */
+export function meanInterval(
   values: readonly number[],
   confidence: number,
 ): [number, number] | null {
@@ -72,34 +92,12 @@ function toJudgement(
     ci: v.ci,
     rule: v.rule,
     incumbentMean: inc.length > 0 ? mean(inc) : null,
-    incumbentCi: ciOf(inc, input.config.confidence),
-    candidateCi: ciOf(cand, input.config.confidence),
+    incumbentCi: meanInterval(inc, input.config.confidence),
+    candidateCi: meanInterval(cand, input.config.confidence),
     guards: guards === null || guards.length === 0
       ? null
       : Object.fromEntries(guards.map((g) => [g.name, g])),
   };
-}
-
-/** True when some guard is noisy: it needs the sequential plan's pairs. */
-function noisyGuards(config: Config, guards: GuardInput | undefined): boolean {
-  return config.guard.some((g) => !(guards?.deterministic[g.name] ?? false));
-}
-
-/**
- * Trials per side: where a comparison starts and how far it may go. A
- * deterministic metric needs one pair, unless a guard is noisy: its
- * non-inferiority test needs the sequential plan's pairs.
- */
-export function plan(
-  rule: MeasureRule,
-  config: Config,
-  guardDeterministic: Record<string, boolean> = {},
-): { start: number; max: number } {
-  if (rule === "mean") return { start: config.trials, max: config.trials };
-  const exact = rule === "exact" &&
-    !config.guard.some((g) => !(guardDeterministic[g.name] ?? false));
-  const p = planStat(config, exact);
-  return { start: p.startPerSide, max: p.maxPerSide };
 }
 
 /**
@@ -158,10 +156,7 @@ export function judge(rule: MeasureRule, input: JudgeInput): Judgement | null {
       looks,
     );
   }
-  const p = planStat(
-    config,
-    !noisyGuards(config, input.guards) && rule === "exact",
-  );
+  const p = statPlanOf(rule, config, input.guards?.deterministic ?? {});
   const candidate = input.candidate as readonly number[];
   const { step, looks } = stepStatGuarded(
     { incumbent: input.incumbent, candidate },
@@ -183,40 +178,4 @@ export function judge(rule: MeasureRule, input: JudgeInput): Judgement | null {
   return step.kind === "continue"
     ? null
     : toJudgement(step, input, looks.length === 0 ? null : looks);
-}
-
-/** The baseline's scores, mean and interval. */
-export function baselineSummary(
-  scores: readonly number[],
-  config: Config,
-): { mean: number; ci: [number, number] | null; scores: number[] } {
-  return {
-    mean: mean(scores),
-    ci: ciOf(scores, config.confidence),
-    scores: [...scores],
-  };
-}
-
-/** The incumbent (latest kept record) with its latest measured mean. */
-export function incumbentSummary(
-  records: readonly IterationRecord[],
-  config: Config,
-): {
-  iter: number;
-  sha: string;
-  mean: number;
-  ci: [number, number] | null;
-  scores: number[];
-} {
-  const inc = incumbentOf(records, { confidence: config.confidence });
-  if (inc === null || inc.sha === null) {
-    throw new Error("no kept record with a commit: the baseline is missing");
-  }
-  return {
-    iter: inc.iter,
-    sha: inc.sha,
-    mean: inc.mean,
-    ci: inc.ci,
-    scores: inc.scores,
-  };
 }
