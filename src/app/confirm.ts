@@ -31,8 +31,7 @@ import {
   SCHEMA_VERSION,
 } from "../core/state.ts";
 import type { TrialPort } from "./ports.ts";
-import type { RunState } from "./loop.ts";
-import { signalName } from "./loop.ts";
+import { type RunState, signalName } from "./run_state.ts";
 import { InterruptedError } from "../errors.ts";
 import { CONFIRMATION_ITER } from "../infra/store/store.ts";
 

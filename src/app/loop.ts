@@ -1,6 +1,7 @@
 /**
- * One iteration, end to end: propose → integrity check → check command →
- * measure → decide → commit or revert → record. Everything outside arrives
+ * The loop: the baseline (iteration 0), then iterations until a stop
+ * condition, each one end to end: propose → integrity check → check command
+ * → measure → decide → commit or revert → record. Everything outside arrives
  * through `LoopPorts`, so the same code runs against Docker and git in
  * production and against fakes in tests.
  *
@@ -11,128 +12,189 @@
  */
 import type { Config } from "../config/config.ts";
 import { checkCandidateChanges } from "../core/integrity.ts";
-import type { ProtectionPolicy } from "../core/protect.ts";
 import {
   addTokens,
   type CurrentIteration,
-  type Decision,
-  type DiffStat,
+  emptyGuardRecord,
   emptyGuards,
   emptyTokens,
-  type GuardRecord,
   type IterationRecord,
   makeRecord,
   meanOfScores,
-  type Reason,
   SCHEMA_VERSION,
-  type Tokens,
 } from "../core/state.ts";
-import type { LoopPorts } from "./ports.ts";
+import type {
+  LoopPorts,
+  ProposalSummary,
+  TrialPort,
+  TrialSummary,
+} from "./ports.ts";
 import { commitMessage } from "../core/commit_message.ts";
-import { type StopSignal, stopSignalOf } from "../errors.ts";
-import { measureCandidate, type Measured } from "./measure_candidate.ts";
+import { measureCandidate } from "./measure_candidate.ts";
+import type { EventSink } from "../core/events.ts";
+import { baselineSummary } from "../core/incumbent.ts";
+import { BaselineError } from "../errors.ts";
+import { baselineTrials, deterministicUnder } from "../core/measure_plan.ts";
+import {
+  type LoopEnd,
+  loopEndOf,
+  type RunState,
+  stopNow,
+  throwIfInterrupted,
+} from "./run_state.ts";
+import {
+  diffSummary,
+  guardNote,
+  guardRecords,
+  isoNow,
+  type IterationOutcome,
+  type RecordBase,
+  recordIteration,
+  recordUnsubmitted,
+  setPhase,
+} from "./iteration_record.ts";
 
-/** The signal that aborted `signal`. */
-export function signalName(signal: AbortSignal): StopSignal {
-  return stopSignalOf(signal);
-}
-
-/** What the loop knows about the run between iterations. */
-export interface RunState {
-  runId: string;
-  config: Config;
-  policy: ProtectionPolicy;
-  /** Metric is deterministic: one trial per side, exact comparison. */
-  deterministic: boolean;
-  /** Unit of the baseline's scores (null for plain numbers and times). */
-  unit: string | null;
-  /**
-   * `--guard`: each guard's baseline unit (trials must match it), whether
-   * its baseline trials were all identical (compared exactly), and the
-   * incumbent's recorded average (what `--decision mean` compares with).
-   * Empty maps without guards.
-   */
-  guards?: {
-    units: Record<string, string | null>;
-    deterministic: Record<string, boolean>;
-    incumbentMeans: Record<string, number | null>;
-  };
-  baseline: { mean: number; ci: [number, number] | null; scores: number[] };
-  incumbent: {
-    iter: number;
-    sha: string;
-    tree: string;
-    /** The incumbent's latest measured mean and interval. */
-    mean: number;
-    ci: [number, number] | null;
-    /** Its scores from the latest measurement (the recorded trials for `mean`). */
-    scores: number[];
-  };
-  records: IterationRecord[];
-  costUsd: number;
-  /** Tail of the last crashed trial's output, for the next proposal. */
-  crashTail: string | null;
-  /** Last `ratchet instruct` note given to the proposal in flight; marked read once it is recorded. */
-  notesThrough?: number | null;
-  /**
-   * What an interrupted attempt at the next iteration spent (from
-   * current.json, already in `costUsd`): added to that iteration's record.
-   */
-  carried?: Spend | null;
-  /**
-   * The last iteration recorded when a finished run was extended: patience
-   * and crash counts start after it (see `StopParams.since`).
-   */
-  since?: number;
-}
-
-/** Tokens and cost of model calls. */
-export interface Spend {
-  tokens: Tokens;
-  costUsd: number;
-}
-
-/** How an iteration ended. */
-export type IterationOutcome =
-  | { kind: "recorded"; record: IterationRecord }
-  /**
-   * The cost cap stopped the proposal before a call: nothing recorded when it
-   * had spent nothing, else a `no_change` record carrying what it spent.
-   */
-  | { kind: "cost_cap"; costUsd: number };
-
-function isoNow(ports: LoopPorts): string {
-  return ports.now().toISOString();
-}
-
-/** The first lines of the research log the model sees for a record. */
-function diffSummary(r: IterationRecord): string {
-  const d = r.diff_stat;
-  return `${d.files} file(s), +${d.insertions} -${d.deletions}`;
+/**
+ * Iterate until a stop condition. Signals and upstream failures end the loop
+ * with the worktree reset to the incumbent and nothing half-recorded.
+ */
+export async function driveLoop(
+  ports: LoopPorts,
+  state: RunState,
+): Promise<LoopEnd> {
+  try {
+    while (true) {
+      const reason = stopNow(state);
+      // Spend carried from an iteration cut short goes into a record even
+      // when it exhausted the budget: the retry's proposal makes no call and
+      // records it (then the run stops for cost).
+      if (reason !== null && !(reason === "cost" && state.carried)) {
+        return { reason, error: null };
+      }
+      throwIfInterrupted(ports.signal);
+      const iter = state.records.length;
+      const outcome = await runIteration(ports, state, iter);
+      if (outcome.kind === "cost_cap") return { reason: "cost", error: null };
+    }
+  } catch (error) {
+    await ports.git.reset(state.incumbent.sha).catch(() => {});
+    // current.json stays: what the cut-short iteration spent is carried
+    // into its retry by `resume` (see `interruptedSpend`).
+    const end = loopEndOf(error, ports.signal);
+    if (end !== null) return end;
+    throw error;
+  }
 }
 
 /**
- * For the research log: the guards that stopped a change (shown worse) or
- * kept it from being kept (still open when the trials ran out), from the
- * record's detail; null when no guard did.
+ * Measure iteration 0: `baselineTrials` trials (core/measure_plan.ts)
+ * of the start commit. Every trial must yield the metric, or the run stops
+ * before any API call (exit 5).
  */
-export function guardNote(r: IterationRecord): string | null {
-  if (r.guards === null) return null;
-  if (r.decision !== "regressed" && r.decision !== "inconclusive") return null;
-  const stopped = r.detail.split("; ").filter((part) =>
-    part.startsWith("guard ") && /: (worse|open)\b/.test(part)
-  ).map((part) => part.replace(/, non-inferiority p=.*$/, ""));
-  return stopped.length === 0 ? null : stopped.join("; ");
-}
-
-async function setPhase(
-  ports: LoopPorts,
-  current: CurrentIteration,
-  phase: CurrentIteration["phase"],
-): Promise<void> {
-  current.phase = phase;
-  await ports.store.writeCurrent(current);
-  ports.events({ event: "phase", iter: current.iter, phase });
+export async function measureBaseline(
+  deps: {
+    trials: TrialPort;
+    events: EventSink;
+    signal: AbortSignal;
+    now: () => Date;
+    /** Told before each trial starts (current.json's `baseline` phase). */
+    onTrialStart?: (k: number, n: number) => Promise<void>;
+  },
+  input: { runId: string; config: Config; tree: string; sha: string },
+): Promise<
+  {
+    record: IterationRecord;
+    deterministic: boolean;
+    unit: string | null;
+    /** Each guard's unit (from the first trial; the others matched it). */
+    guardUnits: Record<string, string | null>;
+    secondsPerTrial: number;
+  }
+> {
+  const { config } = input;
+  const n = baselineTrials(config);
+  const started = deps.now().getTime();
+  const results: TrialSummary[] = [];
+  let unit: string | null | undefined = undefined;
+  let guardUnits: Record<string, string | null> | undefined = undefined;
+  for (let k = 1; k <= n; k++) {
+    throwIfInterrupted(deps.signal);
+    await deps.onTrialStart?.(k, n);
+    const t = await deps.trials.trial({
+      iter: 0,
+      trial: k,
+      tree: input.tree,
+      side: "incumbent",
+      // The first trial sets the units the others must match.
+      ...(unit === undefined ? {} : { expectedUnit: unit }),
+      ...(guardUnits === undefined ? {} : { expectedGuardUnits: guardUnits }),
+    });
+    deps.events({
+      event: "trial",
+      iter: 0,
+      side: "incumbent",
+      k,
+      n,
+      outcome: t.outcome,
+      score: t.score,
+      wall_s: t.wallSeconds,
+    });
+    if (t.outcome !== "ok" || t.score === null) {
+      throw new BaselineError(
+        `The baseline could not be measured: trial ${k} of ${n} ended ${t.outcome}${
+          t.detail ? `: ${t.detail}` : ""
+        }`,
+        {
+          hint: `See .ratchet/reports/iter-0000-trial-${
+            String(k).padStart(2, "0")
+          }.txt; try the command with "ratchet measure" until it prints the metric.`,
+        },
+      );
+    }
+    if (unit === undefined) unit = t.unit;
+    if (guardUnits === undefined) guardUnits = { ...t.guardUnits };
+    results.push(t);
+  }
+  const scores = results.map((r) => r.score as number);
+  const guards = config.guard.length === 0 ? null : Object.fromEntries(
+    config.guard.map((g) => {
+      const values = results.map((r) => r.guards[g.name] ?? null);
+      return [g.name, {
+        ...emptyGuardRecord(),
+        scores: values,
+        avg: meanOfScores(values),
+      }];
+    }),
+  );
+  const deterministic = deterministicUnder(config.decision, scores);
+  const seconds = (deps.now().getTime() - started) / 1000;
+  const summary = baselineSummary(scores, config);
+  const record = makeRecord({
+    run_id: input.runId,
+    iter: 0,
+    decision: "baseline",
+    kept: true,
+    trial_scores: scores,
+    trial_outcomes: results.map((r) => r.outcome),
+    baseline_scores: [],
+    sha: input.sha,
+    ci: null,
+    detail: deterministic
+      ? `deterministic metric: all ${n} baseline trials gave ${
+        scores[0]
+      }; one trial per side from now on`
+      : `mean ${summary.mean} over ${n} trials`,
+    guards,
+    duration_s: seconds,
+    timestamp: deps.now().toISOString(),
+  });
+  return {
+    record,
+    deterministic,
+    unit: unit ?? null,
+    guardUnits: guardUnits ?? {},
+    secondsPerTrial: seconds / n,
+  };
 }
 
 /** Run iteration `iter` (≥ 1) and update `state`. */
@@ -142,6 +204,51 @@ export async function runIteration(
   iter: number,
 ): Promise<IterationOutcome> {
   const started = ports.now().getTime();
+  const carried = state.carried ?? null;
+  const current = await beginIteration(ports, state, iter);
+  const proposal = await propose(ports, state, iter, current);
+  state.costUsd += proposal.costUsd;
+  state.carried = null;
+  const tokens = carried === null
+    ? proposal.tokens
+    : addTokens(carried.tokens, proposal.tokens);
+  const cost = (carried?.costUsd ?? 0) + proposal.costUsd;
+  if (proposal.kind === "cost_cap" && cost === 0) {
+    await ports.git.reset(state.incumbent.sha);
+    await ports.store.clearCurrent();
+    return { kind: "cost_cap", costUsd: state.costUsd };
+  }
+  current.hypothesis = proposal.hypothesis;
+  current.description = proposal.description;
+  current.tokens = tokens;
+  current.cost_usd = cost;
+  const base: RecordBase = (fields) =>
+    makeRecord({
+      run_id: state.runId,
+      iter,
+      hypothesis: proposal.hypothesis,
+      description: proposal.description,
+      tokens,
+      cost_usd: cost,
+      critic: proposal.critic,
+      timestamp: isoNow(ports),
+      duration_s: (ports.now().getTime() - started) / 1000,
+      sha: null,
+      guards: emptyGuards(state.config.guard.map((g) => g.name)),
+      ...fields,
+    });
+  if (proposal.kind !== "submitted") {
+    return await recordUnsubmitted(ports, state, iter, proposal, base);
+  }
+  return await judgeCandidate(ports, state, iter, current, proposal, base);
+}
+
+/** Open the iteration: its current.json (phase `proposing`). */
+async function beginIteration(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+): Promise<CurrentIteration> {
   const carried = state.carried ?? null;
   const current: CurrentIteration = {
     schema_version: SCHEMA_VERSION,
@@ -157,13 +264,28 @@ export async function runIteration(
     cost_usd: carried?.costUsd ?? 0,
   };
   await setPhase(ports, current, "proposing");
-  // Marked read in finish() once this iteration is recorded: a crash before
-  // that hands the notes to the resumed iteration instead of losing them.
+  return current;
+}
+
+/**
+ * Ask the proposer for one change, with the research log, the user's notes
+ * and the last crash; every model call's spend goes into current.json as
+ * it happens.
+ */
+async function propose(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+  current: CurrentIteration,
+): Promise<ProposalSummary> {
+  // Marked read in recordIteration() once this iteration is recorded: a
+  // crash before that hands the notes to the resumed iteration instead of
+  // losing them.
   const notes = await ports.store.peekUnreadNotes();
   state.notesThrough = notes.at(-1)?.id ?? null;
   const last = state.records.at(-1) ?? null;
   let saving: Promise<void> = Promise.resolve();
-  const proposal = await ports.proposer.propose({
+  return await ports.proposer.propose({
     iter,
     baseline: {
       mean: state.baseline.mean,
@@ -200,72 +322,26 @@ export async function runIteration(
       );
     },
   }, ports.signal).finally(() => saving);
-  state.costUsd += proposal.costUsd;
-  state.carried = null;
-  const tokens = carried === null
-    ? proposal.tokens
-    : addTokens(carried.tokens, proposal.tokens);
-  const cost = (carried?.costUsd ?? 0) + proposal.costUsd;
-  if (proposal.kind === "cost_cap" && cost === 0) {
-    await ports.git.reset(state.incumbent.sha);
-    await ports.store.clearCurrent();
-    return { kind: "cost_cap", costUsd: state.costUsd };
-  }
-  current.hypothesis = proposal.hypothesis;
-  current.description = proposal.description;
-  current.tokens = tokens;
-  current.cost_usd = cost;
+}
 
-  const base = (fields: Partial<IterationRecord> & { decision: Decision }) =>
-    makeRecord({
-      run_id: state.runId,
-      iter,
-      hypothesis: proposal.hypothesis,
-      description: proposal.description,
-      tokens,
-      cost_usd: cost,
-      critic: proposal.critic,
-      timestamp: isoNow(ports),
-      duration_s: (ports.now().getTime() - started) / 1000,
-      sha: null,
-      guards: emptyGuards(state.config.guard.map((g) => g.name)),
-      ...fields,
-    });
-
-  if (proposal.kind !== "submitted") {
-    const reason: Reason = proposal.kind === "tool_cap"
-      ? "tool_cap"
-      : "no_submit";
-    const detail = proposal.kind === "tool_cap"
-      ? `the proposal hit --max-tool-calls ${state.config.maxToolCalls}`
-      : proposal.detail || "the model stopped without calling submit_change";
-    const diffStat = await saveUnsubmittedDiff(ports, state, iter);
-    const recorded = await finish(
-      ports,
-      state,
-      base({
-        decision: "no_change",
-        kept: false,
-        reason,
-        detail,
-        ...(diffStat === null ? {} : { diff_stat: diffStat }),
-      }),
-      null,
-    );
-    // A proposal the cap cut short after it had spent is recorded (its
-    // tokens and cost count toward the run and a resumed run's budget),
-    // and the run still stops for cost.
-    return proposal.kind === "cost_cap"
-      ? { kind: "cost_cap", costUsd: state.costUsd }
-      : recorded;
-  }
-
+/**
+ * A submitted candidate: its tree, the integrity check of its diff, the
+ * check command, then measuring and deciding.
+ */
+async function judgeCandidate(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+  current: CurrentIteration,
+  proposal: ProposalSummary,
+  base: RecordBase,
+): Promise<IterationOutcome> {
   const { tree, oversized } = await ports.git.candidateTree(
     state.config.maxFileSize,
   );
   current.candidate_tree = tree;
   if (tree === state.incumbent.tree && oversized.length === 0) {
-    return await finish(
+    return await recordIteration(
       ports,
       state,
       base({
@@ -280,9 +356,8 @@ export async function runIteration(
   const diff = await ports.git.diff(state.incumbent.sha, tree);
   await ports.store.saveDiff(iter, diff.patch);
   ports.fault("loop.diff-saved");
-  const withDiff = (
-    fields: Partial<IterationRecord> & { decision: Decision },
-  ) => base({ diff_stat: diff.stat, ...fields });
+  const withDiff: RecordBase = (fields) =>
+    base({ diff_stat: diff.stat, ...fields });
 
   // Files over the cap the sandbox did not bring back, and those git was
   // not let read: either way the candidate is rejected (file_too_large).
@@ -298,7 +373,7 @@ export async function runIteration(
       decision: "rejected",
       detail: violation.detail,
     });
-    return await finish(
+    return await recordIteration(
       ports,
       state,
       withDiff({
@@ -314,7 +389,7 @@ export async function runIteration(
   await setPhase(ports, current, "checking");
   const check = await ports.trials.check({ iter, tree });
   if (check && !check.passed) {
-    return await finish(
+    return await recordIteration(
       ports,
       state,
       withDiff({
@@ -326,21 +401,35 @@ export async function runIteration(
       null,
     );
   }
+  return await measureAndDecide(ports, state, iter, current, {
+    tree,
+    proposal,
+    withDiff,
+  });
+}
 
+/** Measure the candidate against the incumbent; commit it if it improved. */
+async function measureAndDecide(
+  ports: LoopPorts,
+  state: RunState,
+  iter: number,
+  current: CurrentIteration,
+  c: { tree: string; proposal: ProposalSummary; withDiff: RecordBase },
+): Promise<IterationOutcome> {
   await setPhase(ports, current, "measuring");
-  const measured = await measureCandidate(ports, state, iter, tree);
+  const measured = await measureCandidate(ports, state, iter, c.tree);
   await setPhase(ports, current, "deciding");
   const j = measured.judgement;
   let sha: string | null = null;
   if (j.decision === "improved") {
     sha = await ports.git.commit(
-      tree,
+      c.tree,
       state.incumbent.sha,
       commitMessage({
         iter,
         runId: state.runId,
-        description: proposal.description,
-        hypothesis: proposal.hypothesis,
+        description: c.proposal.description,
+        hypothesis: c.proposal.hypothesis,
         judgement: j,
         candidateScores: measured.candidateScores,
         incumbentScores: measured.incumbentScores,
@@ -349,7 +438,7 @@ export async function runIteration(
     );
     ports.fault("loop.committed");
   }
-  const record = withDiff({
+  const record = c.withDiff({
     decision: j.decision,
     kept: j.decision === "improved",
     sha,
@@ -363,99 +452,8 @@ export async function runIteration(
     ci: j.ci,
     guards: guardRecords(state, measured),
   });
-  return await finish(ports, state, record, {
-    tree,
+  return await recordIteration(ports, state, record, {
+    tree: c.tree,
     measured,
   });
-}
-
-/**
- * A proposal that edited files but never submitted (it stopped, or hit the
- * tool or cost cap) is still a candidate whose diff is kept (spec section
- * 8: every candidate's diff, kept or not): save it and return its stat;
- * null when it changed nothing.
- */
-async function saveUnsubmittedDiff(
-  ports: LoopPorts,
-  state: RunState,
-  iter: number,
-): Promise<DiffStat | null> {
-  // Files above the cap stay out unread here too (a 4 GB file left by a
-  // proposal that never submitted must not be hashed either).
-  const { tree } = await ports.git.candidateTree(state.config.maxFileSize);
-  if (tree === state.incumbent.tree) return null;
-  const diff = await ports.git.diff(state.incumbent.sha, tree);
-  await ports.store.saveDiff(iter, diff.patch);
-  return diff.stat;
-}
-
-/** The record's `guards`: every guard's values and its comparison. */
-function guardRecords(
-  state: RunState,
-  measured: Measured,
-): Record<string, GuardRecord> | null {
-  const specs = state.config.guard;
-  if (specs.length === 0) return null;
-  return Object.fromEntries(specs.map((g) => {
-    const values = measured.guardScores[g.name] ??
-      { candidate: [], incumbent: [] };
-    const look = measured.judgement.guards?.[g.name] ?? null;
-    return [g.name, {
-      scores: values.candidate,
-      baseline_scores: values.incumbent,
-      avg: meanOfScores(values.candidate),
-      effect: look?.effect ?? null,
-      ci: look?.ci ?? null,
-      p_value: look?.p_value ?? null,
-    }];
-  }));
-}
-
-/** Record the iteration, move the incumbent or revert, and update the state. */
-async function finish(
-  ports: LoopPorts,
-  state: RunState,
-  record: IterationRecord,
-  kept: { tree: string; measured: Measured } | null,
-): Promise<IterationOutcome> {
-  if (record.kept && record.sha !== null && kept) {
-    state.incumbent = {
-      iter: record.iter,
-      sha: record.sha,
-      tree: kept.tree,
-      mean: record.avg ?? state.incumbent.mean,
-      ci: kept.measured.judgement.candidateCi,
-      scores: record.trial_scores.filter((s): s is number => s !== null),
-    };
-    if (state.guards && record.guards) {
-      state.guards.incumbentMeans = Object.fromEntries(
-        Object.entries(record.guards).map(([name, g]) => [name, g.avg]),
-      );
-    }
-  } else {
-    await ports.git.reset(state.incumbent.sha);
-    ports.fault("loop.reverted");
-    if (kept && kept.measured.incumbentScores.length > 0) {
-      // The incumbent was re-measured: its reported value is that mean.
-      state.incumbent.scores = kept.measured.incumbentScores;
-      state.incumbent.mean = kept.measured.judgement.incumbentMean ??
-        state.incumbent.mean;
-      state.incumbent.ci = kept.measured.judgement.incumbentCi;
-    }
-  }
-  state.crashTail = record.decision === "crashed"
-    ? kept?.measured.crashTail ?? null
-    : null;
-  await ports.store.appendRecord(record);
-  ports.fault("loop.recorded");
-  if (state.notesThrough !== undefined && state.notesThrough !== null) {
-    await ports.store.markNotesRead(state.notesThrough);
-    state.notesThrough = null;
-  }
-  state.records.push(record);
-  // Trees no longer needed leave the engine (the start tree's image stays).
-  await ports.trials.retain([state.incumbent.tree]);
-  await ports.store.clearCurrent();
-  ports.events({ event: "iteration", record });
-  return { kind: "recorded", record };
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { guardNote, runIteration, type RunState } from "./loop.ts";
+import { runIteration } from "./loop.ts";
+import { guardNote } from "./iteration_record.ts";
+import type { RunState } from "./run_state.ts";
 import { makeRecord } from "../core/state.ts";
 import { policyOf } from "./run_state.ts";
 import { testConfig } from "../../tests/_helpers/config.ts";

@@ -20,17 +20,17 @@ import { prepareTrials, type TrialSetup } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";
 import type { LoopPorts } from "./ports.ts";
-import type { RunState, Spend } from "./loop.ts";
 import { confirmRun, confirmsAt } from "./confirm.ts";
 import { phaseWriter } from "./run_phases.ts";
 import { buildRunPorts, configPathOf } from "./run_ports.ts";
+import { driveLoop, measureBaseline } from "./loop.ts";
 import {
-  driveLoop,
   guardStateOf,
   type LoopEnd,
   loopEndOf,
-  measureBaseline,
   recordStop,
+  type RunState,
+  type Spend,
   stateFromRecords,
 } from "./run_state.ts";
 import {

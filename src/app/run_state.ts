@@ -1,34 +1,89 @@
 /**
- * A run from start to stop: preflight, the worktree, the baseline, the loop
- * of iterations, stop conditions, and leaving everything resumable when
- * interrupted or when Docker or the API fail. `resume` re-enters the same
- * loop after repairing what an interruption left behind.
+ * The loop's state between iterations: what it is (RunState), how it is
+ * rebuilt from the records on start and resume, where the spend of an
+ * iteration cut short goes, when the loop stops, and how a stop is written.
  */
 import type { Config } from "../config/config.ts";
 import type { ProtectionPolicy } from "../core/protect.ts";
-import {
-  type CurrentIteration,
-  emptyGuardRecord,
-  type IterationRecord,
-  makeRecord,
-  meanOfScores,
-  type StopReason,
+import type {
+  CurrentIteration,
+  IterationRecord,
+  StopReason,
+  Tokens,
 } from "../core/state.ts";
-import type { EventSink } from "../core/events.ts";
-import { stopReason as computeStop } from "../core/stop.ts";
-import { baselineSummary, incumbentSummary } from "../core/incumbent.ts";
-import { runIteration, type RunState, signalName, type Spend } from "./loop.ts";
-import type { LoopPorts, TrialPort, TrialSummary } from "./ports.ts";
 import {
-  BaselineError,
   InterruptedError,
   RatchetError,
+  type StopSignal,
+  stopSignalOf,
   UpstreamError,
 } from "../errors.ts";
+import { stopReason as computeStop } from "../core/stop.ts";
+import { baselineSummary, incumbentSummary } from "../core/incumbent.ts";
 import type { RunFile, Store } from "../infra/store/store.ts";
-import { baselineTrials, deterministicUnder } from "../core/measure_plan.ts";
+import { deterministicUnder } from "../core/measure_plan.ts";
 import { reportFileOf } from "../core/report_source.ts";
 import { outputTail, parseTrialReport } from "../core/trial_report.ts";
+
+/** The signal that aborted `signal`. */
+export function signalName(signal: AbortSignal): StopSignal {
+  return stopSignalOf(signal);
+}
+
+/** What the loop knows about the run between iterations. */
+export interface RunState {
+  runId: string;
+  config: Config;
+  policy: ProtectionPolicy;
+  /** Metric is deterministic: one trial per side, exact comparison. */
+  deterministic: boolean;
+  /** Unit of the baseline's scores (null for plain numbers and times). */
+  unit: string | null;
+  /**
+   * `--guard`: each guard's baseline unit (trials must match it), whether
+   * its baseline trials were all identical (compared exactly), and the
+   * incumbent's recorded average (what `--decision mean` compares with).
+   * Empty maps without guards.
+   */
+  guards?: {
+    units: Record<string, string | null>;
+    deterministic: Record<string, boolean>;
+    incumbentMeans: Record<string, number | null>;
+  };
+  baseline: { mean: number; ci: [number, number] | null; scores: number[] };
+  incumbent: {
+    iter: number;
+    sha: string;
+    tree: string;
+    /** The incumbent's latest measured mean and interval. */
+    mean: number;
+    ci: [number, number] | null;
+    /** Its scores from the latest measurement (the recorded trials for `mean`). */
+    scores: number[];
+  };
+  records: IterationRecord[];
+  costUsd: number;
+  /** Tail of the last crashed trial's output, for the next proposal. */
+  crashTail: string | null;
+  /** Last `ratchet instruct` note given to the proposal in flight; marked read once it is recorded. */
+  notesThrough?: number | null;
+  /**
+   * What an interrupted attempt at the next iteration spent (from
+   * current.json, already in `costUsd`): added to that iteration's record.
+   */
+  carried?: Spend | null;
+  /**
+   * The last iteration recorded when a finished run was extended: patience
+   * and crash counts start after it (see `StopParams.since`).
+   */
+  since?: number;
+}
+
+/** Tokens and cost of model calls. */
+export interface Spend {
+  tokens: Tokens;
+  costUsd: number;
+}
 
 /**
  * The policy of paths the model may not change, from the config and the
@@ -51,117 +106,6 @@ export function policyOf(
 /** Throw InterruptedError when the run's signal fired. */
 export function throwIfInterrupted(signal: AbortSignal): void {
   if (signal.aborted) throw new InterruptedError(signalName(signal));
-}
-
-/**
- * Measure iteration 0: `baselineTrials` trials (core/measure_plan.ts)
- * of the start commit. Every trial must yield the metric, or the run stops
- * before any API call (exit 5).
- */
-export async function measureBaseline(
-  deps: {
-    trials: TrialPort;
-    events: EventSink;
-    signal: AbortSignal;
-    now: () => Date;
-    /** Told before each trial starts (current.json's `baseline` phase). */
-    onTrialStart?: (k: number, n: number) => Promise<void>;
-  },
-  input: { runId: string; config: Config; tree: string; sha: string },
-): Promise<
-  {
-    record: IterationRecord;
-    deterministic: boolean;
-    unit: string | null;
-    /** Each guard's unit (from the first trial; the others matched it). */
-    guardUnits: Record<string, string | null>;
-    secondsPerTrial: number;
-  }
-> {
-  const { config } = input;
-  const n = baselineTrials(config);
-  const started = deps.now().getTime();
-  const results: TrialSummary[] = [];
-  let unit: string | null | undefined = undefined;
-  let guardUnits: Record<string, string | null> | undefined = undefined;
-  for (let k = 1; k <= n; k++) {
-    throwIfInterrupted(deps.signal);
-    await deps.onTrialStart?.(k, n);
-    const t = await deps.trials.trial({
-      iter: 0,
-      trial: k,
-      tree: input.tree,
-      side: "incumbent",
-      // The first trial sets the units the others must match.
-      ...(unit === undefined ? {} : { expectedUnit: unit }),
-      ...(guardUnits === undefined ? {} : { expectedGuardUnits: guardUnits }),
-    });
-    deps.events({
-      event: "trial",
-      iter: 0,
-      side: "incumbent",
-      k,
-      n,
-      outcome: t.outcome,
-      score: t.score,
-      wall_s: t.wallSeconds,
-    });
-    if (t.outcome !== "ok" || t.score === null) {
-      throw new BaselineError(
-        `The baseline could not be measured: trial ${k} of ${n} ended ${t.outcome}${
-          t.detail ? `: ${t.detail}` : ""
-        }`,
-        {
-          hint: `See .ratchet/reports/iter-0000-trial-${
-            String(k).padStart(2, "0")
-          }.txt; try the command with "ratchet measure" until it prints the metric.`,
-        },
-      );
-    }
-    if (unit === undefined) unit = t.unit;
-    if (guardUnits === undefined) guardUnits = { ...t.guardUnits };
-    results.push(t);
-  }
-  const scores = results.map((r) => r.score as number);
-  const guards = config.guard.length === 0 ? null : Object.fromEntries(
-    config.guard.map((g) => {
-      const values = results.map((r) => r.guards[g.name] ?? null);
-      return [g.name, {
-        ...emptyGuardRecord(),
-        scores: values,
-        avg: meanOfScores(values),
-      }];
-    }),
-  );
-  const deterministic = deterministicUnder(config.decision, scores);
-  const seconds = (deps.now().getTime() - started) / 1000;
-  const summary = baselineSummary(scores, config);
-  const record = makeRecord({
-    run_id: input.runId,
-    iter: 0,
-    decision: "baseline",
-    kept: true,
-    trial_scores: scores,
-    trial_outcomes: results.map((r) => r.outcome),
-    baseline_scores: [],
-    sha: input.sha,
-    ci: null,
-    detail: deterministic
-      ? `deterministic metric: all ${n} baseline trials gave ${
-        scores[0]
-      }; one trial per side from now on`
-      : `mean ${summary.mean} over ${n} trials`,
-    guards,
-    duration_s: seconds,
-    timestamp: deps.now().toISOString(),
-  });
-  return {
-    record,
-    deterministic,
-    unit: unit ?? null,
-    guardUnits: guardUnits ?? {},
-    secondsPerTrial: seconds / n,
-  };
 }
 
 /**
@@ -300,38 +244,6 @@ export function stopNow(state: RunState): StopReason | null {
 export interface LoopEnd {
   reason: StopReason;
   error: RatchetError | null;
-}
-
-/**
- * Iterate until a stop condition. Signals and upstream failures end the loop
- * with the worktree reset to the incumbent and nothing half-recorded.
- */
-export async function driveLoop(
-  ports: LoopPorts,
-  state: RunState,
-): Promise<LoopEnd> {
-  try {
-    while (true) {
-      const reason = stopNow(state);
-      // Spend carried from an iteration cut short goes into a record even
-      // when it exhausted the budget: the retry's proposal makes no call and
-      // records it (then the run stops for cost).
-      if (reason !== null && !(reason === "cost" && state.carried)) {
-        return { reason, error: null };
-      }
-      throwIfInterrupted(ports.signal);
-      const iter = state.records.length;
-      const outcome = await runIteration(ports, state, iter);
-      if (outcome.kind === "cost_cap") return { reason: "cost", error: null };
-    }
-  } catch (error) {
-    await ports.git.reset(state.incumbent.sha).catch(() => {});
-    // current.json stays: what the cut-short iteration spent is carried
-    // into its retry by `resume` (see `interruptedSpend`).
-    const end = loopEndOf(error, ports.signal);
-    if (end !== null) return end;
-    throw error;
-  }
 }
 
 /**
