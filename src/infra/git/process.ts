@@ -1,7 +1,7 @@
 /**
  * Running git (spec section 4). Every git call ratchet makes goes through
  * `runGitRaw` (or `spawnGit` for a long-lived process), which disables hooks
- * (`core.hooksPath` pointing at an empty directory ratchet owns), signing,
+ * (`core.hooksPath` pointing at /dev/null, where no hook can be), signing,
  * fsmonitor and line-ending conversion, never waits for input (no terminal
  * prompt, no editor, stdin closed), bounds every call by a time limit, and
  * ignores `GIT_DIR`-style variables inherited from a calling git so each call
@@ -114,31 +114,12 @@ const STRIPPED_ENV = new Set([
   "GIT_PREFIX",
 ]);
 
-let hooksDir: Promise<string> | null = null;
-
 /**
- * The empty directory `core.hooksPath` points at: created once per process
- * with a random name and mode 0700 under the OS temp dir, so no one else can
- * plant a hook in it; recreated if a temp cleaner removed it during a long
- * run; removed (if still empty) when the process exits.
+ * Where `core.hooksPath` points: a path that is not a directory, so git
+ * finds no hook there (and none in `.git/hooks`, which the setting
+ * replaces). Nothing to create, plant into, or clean up.
  */
-async function emptyHooksDir(): Promise<string> {
-  if (hooksDir !== null) {
-    const dir = await hooksDir;
-    const info = await Deno.stat(dir).catch(() => null);
-    if (info?.isDirectory) return dir;
-  }
-  hooksDir = Deno.makeTempDir({ prefix: "ratchet-no-hooks-" });
-  const dir = await hooksDir;
-  globalThis.addEventListener("unload", () => {
-    try {
-      Deno.removeSync(dir);
-    } catch {
-      // Already gone, or not empty: leave it rather than delete what we did not make.
-    }
-  });
-  return dir;
-}
+const NO_HOOKS = "/dev/null";
 
 /**
  * The `git` command for `args` in `cwd` with ratchet's safety settings:
@@ -150,7 +131,6 @@ async function gitCommand(
   args: readonly string[],
   options: { env?: Record<string, string>; stdin: "null" | "piped" },
 ): Promise<Deno.Command> {
-  const hooks = await emptyHooksDir();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
     if (!STRIPPED_ENV.has(k)) env[k] = v;
@@ -166,7 +146,7 @@ async function gitCommand(
     args: [
       "--no-pager",
       "-c",
-      `core.hooksPath=${hooks}`,
+      `core.hooksPath=${NO_HOOKS}`,
       "-c",
       "commit.gpgsign=false",
       "-c",
