@@ -1,89 +1,9 @@
 /**
  * `ratchet report [--out F]`: write the self-contained HTML report
- * atomically and print its path. Read-only on `.ratchet/`, so it works while
- * a run is going.
+ * (src/app/report.ts) and print its path.
  */
-import { engineModeText } from "../../ui/engine_text.ts";
-import { dirname, join, resolve } from "node:path";
 import type { CommandContext } from "../context.ts";
-import { findRepoRoot } from "../../infra/git/repo.ts";
-import { writeFileAtomic } from "../../infra/atomic.ts";
-import type { Store } from "../../infra/store/store.ts";
-import { requireRun } from "../../app/status.ts";
-import { renderReport } from "../../ui/report/render.ts";
-import { UsageError } from "../../errors.ts";
-import { VERSION } from "../../version.ts";
-
-/** How long the report waits for the Docker engine to say its version. */
-const ENGINE_WAIT_MS = 2000;
-
-/** What `reportCommand` asks the outside world besides `.ratchet/`. */
-export interface ReportDeps {
-  /** A line describing the Docker engine, or null when it is not known. */
-  engine?: (ctx: CommandContext) => Promise<string | null>;
-}
-
-/**
- * The engine's version and endpoint, or null when it does not answer within
- * two seconds (`waitMs`): the report is about the run, and must not wait on
- * Docker.
- */
-export async function engineLine(
-  ctx: CommandContext,
-  options: { waitMs?: number } = {},
-): Promise<string | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const runtime = ctx.deps.engine();
-    const info = await Promise.race([
-      runtime.info(),
-      new Promise<null>((res) => {
-        timer = setTimeout(() => res(null), options.waitMs ?? ENGINE_WAIT_MS);
-      }),
-    ]);
-    if (info === null) return null;
-    return `${info.serverVersion}${
-      info.rootless ? " (rootless)" : ""
-    } at ${info.endpoint}`;
-  } catch {
-    // Not known is a fine answer here.
-    return null;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Where the report goes: `--out` relative to the repo root (like every path
- * flag but --config and --instructions-file) or absolute, else
- * `.ratchet/report.html`.
- */
-async function outputPath(
-  out: string | null,
-  root: string,
-  store: Store,
-): Promise<string> {
-  if (out === null) return store.paths.reportHtml;
-  const path = resolve(root, out);
-  const stat = await Deno.stat(path).catch(() => null);
-  if (stat?.isDirectory) {
-    throw new UsageError(`--out ${out} is a directory`, {
-      hint: `Name a file, e.g. --out ${join(out, "report.html")}`,
-    });
-  }
-  const parent = await Deno.stat(dirname(path)).catch(() => null);
-  if (!parent?.isDirectory) {
-    throw new UsageError(
-      `--out ${out}: the directory ${dirname(path)} does not exist`,
-      {
-        hint: `Create it first (mkdir -p ${
-          dirname(path)
-        }) or choose another path.`,
-      },
-    );
-  }
-  return path;
-}
+import { type ReportDeps, writeReport } from "../../app/report.ts";
 
 /** Run `ratchet report`; exit 3 when there is no run, 2 for a bad `--out`. */
 export async function reportCommand(
@@ -91,46 +11,6 @@ export async function reportCommand(
   ctx: CommandContext,
   deps: ReportDeps = {},
 ): Promise<number> {
-  const root = await findRepoRoot(ctx.cwd);
-  const store = ctx.deps.store(root);
-  const run = await requireRun(store);
-  const out = await outputPath(options.out, root, store);
-  const records = await store.readRecords();
-  const diffs = new Map<number, string>();
-  for (const r of records) {
-    if (r.iter === 0 || !r.kept) continue;
-    const name = `iter-${String(r.iter).padStart(4, "0")}.patch`;
-    try {
-      diffs.set(r.iter, await Deno.readTextFile(join(store.paths.diffs, name)));
-    } catch (error) {
-      // The report says "no diff found" for it; anything else is real.
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
-  const environment: Record<string, string> = {
-    ratchet: VERSION,
-    deno: Deno.version.deno,
-    os: `${Deno.build.os} ${Deno.build.arch}`,
-  };
-  const engine = await (deps.engine ?? engineLine)(ctx);
-  if (engine !== null) environment["docker engine"] = engine;
-  if (run.engine != null) {
-    environment["trial engine"] = `${run.engine.endpoint}; ${
-      engineModeText(run.engine.shares_filesystem)
-    }`;
-  }
-  const html = renderReport({
-    run,
-    records,
-    diffs,
-    environment,
-    generatedAt: ctx.now().toISOString(),
-    confirmation: await store.readConfirmation().catch(() => null),
-  });
-  await writeFileAtomic(out, html, {
-    fault: ctx.deps.fault,
-    point: "report.write",
-  });
-  ctx.output.out(out);
+  ctx.output.out(await writeReport(options, ctx, deps));
   return 0;
 }

@@ -1,7 +1,8 @@
 import { testContext } from "../../../tests/_helpers/context.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { engineLine, reportCommand } from "./report.ts";
+import { reportCommand } from "./report.ts";
+import { engineVersionLine } from "../../app/report.ts";
 import { UsageError } from "../../errors.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { installFixture } from "../../../tests/fixtures/records/generate.ts";
@@ -95,9 +96,9 @@ Deno.test("reportCommand() exits 3 when there is no run", async () => {
   );
 });
 
-Deno.test("engineLine() is null when there is no engine at DOCKER_HOST", async () => {
+Deno.test("engineVersionLine() is null when there is no engine at DOCKER_HOST", async () => {
   await using repo = await tempRepo();
-  const line = await engineLine(
+  const line = await engineVersionLine(
     context(repo.dir, {
       DOCKER_HOST: `unix://${join(repo.dir, "no-such.sock")}`,
       HOME: repo.dir,
@@ -106,7 +107,7 @@ Deno.test("engineLine() is null when there is no engine at DOCKER_HOST", async (
   assert.equal(line, null);
 });
 
-Deno.test("engineLine() stops waiting for an engine that accepts but never answers", async () => {
+Deno.test("engineVersionLine() stops waiting for an engine that accepts but never answers", async () => {
   await using repo = await tempRepo();
   const path = join(repo.dir, "silent.sock");
   const listener = Deno.listen({ transport: "unix", path });
@@ -117,16 +118,16 @@ Deno.test("engineLine() stops waiting for an engine that accepts but never answe
   let guard: ReturnType<typeof setTimeout> | undefined;
   try {
     const line = await Promise.race([
-      engineLine(
+      engineVersionLine(
         context(repo.dir, { DOCKER_HOST: `unix://${path}`, HOME: repo.dir }),
         { waitMs: 50 },
       ),
       // 200 times the wait, so a loaded machine passes; well under the 15 s
-      // the runtime's own info() waits, so an engineLine() that relied on
+      // the runtime's own info() waits, so an engineVersionLine() that relied on
       // that instead of its own wait fails.
       new Promise<never>((_, reject) => {
         guard = setTimeout(
-          () => reject(new Error("engineLine() did not give up")),
+          () => reject(new Error("engineVersionLine() did not give up")),
           10_000,
         );
       }),

@@ -76,6 +76,21 @@ export async function readReports(
   return texts;
 }
 
+/** The saved diff of iteration `iter`, or null when there is none. */
+export async function readDiff(
+  ctx: StoreContext,
+  iter: number,
+): Promise<string | null> {
+  checkIndex("iter", iter);
+  const path = join(ctx.paths.diffs, `iter-${pad(iter, 4)}.patch`);
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /**
  * Save a candidate's diff as `diffs/iter-NNNN.patch`; returns its path.
  * Fault point prefix: `diffs.write`.

@@ -19,12 +19,12 @@
 
 import type { Confirmation } from "../../core/confirm.ts";
 import type { CurrentIteration, IterationRecord } from "../../core/state.ts";
-import { removeStaleTemps } from "../atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../atomic.ts";
 import { type FaultHook, noFault } from "../fault.ts";
 import { isPidAlive } from "../lock.ts";
 import { exists, removeDurably } from "./_fs.ts";
 import { archiveRun } from "./archive.ts";
-import { readReports, saveDiff, saveReport } from "./artifacts.ts";
+import { readDiff, readReports, saveDiff, saveReport } from "./artifacts.ts";
 import { readConfirmation, writeConfirmation } from "./confirmation.ts";
 import { clearCurrent, readCurrent, writeCurrent } from "./current.ts";
 import {
@@ -177,6 +177,23 @@ export class Store {
   /** The saved reports of iteration `iter`, in trial order (none when missing). */
   readReports(iter: number): Promise<string[]> {
     return readReports(this.#ctx, iter);
+  }
+
+  /**
+   * Write the HTML report to `.ratchet/report.html` atomically; returns its
+   * path. Fault point prefix: `report.write`.
+   */
+  async writeReportHtml(html: string): Promise<string> {
+    await writeFileAtomic(this.paths.reportHtml, html, {
+      fault: this.#ctx.fault,
+      point: "report.write",
+    });
+    return this.paths.reportHtml;
+  }
+
+  /** The saved diff of iteration `iter`, or null when there is none. */
+  readDiff(iter: number): Promise<string | null> {
+    return readDiff(this.#ctx, iter);
   }
 
   /** Save a candidate's diff as `diffs/iter-NNNN.patch`; returns its path. */
