@@ -51,6 +51,10 @@ import {
   type TrialBenchResults,
   type TrialBenchRow,
 } from "./_trial_results.ts";
+import { gitContextFrom } from "../src/infra/git/context.ts";
+
+/** What git runs with in the bench: this process's environment. */
+const git = gitContextFrom(Deno.env.toObject());
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -129,7 +133,7 @@ const config = testConfig({
 // A child process that runs one `measure` and reports its own peak RSS.
 if (values["measure-child"] !== undefined) {
   const { measure } = await import("../src/app/measure.ts");
-  const run = await measure({ runtime, env: () => undefined }, {
+  const run = await measure({ runtime, git, env: () => undefined }, {
     config: testConfig({ ...config, runCommand: "sh bench.sh", image: IMAGE }),
     checkoutDir: values["measure-child"],
     trials: 5,
@@ -241,6 +245,7 @@ function trialDeps(on: ContainerRuntime, runId: string): TrialDeps {
     runtime: on,
     images: new TreeImages({
       runtime: on,
+      git,
       runId,
       baseImage: IMAGE,
       snapshotDir: null,

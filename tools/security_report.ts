@@ -14,7 +14,7 @@ import { UNTRUSTED_LIMITS } from "../src/config/trust.ts";
 import {
   DEFAULT_GIT_TIMEOUT_MS,
   GIT_TIMEOUT_ENV,
-} from "../src/infra/git/process.ts";
+} from "../src/infra/git/context.ts";
 import {
   type Group,
   type Kind,

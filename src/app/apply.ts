@@ -21,7 +21,7 @@ export type Applied =
 
 /** Apply the run of the repository around `ctx.cwd`; exit 3 without one. */
 export async function applyRun(ctx: AppContext): Promise<Applied> {
-  const root = await findRepoRoot(ctx.cwd);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const store = ctx.deps.store(root);
   const run = await store.readRun();
   if (run === null) {
@@ -37,13 +37,19 @@ export async function applyRun(ctx: AppContext): Promise<Applied> {
     best?.sha ?? null,
   );
   const message = applyMessage({ run, records, best, claim });
-  const sha = await squashApply(root, run.branch, run.start_sha, message);
+  const sha = await squashApply(
+    ctx.deps.git,
+    root,
+    run.branch,
+    run.start_sha,
+    message,
+  );
   if (sha === null) return { kind: "nothing", runId: run.run_id };
   return {
     kind: "applied",
     runId: run.run_id,
     kept: records.filter((r) => r.iter > 0 && r.kept).length,
     sha,
-    branch: await currentBranch(root),
+    branch: await currentBranch(ctx.deps.git, root),
   };
 }

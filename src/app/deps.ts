@@ -10,6 +10,7 @@ import type { ModelClient } from "../agent/model.ts";
 import { DockerRuntime } from "../infra/docker/runtime.ts";
 import { resolveEngine } from "../infra/engine.ts";
 import { createFaultHook, type FaultHook } from "../infra/fault.ts";
+import { type GitContext, gitContextFrom } from "../infra/git/context.ts";
 import type { ContainerRuntime } from "../infra/runtime.ts";
 import { Store } from "../infra/store/store.ts";
 
@@ -24,6 +25,12 @@ export interface Deps {
    * module, so `point:N` counts every arrival at the point.
    */
   readonly fault: FaultHook;
+  /**
+   * What every git call runs with (its environment, RATCHET_GIT_TIMEOUT_SECONDS).
+   * Made on first use, so a bad time limit fails the command that runs git,
+   * as before, not every command.
+   */
+  readonly git: GitContext;
   /** The container engine (found from DOCKER_HOST, the docker context or the default socket). */
   engine(): ContainerRuntime;
   /** The `.ratchet/` state of the repository at `root`. */
@@ -44,6 +51,7 @@ export function createDeps(input: DepsInput): Deps {
   const env = input.env;
   const fault = createFaultHook(env.RATCHET_FAULT_POINT);
   let engine: ContainerRuntime | undefined;
+  let git: GitContext | undefined;
   const stores = new Map<string, Store>();
   const models = new Map<string, ModelClient>();
   return {
@@ -51,6 +59,9 @@ export function createDeps(input: DepsInput): Deps {
     now: input.now ?? (() => new Date()),
     pid: input.pid ?? 0,
     fault,
+    get git() {
+      return git ??= gitContextFrom(env);
+    },
     engine() {
       return engine ??= new DockerRuntime(resolveEngine({ ...env }));
     },

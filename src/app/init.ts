@@ -38,7 +38,7 @@ export async function writeInitConfig(
   options: { force: boolean },
   ctx: AppContext,
 ): Promise<InitWritten> {
-  const root = await findRepoRoot(ctx.cwd);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const path = join(root, CONFIG_FILE_NAME);
   const exists = await Deno.stat(path).then(() => true, () => false);
   if (exists && !options.force) {
@@ -46,7 +46,9 @@ export async function writeInitConfig(
       hint: "Edit it, or pass --force to replace it with a fresh guess.",
     });
   }
-  const files = (await runGit(root, ["ls-files", "-z"])).split("\0").filter((
+  const files = (await runGit(ctx.deps.git, root, ["ls-files", "-z"])).split(
+    "\0",
+  ).filter((
     f,
   ) => f !== "");
   const packageJson = await Deno.readTextFile(join(root, "package.json"))

@@ -12,6 +12,7 @@ import type { MetricRule } from "../core/metric.ts";
 import { SCHEMA_VERSION, type TrialOutcome } from "../core/state.ts";
 import { mean, median, stdev } from "../core/stats.ts";
 import type { TrialResult } from "../core/trial_report.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import type { ContainerRuntime, ProgressSink } from "../infra/runtime.ts";
 import { runTrial } from "../trial/runner.ts";
 import { setUpTrials, specContext, type TrialSetup } from "../trial/setup.ts";
@@ -82,6 +83,8 @@ export interface MeasureRun {
 /** What `measure` needs from the outside. */
 export interface MeasureDeps {
   runtime: ContainerRuntime;
+  /** What the checkout is read from git with. */
+  git: GitContext;
   /** Reads a host variable (only `--pass-env` names are asked for). */
   env: (name: string) => string | undefined;
   signal?: AbortSignal;
@@ -198,6 +201,7 @@ export async function measure(
       config,
       runId,
       source,
+      git: deps.git,
       env: deps.env,
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),
       ...(options.onProgress === undefined
@@ -208,6 +212,7 @@ export async function measure(
     const policy = policyOf(config, null);
     const images = new TreeImages({
       runtime: deps.runtime,
+      git: deps.git,
       runId,
       baseImage: setup.image,
       snapshotDir: null,

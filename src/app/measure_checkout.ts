@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { CONFIG_FILE_NAME, loadConfig } from "../config/load.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { runGitRaw } from "../infra/git/process.ts";
 import type { AppContext } from "./context.ts";
 import { measure, type MeasureOptions, type MeasureRun } from "./measure.ts";
@@ -31,13 +32,16 @@ export interface CheckoutMeasure {
  * The checkout: cwd when it holds a ratchet.jsonc (a project inside another
  * repository), else the git work tree around cwd, else cwd.
  */
-export async function checkoutOf(cwd: string): Promise<string> {
+export async function checkoutOf(
+  git: GitContext,
+  cwd: string,
+): Promise<string> {
   if (
     await Deno.stat(join(cwd, CONFIG_FILE_NAME)).then(() => true, () => false)
   ) {
     return cwd;
   }
-  const out = await runGitRaw(cwd, ["rev-parse", "--show-toplevel"], {
+  const out = await runGitRaw(git, cwd, ["rev-parse", "--show-toplevel"], {
     okCodes: [0, 128],
   }).catch(() => null);
   const top = out && out.status === 0
@@ -52,7 +56,7 @@ export async function measureCheckout(
   ctx: AppContext,
   progress: Pick<MeasureOptions, "onProgress" | "onReady" | "onTrial">,
 ): Promise<CheckoutMeasure> {
-  const root = await checkoutOf(ctx.cwd);
+  const root = await checkoutOf(ctx.deps.git, ctx.cwd);
   const { config, configFile } = await loadConfig({
     cwd: ctx.cwd,
     repoRoot: root,
@@ -66,7 +70,13 @@ export async function measureCheckout(
   const runtime = ctx.deps.engine();
   await runtime.info();
   const run = await measure(
-    { runtime, env: (name) => ctx.env[name], signal: ctx.signal, now: ctx.now },
+    {
+      runtime,
+      git: ctx.deps.git,
+      env: (name) => ctx.env[name],
+      signal: ctx.signal,
+      now: ctx.now,
+    },
     { config, checkoutDir: root, trials: input.trials, ...progress },
   );
   return { run, config, configFile, root };

@@ -103,7 +103,7 @@ export async function writeReport(
   ctx: AppContext,
   deps: ReportDeps = {},
 ): Promise<string> {
-  const root = await findRepoRoot(ctx.cwd);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const store = ctx.deps.store(root);
   const run = await requireRun(store);
   const out = await outputPath(options.out, root);

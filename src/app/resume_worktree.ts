@@ -9,11 +9,14 @@
 import { join } from "node:path";
 import type { IterationRecord } from "../core/state.ts";
 import { incumbentOf } from "../core/incumbent.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { runGit } from "../infra/git/process.ts";
 import { removeWorktree, resetWorktree } from "../infra/git/worktree.ts";
 
 /** Where the run's worktree is and which commit it must be at. */
 export interface ResumeWorktree {
+  /** What git runs with. */
+  git: GitContext;
   /** The repository's root. */
   root: string;
   /** The run's worktree (`.ratchet/worktree`). */
@@ -36,11 +39,17 @@ export async function restoreWorktree(w: ResumeWorktree): Promise<string> {
     () => false,
   );
   if (!present) {
-    await removeWorktree(w.root, w.worktree).catch(() => {});
-    await runGit(w.root, ["worktree", "add", "--force", w.worktree, w.branch]);
+    await removeWorktree(w.git, w.root, w.worktree).catch(() => {});
+    await runGit(w.git, w.root, [
+      "worktree",
+      "add",
+      "--force",
+      w.worktree,
+      w.branch,
+    ]);
   }
   const sha = incumbentOf(w.records, { confidence: w.confidence })?.sha ??
     w.startSha;
-  await resetWorktree(w.worktree, sha);
+  await resetWorktree(w.git, w.worktree, sha);
   return sha;
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { makeRecord } from "../core/state.ts";
 import { tempRepo } from "../../tests/_helpers/git_repo.ts";
 import { restoreWorktree } from "./resume_worktree.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 const T = "2026-01-01T00:00:00.000Z";
 
@@ -44,6 +45,7 @@ Deno.test("restoreWorktree() discards what an interrupted iteration left and ret
   await Deno.writeTextFile(join(worktree, "out", "build.o"), "x");
 
   const sha = await restoreWorktree({
+    git: testGit,
     root: repo.dir,
     worktree,
     branch: "ratchet/r1",
@@ -62,6 +64,7 @@ Deno.test("restoreWorktree() resets to the run's start when nothing was kept", a
   const { repo, start, worktree, git, records } = await runRepo();
   await using _ = repo;
   const sha = await restoreWorktree({
+    git: testGit,
     root: repo.dir,
     worktree,
     branch: "ratchet/r1",
@@ -79,6 +82,7 @@ Deno.test("restoreWorktree() attaches a missing worktree to the run's branch", a
   await using _ = repo;
   await Deno.remove(worktree, { recursive: true });
   const sha = await restoreWorktree({
+    git: testGit,
     root: repo.dir,
     worktree,
     branch: "ratchet/r1",

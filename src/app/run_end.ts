@@ -99,7 +99,7 @@ export async function finishRun(
       error: end.error,
     };
   }
-  await removeWorktree(s.root, worktree);
+  await removeWorktree(s.ctx.deps.git, s.root, worktree);
   return {
     kind: "finished",
     runId: s.run.run_id,
@@ -137,8 +137,10 @@ export function resumable(error: unknown, runId: string): unknown {
  * reports the error points to. The next `ratchet run` starts afresh.
  */
 export async function abandonRun(s: Session, worktree: string): Promise<void> {
-  await removeWorktree(s.root, worktree).catch(() => {});
-  await runGit(s.root, ["branch", "-D", s.run.branch]).catch(() => "");
+  await removeWorktree(s.ctx.deps.git, s.root, worktree).catch(() => {});
+  await runGit(s.ctx.deps.git, s.root, ["branch", "-D", s.run.branch]).catch(
+    () => "",
+  );
   await s.store.removeRunFile().catch(() => {});
   await s.store.removeHarnessSnapshot().catch(() => {});
   // The baseline's phase (current.json) belongs to the run that never was.

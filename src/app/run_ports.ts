@@ -13,6 +13,7 @@ import type { AgentEvent } from "../agent/session.ts";
 import { runProposal } from "../agent/session.ts";
 import { runCritic } from "../agent/critic.ts";
 import type { ModelClient } from "../agent/model.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { openWorkspace } from "../infra/workspace.ts";
 import type { ContainerRuntime, Sandbox } from "../infra/runtime.ts";
 import { requireFreeSpace, RUN_MIN_FREE_BYTES } from "../infra/disk.ts";
@@ -46,20 +47,25 @@ import { policyOf } from "./run_state.ts";
 import type { Session } from "./session.ts";
 
 /** GitPort over the run's worktree. */
-export function gitPort(root: string, worktree: string): GitPort {
+export function gitPort(
+  git: GitContext,
+  root: string,
+  worktree: string,
+): GitPort {
   return {
-    candidateTree: (maxFileBytes) => stageCandidate(worktree, maxFileBytes),
-    treeOf: (commit) => treeOf(root, commit),
+    candidateTree: (maxFileBytes) =>
+      stageCandidate(git, worktree, maxFileBytes),
+    treeOf: (commit) => treeOf(git, root, commit),
     commit: (tree, parent, message) =>
-      commitCandidate(worktree, { tree, parent, message }),
-    reset: (commit) => resetWorktree(worktree, commit),
+      commitCandidate(git, worktree, { tree, parent, message }),
+    reset: (commit) => resetWorktree(git, worktree, commit),
     async diff(fromCommit, toTree) {
       const [patch, stat, changes, before, after] = await Promise.all([
-        diffPatch(root, fromCommit, toTree),
-        diffStat(root, fromCommit, toTree),
-        changedFiles(root, fromCommit, toTree),
-        treeSymlinks(root, fromCommit),
-        treeSymlinks(root, toTree),
+        diffPatch(git, root, fromCommit, toTree),
+        diffStat(git, root, fromCommit, toTree),
+        changedFiles(git, root, fromCommit, toTree),
+        treeSymlinks(git, root, fromCommit),
+        treeSymlinks(git, root, toTree),
       ]);
       return { patch, stat, changes, links: { before, after } };
     },
@@ -361,9 +367,10 @@ export async function buildRunPorts(
   const envOf = (name: string) => s.ctx.env[name];
   const fault = s.ctx.deps.fault;
   const model = s.ctx.deps.model(key);
-  const startTree = await treeOf(s.root, s.run.start_sha);
+  const startTree = await treeOf(s.ctx.deps.git, s.root, s.run.start_sha);
   const images = new TreeImages({
     runtime: s.runtime,
+    git: s.ctx.deps.git,
     runId: s.run.run_id,
     baseImage: s.setup.image,
     snapshotDir: s.store.paths.harness,
@@ -395,13 +402,13 @@ export async function buildRunPorts(
     root: s.root,
     pinned: [startTree],
   });
-  const listing = await listSource({
+  const listing = await listSource(s.ctx.deps.git, {
     kind: "git",
     root: s.root,
     treeish: s.run.start_sha,
   });
   return {
-    git: gitPort(s.root, worktree),
+    git: gitPort(s.ctx.deps.git, s.root, worktree),
     trials: {
       async trial(input) {
         await requireFreeSpace([s.store.paths.root], RUN_MIN_FREE_BYTES);

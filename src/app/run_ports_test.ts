@@ -14,6 +14,7 @@ import type { Config } from "../config/config.ts";
 import type { TrialResult } from "../core/trial_report.ts";
 import { TreeImages, treeImageTag } from "../trial/tree_images.ts";
 import { gitPort, toTrialSummary, trialPort } from "./run_ports.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 const policy: ProtectionPolicy = {
   editable: [],
@@ -37,7 +38,7 @@ Deno.test("gitPort().diff() gives the integrity check every change git sees in t
     "src/.pkg/conftest.py": "import a\n",
   });
   await Deno.remove(join(repo.dir, "src/old.py"));
-  const port = gitPort(repo.dir, repo.dir);
+  const port = gitPort(testGit, repo.dir, repo.dir);
   const { tree } = await port.candidateTree(CAP);
   const diff = await port.diff(base, tree);
   assert.deepEqual(
@@ -59,7 +60,7 @@ Deno.test("gitPort().diff() reports an edit of a harness file, which the check r
   await using repo = await tempRepo({ "score.sh": "echo score: 1\n" });
   const base = await repo.git("rev-parse", "HEAD");
   await repo.write({ "score.sh": "echo score: 1000\n" });
-  const port = gitPort(repo.dir, repo.dir);
+  const port = gitPort(testGit, repo.dir, repo.dir);
   const diff = await port.diff(base, (await port.candidateTree(CAP)).tree);
   assert.equal(
     checkCandidateChanges(diff.changes, policy, {
@@ -77,7 +78,7 @@ Deno.test("gitPort().diff() hands the check every link of both trees: an unchang
   const base = await repo.commit("a link");
   // The candidate makes src/cache a link to the root's parent… through `..`.
   await Deno.symlink("..", join(repo.dir, "src/cache"));
-  const port = gitPort(repo.dir, repo.dir);
+  const port = gitPort(testGit, repo.dir, repo.dir);
   const { tree, oversized } = await port.candidateTree(CAP);
   assert.deepEqual(oversized, []);
   const diff = await port.diff(base, tree);
@@ -102,7 +103,7 @@ Deno.test("gitPort().candidateTree() leaves a file above the cap out unread and 
   });
   await f.truncate(1024 ** 4);
   f.close();
-  const port = gitPort(repo.dir, repo.dir);
+  const port = gitPort(testGit, repo.dir, repo.dir);
   const { tree, oversized } = await port.candidateTree(CAP);
   assert.deepEqual(oversized, [{ path: "big.bin", size: 1024 ** 4 }]);
   assert.equal(tree, await repo.git("rev-parse", "HEAD^{tree}"));
@@ -175,6 +176,7 @@ async function trials(config: Partial<Config> = {}) {
   };
   const images = new TreeImages({
     runtime,
+    git: testGit,
     runId: "run-1",
     baseImage: "trial:1",
     snapshotDir: null,

@@ -11,6 +11,7 @@ import type { IterationRecord } from "../core/state.ts";
 import { ConfigError, EnvironmentError } from "../errors.ts";
 import { priceFor } from "../agent/pricing.ts";
 import { findRepoRoot, headSha, isDirty } from "../infra/git/repo.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { runGit } from "../infra/git/process.ts";
 import type { RunFile, Store } from "../infra/store/store.ts";
 import type { AppContext } from "./context.ts";
@@ -40,9 +41,9 @@ export async function preflightRun(
   },
   ctx: AppContext,
 ): Promise<RunPreflight> {
-  const root = await findRepoRoot(ctx.cwd);
-  const startSha = await headSha(root);
-  const dirty = await isDirty(root);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
+  const startSha = await headSha(ctx.deps.git, root);
+  const dirty = await isDirty(ctx.deps.git, root);
   const { config, configFile, configInRepo } = await loadConfig({
     cwd: ctx.cwd,
     repoRoot: root,
@@ -54,7 +55,7 @@ export async function preflightRun(
     readTextFile: (p) => Deno.readTextFile(p),
   });
   priceFor(config.model, config.prices);
-  await checkGlobs(root, startSha, config);
+  await checkGlobs(ctx.deps.git, root, startSha, config);
   return {
     root,
     startSha,
@@ -80,7 +81,7 @@ export async function preflightResume(
   flags: Partial<Config>,
   ctx: AppContext,
 ): Promise<ResumePreflight> {
-  const root = await findRepoRoot(ctx.cwd);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const store = ctx.deps.store(root);
   const run = await store.readRun();
   if (run === null) {
@@ -115,12 +116,13 @@ async function spentSoFar(
 
 /** Refuse globs that match no tracked file, and files both editable and harness. */
 async function checkGlobs(
+  git: GitContext,
   root: string,
   sha: string,
   config: Config,
 ): Promise<void> {
   const files =
-    (await runGit(root, ["ls-tree", "-r", "-z", "--name-only", sha]))
+    (await runGit(git, root, ["ls-tree", "-r", "-z", "--name-only", sha]))
       .split("\0").filter((f) => f !== "");
   for (
     const [name, globs] of [["editable", config.editable], [

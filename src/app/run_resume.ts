@@ -34,7 +34,9 @@ export async function resumeRun(
     if (settings.kind === "finished") {
       // A run killed while finishing (its stop already written) can have
       // left its worktree and containers behind: finish that cleanup now.
-      await removeWorktree(root, store.paths.worktree).catch(() => {});
+      await removeWorktree(ctx.deps.git, root, store.paths.worktree).catch(
+        () => {},
+      );
       await removeLeftovers(ctx.deps.engine(), store, run.run_id);
       return {
         kind: "already_finished",
@@ -82,6 +84,7 @@ export async function resumeRun(
     // iteration left (resume_worktree.ts).
     const worktree = store.paths.worktree;
     await restoreWorktree({
+      git: ctx.deps.git,
       root,
       worktree,
       branch: run.branch,

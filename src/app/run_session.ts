@@ -97,6 +97,7 @@ export async function preparePhase(
       config: s.config,
       runId: s.run.run_id,
       source: { kind: "git", root: s.root, treeish: s.run.start_sha },
+      git: s.ctx.deps.git,
       env: (name) => s.ctx.env[name],
       signal: s.ctx.signal,
       onProgress: (line) => s.events({ event: "progress", message: line }),
@@ -137,7 +138,7 @@ export async function loopSession(
       unit: s.run.unit,
       guardUnits: s.run.guard_units ?? null,
       records,
-      incumbentTree: await treeOf(s.root, inc!.sha!),
+      incumbentTree: await treeOf(s.ctx.deps.git, s.root, inc!.sha!),
       ...resumed,
       ...(s.run.extended_after === undefined
         ? {}
@@ -171,8 +172,8 @@ async function baselinePhase(
   ports: LoopPorts,
   worktree: string,
 ): Promise<IterationRecord> {
-  await resetWorktree(worktree, s.run.start_sha);
-  const startTree = await treeOf(s.root, s.run.start_sha);
+  await resetWorktree(s.ctx.deps.git, worktree, s.run.start_sha);
+  const startTree = await treeOf(s.ctx.deps.git, s.root, s.run.start_sha);
   const phases = phaseWriter(s.store, s.events, s.run, s.ctx.now);
   const b = await measureBaseline(
     {
@@ -235,7 +236,7 @@ async function confirmAtEnd(
     runId: s.run.run_id,
     config: s.config,
     startSha: s.run.start_sha,
-    startTree: await treeOf(s.root, s.run.start_sha),
+    startTree: await treeOf(s.ctx.deps.git, s.root, s.run.start_sha),
     state,
   });
 }

@@ -10,6 +10,7 @@ import { makeRunId } from "../core/run_id.ts";
 import { SCHEMA_VERSION } from "../core/state.ts";
 import { createWorktree, removeWorktree } from "../infra/git/worktree.ts";
 import { ensureExcluded } from "../infra/git/repo.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { runGit } from "../infra/git/process.ts";
 import { snapshotHarness } from "../infra/harness_snapshot.ts";
 import { randomHex } from "../infra/random.ts";
@@ -61,8 +62,10 @@ export async function startRun(
     if (previous !== null) {
       await removeLeftovers(runtime, store, previous.run_id);
     }
-    await removeWorktree(root, store.paths.worktree).catch(() => {});
-    await finishInterruptedStart(root, store, previous);
+    await removeWorktree(ctx.deps.git, root, store.paths.worktree).catch(
+      () => {},
+    );
+    await finishInterruptedStart(ctx.deps.git, root, store, previous);
     await archivePrevious(store, previous, ctx, events);
     await store.init();
     const runId = makeRunId(ctx.now(), randomHex(2));
@@ -87,14 +90,20 @@ export async function startRun(
       stop_reason: null,
       finished_at: null,
     };
-    await ensureExcluded(root, ".ratchet/");
+    await ensureExcluded(ctx.deps.git, root, ".ratchet/");
     const fault = ctx.deps.fault;
     await store.writeStartIntent({
       run_id: runId,
       branch,
       start_sha: pre.startSha,
     });
-    await createWorktree(root, store.paths.worktree, branch, pre.startSha);
+    await createWorktree(
+      ctx.deps.git,
+      root,
+      store.paths.worktree,
+      branch,
+      pre.startSha,
+    );
     fault("run.worktree-created");
     await snapshotHarness(
       store.paths.worktree,
@@ -147,6 +156,7 @@ async function archivePrevious(
  * its start commit (nothing was ever committed on it).
  */
 async function finishInterruptedStart(
+  git: GitContext,
   root: string,
   store: Store,
   previous: RunFile | null,
@@ -154,14 +164,14 @@ async function finishInterruptedStart(
   const intent = await store.readStartIntent();
   if (intent === null) return;
   if (previous?.run_id !== intent.run_id) {
-    const tip = await runGit(root, [
+    const tip = await runGit(git, root, [
       "rev-parse",
       "--verify",
       "--quiet",
       `refs/heads/${intent.branch}`,
     ]).catch(() => null);
     if (tip === intent.start_sha) {
-      await runGit(root, ["branch", "-D", "--", intent.branch]);
+      await runGit(git, root, ["branch", "-D", "--", intent.branch]);
     }
   }
   await store.clearStartIntent();

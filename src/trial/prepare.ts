@@ -24,6 +24,7 @@ import type {
   FsChange,
   ProgressSink,
 } from "../infra/runtime.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { packTar, type TarItem } from "../infra/tar.ts";
 import {
   prepareSpec,
@@ -57,6 +58,8 @@ export interface PrepareInput {
   command: string;
   /** The start tree. */
   source: TreeSource;
+  /** What the start tree is read from git with. */
+  git: GitContext;
   trialUser: Ident;
   /** Names the repository among prepared images (see `repoKeyOf`). */
   repoKey: string;
@@ -168,7 +171,7 @@ export async function prepareImage(input: PrepareInput): Promise<Prepared> {
       { hint: "Run again; ratchet rebuilds or pulls it." },
     );
   }
-  const listing = await listSource(input.source);
+  const listing = await listSource(input.git, input.source);
   const env = trialEnv(input.spec.config.passEnv, input.spec.env);
   const key = createHash("sha256").update(JSON.stringify([
     base.id,
@@ -212,7 +215,7 @@ export async function prepareImage(input: PrepareInput): Promise<Prepared> {
   );
   const byPath = new Map(listing.entries.map((e) => [e.path, e]));
   let roots: string[] = [];
-  await using reader = new ContentReader();
+  await using reader = new ContentReader(input.git);
   function* items(): Generator<TarItem> {
     for (const p of placed) {
       const base = {

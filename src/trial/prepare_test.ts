@@ -13,6 +13,7 @@ import {
   repoKeyOf,
 } from "./prepare.ts";
 import { listSource, type SourceEntry } from "./tree_source.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 const USER = { uid: 4321, gid: 4322 };
 
@@ -234,6 +235,7 @@ async function prepared(overrides: Partial<PrepareInput> = {}) {
     baseImage: "base:1",
     command: "npm ci",
     source: { kind: "dir", dir },
+    git: testGit,
     trialUser: USER,
     repoKey: repoKeyOf(dir),
     onProgress: (l) => lines.push(l),
@@ -286,7 +288,7 @@ Deno.test("prepareImage() runs the command on the start tree as root with networ
     ],
   );
   // The cleanup script: the tree's own files go again before the commit.
-  const listing = await listSource(p.input.source);
+  const listing = await listSource(testGit, p.input.source);
   const cleanup = run.files.find((f) => f.kind === "file");
   assert.equal(cleanup?.path, ".ratchet-prepare/cleanup");
   assert.equal(

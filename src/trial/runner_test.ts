@@ -16,6 +16,7 @@ import { CONTROL_DIR, type SpecContext, WORK_DIR } from "./container_spec.ts";
 import { BACKSTOP_GRACE_MS } from "./backstop.ts";
 import { runCheck, runTrial, type TrialDeps, WRAPPER } from "./runner.ts";
 import { TreeImages, treeImageTag, type TreeRef } from "./tree_images.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 const LOG = `${CONTROL_DIR}/log`;
 const SETUP = `${CONTROL_DIR}/setup.out`;
@@ -66,6 +67,7 @@ async function setup(config: Partial<Config> = {}) {
     extraMounts: [],
   };
   const images = new TreeImages({
+    git: testGit,
     runtime,
     runId: "run-1",
     baseImage: "trial:1",

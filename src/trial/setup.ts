@@ -6,6 +6,7 @@
  */
 import type { Config } from "../config/config.ts";
 import type { Ident } from "../core/tree_layout.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { ensureConfiguredImage } from "../infra/image.ts";
 import { ownerOf, parseOwner } from "../infra/owner.ts";
 import { withProbeDir } from "../infra/store/probe.ts";
@@ -64,6 +65,8 @@ export interface SetupInput {
   runId: string;
   /** The start tree, for the prepare step. */
   source: TreeSource;
+  /** What the start tree is read from git with. */
+  git: GitContext;
   env: (name: string) => string | undefined;
   signal?: AbortSignal;
   onProgress?: ProgressSink;
@@ -77,7 +80,10 @@ export interface SetupInput {
  * writes anything.
  */
 export async function setUpEngine(
-  input: Omit<SetupInput, "runId" | "source" | "preparedImage" | "fault">,
+  input: Omit<
+    SetupInput,
+    "runId" | "source" | "git" | "preparedImage" | "fault"
+  >,
 ): Promise<TrialSetup> {
   const { runtime, config, root } = input;
   const info = await runtime.info();
@@ -131,6 +137,7 @@ export async function prepareTrials(
     baseImage: setup.baseImage,
     command: config.prepareCommand,
     source: input.source,
+    git: input.git,
     trialUser: setup.trialUser,
     repoKey: repoKeyOf(input.root),
     ...(input.signal === undefined ? {} : { signal: input.signal }),

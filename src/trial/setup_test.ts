@@ -12,6 +12,7 @@ import {
   specContext,
   userOf,
 } from "./setup.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 function input(
   runtime: FakeRuntime,
@@ -24,6 +25,7 @@ function input(
     config: testConfig({ image: "busybox:latest", ...config }),
     runId: "run-1",
     source: { kind: "dir" as const, dir: root },
+    git: testGit,
     env: () => undefined,
   };
 }

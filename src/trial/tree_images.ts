@@ -17,6 +17,7 @@ import {
   type LayoutPolicy,
   planTreeLayout,
 } from "../core/tree_layout.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import type { ContainerRuntime, Mount } from "../infra/runtime.ts";
 import { packTar, type TarItem } from "../infra/tar.ts";
 import {
@@ -57,6 +58,8 @@ export interface TreeBuilt {
 /** Everything the tree images of one run share. */
 export interface TreeImagesOptions {
   runtime: ContainerRuntime;
+  /** What git trees are read with. */
+  git: GitContext;
   runId: string;
   /** The run's trial image (built, pulled or prepared). */
   baseImage: string;
@@ -161,12 +164,12 @@ export class TreeImages {
     const started = performance.now();
     const o = this.#o;
     const tag = treeImageTag(o.runId, ref.key);
-    const listing = await listSource(ref.source);
+    const listing = await listSource(o.git, ref.source);
     const entries = o.snapshotDir === null
       ? listing.entries
       : await overlaySnapshot(listing.entries, o.snapshotDir);
     {
-      await using reader = new ContentReader();
+      await using reader = new ContentReader(o.git);
       await o.runtime.buildLayer({
         base: o.baseImage,
         content: packTar(treeItems(entries, o.policy, o.trialUser, reader)),

@@ -13,6 +13,7 @@ import {
   treeImageTag,
   type TreeRef,
 } from "./tree_images.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 const USER = { uid: 1000, gid: 1000 };
 const POLICY: LayoutPolicy = {
@@ -49,6 +50,7 @@ async function setup(extra: Partial<TreeImagesOptions> = {}) {
   const built: TreeBuilt[] = [];
   const faults: string[] = [];
   const images = new TreeImages({
+    git: testGit,
     runtime,
     runId: "run-1",
     baseImage: "base:1",

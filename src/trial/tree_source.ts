@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { NodeKind } from "../core/tree_layout.ts";
+import type { GitContext } from "../infra/git/context.ts";
 import { runGit, runGitRaw, spawnGit } from "../infra/git/process.ts";
 
 /** A tree to build an image of. */
@@ -49,18 +50,22 @@ export interface SourceListing {
 const EXCLUDED_TOP = new Set([".git", ".ratchet"]);
 
 /** List `source`'s entries, without contents. */
-export async function listSource(source: TreeSource): Promise<SourceListing> {
+export async function listSource(
+  git: GitContext,
+  source: TreeSource,
+): Promise<SourceListing> {
   return source.kind === "git"
-    ? await listGitTree(source.root, source.treeish)
-    : await listCheckout(source.dir) ?? await listDirectory(source.dir);
+    ? await listGitTree(git, source.root, source.treeish)
+    : await listCheckout(git, source.dir) ?? await listDirectory(source.dir);
 }
 
 async function listGitTree(
+  git: GitContext,
   root: string,
   treeish: string,
 ): Promise<SourceListing> {
-  const identity = await runGit(root, ["rev-parse", `${treeish}^{tree}`]);
-  const out = await runGitRaw(root, [
+  const identity = await runGit(git, root, ["rev-parse", `${treeish}^{tree}`]);
+  const out = await runGitRaw(git, root, [
     "ls-tree",
     "-r",
     "-t",
@@ -102,15 +107,19 @@ async function listGitTree(
     }
   }
   if (links.length > 0) {
-    const targets = await readBlobs(root, linkOids);
+    const targets = await readBlobs(git, root, linkOids);
     links.forEach((entry, i) => (entry.linkTarget = targets[i]!));
   }
   return { identity, entries };
 }
 
 /** Small blobs (symlink targets) in one `cat-file --batch` call. */
-async function readBlobs(root: string, oids: string[]): Promise<string[]> {
-  const out = await runGitRaw(root, ["cat-file", "--batch"], {
+async function readBlobs(
+  git: GitContext,
+  root: string,
+  oids: string[],
+): Promise<string[]> {
+  const out = await runGitRaw(git, root, ["cat-file", "--batch"], {
     input: oids.join("\n") + "\n",
   });
   const bytes = out.stdout;
@@ -133,12 +142,15 @@ async function readBlobs(root: string, oids: string[]): Promise<string[]> {
  * measure of a clean commit and a run from it share the prepare step's
  * cache). Null outside a work tree.
  */
-async function listCheckout(dir: string): Promise<SourceListing | null> {
-  const prefix = await runGitRaw(dir, ["rev-parse", "--show-prefix"], {
+async function listCheckout(
+  git: GitContext,
+  dir: string,
+): Promise<SourceListing | null> {
+  const prefix = await runGitRaw(git, dir, ["rev-parse", "--show-prefix"], {
     okCodes: [0, 128],
   }).catch(() => null);
   if (prefix === null || prefix.status !== 0) return null;
-  const out = await runGitRaw(dir, [
+  const out = await runGitRaw(git, dir, [
     "ls-files",
     "-z",
     "--cached",
@@ -151,7 +163,7 @@ async function listCheckout(dir: string): Promise<SourceListing | null> {
     p !== "" && !EXCLUDED_TOP.has(p.split("/")[0]!)
   );
   const listing = await listPaths(dir, paths);
-  const status = await runGitRaw(dir, [
+  const status = await runGitRaw(git, dir, [
     "status",
     "--porcelain",
     "-z",
@@ -163,7 +175,7 @@ async function listCheckout(dir: string): Promise<SourceListing | null> {
       /\/$/,
       "",
     );
-    const tree = await runGitRaw(dir, [
+    const tree = await runGitRaw(git, dir, [
       "rev-parse",
       "--verify",
       "--quiet",
@@ -330,7 +342,12 @@ export async function overlaySnapshot(
  * `cat-file --batch` process per repository, asked for one blob at a time.
  */
 export class ContentReader implements AsyncDisposable {
+  readonly #context: GitContext;
   #git = new Map<string, BlobStream>();
+
+  constructor(git: GitContext) {
+    this.#context = git;
+  }
 
   /** The contents of `entry` (a file), as a stream of exactly its size or less. */
   chunks(entry: SourceEntry): AsyncIterable<Uint8Array> {
@@ -339,7 +356,7 @@ export class ContentReader implements AsyncDisposable {
     if (ref.from === "file") return readFile(ref.full);
     let stream = this.#git.get(ref.root);
     if (stream === undefined) {
-      stream = new BlobStream(ref.root);
+      stream = new BlobStream(this.#context, ref.root);
       this.#git.set(ref.root, stream);
     }
     return stream.read(ref.oid);
@@ -368,8 +385,8 @@ class BlobStream {
   #writer: Promise<WritableStreamDefaultWriter<Uint8Array>>;
   #buffer = new Uint8Array(0);
 
-  constructor(root: string) {
-    this.#child = spawnGit(root, ["cat-file", "--batch"]);
+  constructor(git: GitContext, root: string) {
+    this.#child = spawnGit(git, root, ["cat-file", "--batch"]);
     this.#reader = this.#child.then((c) => c.stdout.getReader());
     this.#writer = this.#child.then((c) => c.stdin.getWriter());
   }

@@ -8,6 +8,7 @@ import {
   overlaySnapshot,
   type SourceEntry,
 } from "./tree_source.ts";
+import { testGit } from "../../tests/_helpers/git_context.ts";
 
 /** path → "kind x size [-> target]" for compact comparisons. */
 function table(entries: readonly SourceEntry[]): Record<string, string> {
@@ -68,7 +69,7 @@ Deno.test("listSource() lists a git tree with modes, symlinks and nested directo
   await Deno.symlink("a/b", join(repo.dir, "dirlink"));
   await Deno.symlink("/etc/passwd", join(repo.dir, "abs"));
   const head = await repo.commit("more");
-  const listing = await listSource({
+  const listing = await listSource(testGit, {
     kind: "git",
     root: repo.dir,
     treeish: head,
@@ -90,7 +91,7 @@ Deno.test("listSource() lists a git tree with modes, symlinks and nested directo
     [NEWLINE_NAME]: "file 2",
   });
   // The same tree by its tree id.
-  const again = await listSource({
+  const again = await listSource(testGit, {
     kind: "git",
     root: repo.dir,
     treeish: listing.identity,
@@ -108,7 +109,7 @@ Deno.test("listSource() lists a submodule as an empty directory", async () => {
     `160000,${head},vendor/sub`,
   );
   await repo.git("commit", "-q", "-m", "gitlink");
-  const listing = await listSource({
+  const listing = await listSource(testGit, {
     kind: "git",
     root: repo.dir,
     treeish: "HEAD",
@@ -127,14 +128,14 @@ Deno.test("ContentReader streams git blobs byte-exact, one after another", async
   await Deno.writeTextFile(join(repo.dir, "empty"), "");
   await Deno.writeTextFile(join(repo.dir, "last.txt"), "no newline at end");
   await repo.commit("big");
-  const { entries } = await listSource({
+  const { entries } = await listSource(testGit, {
     kind: "git",
     root: repo.dir,
     treeish: "HEAD",
   });
   const byPath = new Map(entries.map((e) => [e.path, e]));
   {
-    await using reader = new ContentReader();
+    await using reader = new ContentReader(testGit);
     // In the order a tar is written, twice over (one process serves all).
     for (let round = 0; round < 2; round++) {
       assert.equal(
@@ -182,7 +183,7 @@ Deno.test("listSource() lists a directory without its top-level .git and .ratche
       args: [join(dir, "fifo")],
     }).output();
     assert.ok(fifo.success);
-    const listing = await listSource({ kind: "dir", dir });
+    const listing = await listSource(testGit, { kind: "dir", dir });
     assert.deepEqual(table(listing.entries), {
       ".hidden": "file 2",
       "dangling": "symlink 0 -> missing",
@@ -196,16 +197,16 @@ Deno.test("listSource() lists a directory without its top-level .git and .ratche
     });
     assert.match(listing.identity, /^dir-[0-9a-f]{40}$/);
     assert.equal(
-      (await listSource({ kind: "dir", dir })).identity,
+      (await listSource(testGit, { kind: "dir", dir })).identity,
       listing.identity,
     );
-    await using reader = new ContentReader();
+    await using reader = new ContentReader(testGit);
     const a = listing.entries.find((e) => e.path === "src/a.py")!;
     assert.equal(new TextDecoder().decode(await bytesOf(reader, a)), "a\n");
     // Another content, another identity.
     await Deno.writeTextFile(join(dir, "src/a.py"), "a = 2\n");
     assert.notEqual(
-      (await listSource({ kind: "dir", dir })).identity,
+      (await listSource(testGit, { kind: "dir", dir })).identity,
       listing.identity,
     );
   } finally {
@@ -218,8 +219,8 @@ Deno.test("ContentReader streams a big file of a directory byte-exact", async ()
   try {
     const big = bigBytes();
     await Deno.writeFile(join(dir, "big.bin"), big);
-    const { entries } = await listSource({ kind: "dir", dir });
-    await using reader = new ContentReader();
+    const { entries } = await listSource(testGit, { kind: "dir", dir });
+    await using reader = new ContentReader(testGit);
     assert.equal(sha(await bytesOf(reader, entries[0]!)), sha(big));
     // A directory or link has no contents.
     assert.deepEqual(
@@ -280,7 +281,7 @@ Deno.test("overlaySnapshot() lays the pinned harness over a tree", async () => {
       "eval/gold.txt": "file 5",
     });
     // The harness files are read from the snapshot.
-    await using reader = new ContentReader();
+    await using reader = new ContentReader(testGit);
     const pinned = out.find((e) => e.path === "tests/test_a.py")!;
     assert.equal(
       new TextDecoder().decode(await bytesOf(reader, pinned)),
@@ -308,7 +309,7 @@ Deno.test("listSource() lists a git checkout as git would commit it, named by HE
   await Deno.writeTextFile(join(repo.dir, "node_modules/x/i.js"), "dep\n");
   await Deno.writeTextFile(join(repo.dir, "debug.log"), "noise\n");
   const head = await repo.git("rev-parse", "HEAD^{tree}");
-  const clean = await listSource({ kind: "dir", dir: repo.dir });
+  const clean = await listSource(testGit, { kind: "dir", dir: repo.dir });
   // Ignored files are not part of it; the identity is the commit's tree.
   assert.deepEqual(Object.keys(table(clean.entries)).sort(), [
     ".gitignore",
@@ -319,17 +320,20 @@ Deno.test("listSource() lists a git checkout as git would commit it, named by HE
   ]);
   assert.equal(clean.identity, head);
   // A project inside the repository: named by its own subtree.
-  const sub = await listSource({ kind: "dir", dir: join(repo.dir, "sub") });
+  const sub = await listSource(testGit, {
+    kind: "dir",
+    dir: join(repo.dir, "sub"),
+  });
   assert.deepEqual(Object.keys(table(sub.entries)), ["b.py"]);
   assert.equal(sub.identity, await repo.git("rev-parse", "HEAD:sub"));
   // An uncommitted change and a new file are part of it, and no longer
   // the commit's tree.
   await Deno.writeTextFile(join(repo.dir, "src/a.py"), "a = 2\n");
   await Deno.writeTextFile(join(repo.dir, "new.py"), "n\n");
-  const dirty = await listSource({ kind: "dir", dir: repo.dir });
+  const dirty = await listSource(testGit, { kind: "dir", dir: repo.dir });
   assert.ok(dirty.entries.some((e) => e.path === "new.py"));
   assert.match(dirty.identity, /^dir-[0-9a-f]{40}$/);
-  await using reader = new ContentReader();
+  await using reader = new ContentReader(testGit);
   const a = dirty.entries.find((e) => e.path === "src/a.py")!;
   assert.equal(new TextDecoder().decode(await bytesOf(reader, a)), "a = 2\n");
 });

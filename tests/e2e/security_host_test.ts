@@ -42,6 +42,7 @@ import {
   startPrivateDockerd,
 } from "../reliability/dockerd.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
+import { testGit } from "../_helpers/git_context.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
@@ -235,6 +236,7 @@ hostTest(
       });
       const images = new TreeImages({
         runtime,
+        git: testGit,
         runId: "sec-flood",
         baseImage: "busybox:latest",
         snapshotDir: null,

@@ -40,6 +40,7 @@ import { TreeImages } from "../../src/trial/tree_images.ts";
 import { startSandbox } from "../../src/app/run_ports.ts";
 import { testConfig } from "../_helpers/config.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
+import { testGit } from "../_helpers/git_context.ts";
 
 const SCORE_PY =
   "def score():\n    total = 0\n    for i in range(1000):\n        total += i\n    return total\n";
@@ -776,6 +777,7 @@ dockerTest(
     const labels = { "ratchet.test": id };
     const images = new TreeImages({
       runtime,
+      git: testGit,
       runId: `agent-${id.slice(0, 8)}`,
       baseImage: "busybox:latest",
       snapshotDir: null,

@@ -18,6 +18,7 @@ import { prepareImage } from "../../src/trial/prepare.ts";
 import { TreeImages } from "../../src/trial/tree_images.ts";
 import type { ContainerSpec, Limits } from "../../src/infra/runtime.ts";
 import { EnvironmentError, ExitCode } from "../../src/errors.ts";
+import { testGit } from "../_helpers/git_context.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
@@ -283,6 +284,7 @@ function prepareInput(
     baseImage: "busybox:latest",
     command,
     source: { kind: "git" as const, root, treeish: "HEAD" },
+    git: testGit,
     trialUser: { uid: 4321, gid: 4321 },
     repoKey: `test-${id.slice(0, 8)}`,
     ...(onProgress === undefined ? {} : { onProgress }),
@@ -326,6 +328,7 @@ withCleanup(
       await repo.commit("candidate");
       const images = new TreeImages({
         runtime,
+        git: testGit,
         runId: `test-${id.slice(0, 8)}`,
         baseImage: prepared.image,
         snapshotDir: null,

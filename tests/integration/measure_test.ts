@@ -14,6 +14,7 @@ import { resolveEngine } from "../../src/infra/engine.ts";
 import { cp } from "node:fs/promises";
 import { measure, type MeasureProgress } from "../../src/app/measure.ts";
 import { renderMeasure } from "../../src/ui/measure_view.ts";
+import { testGit } from "../_helpers/git_context.ts";
 
 const FIXTURE = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -83,7 +84,7 @@ measureTest(
     const config = await fixtureConfig(dir);
     assert.deepEqual(config.editable, ["src"]);
     const progress: MeasureProgress[] = [];
-    const run = await measure({ runtime, env: () => undefined }, {
+    const run = await measure({ runtime, git: testGit, env: () => undefined }, {
       config,
       checkoutDir: dir,
       trials: 3,
@@ -152,7 +153,11 @@ measureTest(
 measureTest(
   "measure reads a report file, and explains when no trial yields the metric",
   async (dir, id) => {
-    const fromFile = await measure({ runtime, env: () => undefined }, {
+    const fromFile = await measure({
+      runtime,
+      git: testGit,
+      env: () => undefined,
+    }, {
       config: await fixtureConfig(dir, { reportSource: "out/report.txt" }),
       checkoutDir: dir,
       trials: 1,
@@ -161,12 +166,15 @@ measureTest(
     assert.equal(fromFile.result.n_ok, 1, fromFile.details.join("\n"));
     assert.equal(fromFile.result.mean, 75025);
 
-    const none = await measure({ runtime, env: () => undefined }, {
-      config: await fixtureConfig(dir, { metricName: "latency_ms" }),
-      checkoutDir: dir,
-      trials: 2,
-      labels: { "ratchet.test": id },
-    });
+    const none = await measure(
+      { runtime, git: testGit, env: () => undefined },
+      {
+        config: await fixtureConfig(dir, { metricName: "latency_ms" }),
+        checkoutDir: dir,
+        trials: 2,
+        labels: { "ratchet.test": id },
+      },
+    );
     assert.equal(none.result.n_ok, 0);
     assert.deepEqual(none.result.trials.map((t) => t.outcome), [
       "no_metric",
@@ -187,7 +195,7 @@ measureTest(
   "measure keeps the harness read-only and reports a crash",
   async (dir, id) => {
     const measureWith = async (runCommand: string) =>
-      measure({ runtime, env: () => undefined }, {
+      measure({ runtime, git: testGit, env: () => undefined }, {
         config: await fixtureConfig(dir, { runCommand }),
         checkoutDir: dir,
         trials: 1,
@@ -218,7 +226,7 @@ measureTest(
   async (dir, id) => {
     // The sample's stdout has a JSON line {"fib": {"value": N}}: a dotted
     // guard finds it, as the metric's rules would.
-    const run = await measure({ runtime, env: () => undefined }, {
+    const run = await measure({ runtime, git: testGit, env: () => undefined }, {
       config: await fixtureConfig(dir, {
         guard: [{ name: "fib.value", direction: "max", tolerance: 0 }],
       }),
@@ -246,7 +254,11 @@ measureTest(
       renderMeasure(run, { color: false }),
       /guard fib\.value {2}mean 75025/,
     );
-    const missing = await measure({ runtime, env: () => undefined }, {
+    const missing = await measure({
+      runtime,
+      git: testGit,
+      env: () => undefined,
+    }, {
       config: await fixtureConfig(dir, {
         guard: [{ name: "accuracy", direction: "max", tolerance: 0.02 }],
       }),

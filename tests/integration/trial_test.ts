@@ -27,6 +27,7 @@ import type { TrialResult } from "../../src/core/trial_report.ts";
 import { TreeImages, type TreeRef } from "../../src/trial/tree_images.ts";
 import type { TreeSource } from "../../src/trial/tree_source.ts";
 import { policyOf } from "../../src/app/run_state.ts";
+import { testGit } from "../_helpers/git_context.ts";
 
 const MiB = 1024 * 1024;
 const RUN_ID = "it-run";
@@ -119,6 +120,7 @@ function trialTest(name: string, fn: (ctx: Ctx) => Promise<void>): void {
         const labels = { "ratchet.test": id };
         const images = new TreeImages({
           runtime,
+          git: testGit,
           runId: RUN_ID,
           baseImage: "busybox:latest",
           snapshotDir: extra.harnessDir ?? null,

@@ -9,7 +9,7 @@ export async function instructCommand(
   options: { text: string },
   ctx: CommandContext,
 ): Promise<number> {
-  const root = await findRepoRoot(ctx.cwd);
+  const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const store = ctx.deps.store(root);
   const run = await store.readRun();
   const lock = await readLock(store.paths.lock);

@@ -31,7 +31,7 @@ export async function logCommand(
   options: { json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const store = ctx.deps.store(await findRepoRoot(ctx.cwd));
+  const store = ctx.deps.store(await findRepoRoot(ctx.deps.git, ctx.cwd));
   const run = await requireRun(store);
   const records = await store.readRecords();
   if (options.json) {

@@ -14,7 +14,7 @@ export async function statusCommand(
   options: { json: boolean },
   ctx: CommandContext,
 ): Promise<number> {
-  const store = ctx.deps.store(await findRepoRoot(ctx.cwd));
+  const store = ctx.deps.store(await findRepoRoot(ctx.deps.git, ctx.cwd));
   const status = await readStatus(store);
   if (options.json) {
     ctx.output.out(JSON.stringify(status));

@@ -1,19 +1,21 @@
 /** Reading many git objects, or their sizes, in one git process. */
 import { text } from "./_output.ts";
 import { runGitRaw } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 /**
  * Read many objects in one git process (`cat-file --batch`): sha → content,
  * or null for an object the repository does not have.
  */
 export async function readObjects(
+  git: GitContext,
   root: string,
   shas: readonly string[],
 ): Promise<Map<string, Uint8Array | null>> {
   const out = new Map<string, Uint8Array | null>();
   const wanted = [...new Set(shas)];
   if (wanted.length === 0) return out;
-  const raw = (await runGitRaw(root, ["cat-file", "--batch"], {
+  const raw = (await runGitRaw(git, root, ["cat-file", "--batch"], {
     input: wanted.join("\n") + "\n",
   })).stdout;
   let at = 0;
@@ -36,6 +38,7 @@ export async function readObjects(
 
 /** Sizes of objects (`cat-file --batch-check`): sha → bytes, or null when missing. */
 export async function objectSizes(
+  git: GitContext,
   root: string,
   shas: readonly string[],
 ): Promise<Map<string, number | null>> {
@@ -43,7 +46,7 @@ export async function objectSizes(
   const wanted = [...new Set(shas)];
   if (wanted.length === 0) return out;
   const lines = text(
-    (await runGitRaw(root, [
+    (await runGitRaw(git, root, [
       "cat-file",
       "--batch-check=%(objectname) %(objectsize)",
     ], { input: wanted.join("\n") + "\n" })).stdout,

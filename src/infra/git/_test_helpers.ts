@@ -1,6 +1,7 @@
 /** What the git modules' tests share: a run branch, its worktree, and views of a checkout. */
 import { join } from "node:path";
 import type { TempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import { commitCandidate, writeCandidateTree } from "./candidate.ts";
 import { ensureExcluded, headSha } from "./repo.ts";
 import { createWorktree } from "./worktree.ts";
@@ -55,15 +56,19 @@ export async function exists(path: string): Promise<boolean> {
 
 /** A run that kept two commits changing src/a.py and adding src/b.py. */
 export async function keptRun(repo: TempRepo): Promise<string> {
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await ensureExcluded(repo.dir, ".ratchet/");
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await ensureExcluded(testGit, repo.dir, ".ratchet/");
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   await Deno.writeTextFile(join(wt, "src/a.py"), "a = 2\n");
-  let tree = await writeCandidateTree(wt);
-  const first = await commitCandidate(wt, { tree, parent: base, message: "1" });
+  let tree = await writeCandidateTree(testGit, wt);
+  const first = await commitCandidate(testGit, wt, {
+    tree,
+    parent: base,
+    message: "1",
+  });
   await Deno.writeTextFile(join(wt, "src/b.py"), "b = 1\n");
-  tree = await writeCandidateTree(wt);
-  await commitCandidate(wt, { tree, parent: first, message: "2" });
+  tree = await writeCandidateTree(testGit, wt);
+  await commitCandidate(testGit, wt, { tree, parent: first, message: "2" });
   return base;
 }

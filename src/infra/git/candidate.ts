@@ -8,6 +8,7 @@ import { objectSizes } from "./_objects.ts";
 import { text } from "./_output.ts";
 import { identityEnv, RATCHET_IDENTITY } from "./identity.ts";
 import { runGit, runGitRaw } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 /** The candidate's tree, and the files left out of it for being too large. */
 export interface CandidateTree {
@@ -25,11 +26,12 @@ export interface CandidateTree {
  * touched; if its content did change, the diff check sees its size).
  */
 export async function oversizedFiles(
+  git: GitContext,
   worktree: string,
   maxBytes: number,
 ): Promise<OversizedFile[]> {
   const untracked = text(
-    (await runGitRaw(worktree, [
+    (await runGitRaw(git, worktree, [
       "ls-files",
       "-z",
       "--others",
@@ -42,7 +44,7 @@ export async function oversizedFiles(
   const indexed = new Map<string, string>();
   for (
     const entry of text(
-      (await runGitRaw(worktree, [
+      (await runGitRaw(git, worktree, [
         "ls-files",
         "-z",
         "--stage",
@@ -71,6 +73,7 @@ export async function oversizedFiles(
     });
   }
   const committed = await objectSizes(
+    git,
     worktree,
     found.flatMap((f) => indexed.has(f.path) ? [indexed.get(f.path)!] : []),
   );
@@ -85,8 +88,11 @@ export async function oversizedFiles(
  * deletions (`git add -A`; ignored files stay out), and return the tree sha.
  * Only the worktree's own index is written.
  */
-export async function writeCandidateTree(worktree: string): Promise<string> {
-  return (await stageCandidate(worktree, null)).tree;
+export async function writeCandidateTree(
+  git: GitContext,
+  worktree: string,
+): Promise<string> {
+  return (await stageCandidate(git, worktree, null)).tree;
 }
 
 /**
@@ -97,25 +103,26 @@ export async function writeCandidateTree(worktree: string): Promise<string> {
  * the candidate for them anyway. `null`: no cap.
  */
 export async function stageCandidate(
+  git: GitContext,
   worktree: string,
   maxFileBytes: number | null,
 ): Promise<CandidateTree> {
   const oversized = maxFileBytes === null
     ? []
-    : await oversizedFiles(worktree, maxFileBytes);
+    : await oversizedFiles(git, worktree, maxFileBytes);
   if (oversized.length === 0) {
-    await runGit(worktree, ["add", "--all", "--", "."]);
+    await runGit(git, worktree, ["add", "--all", "--", "."]);
   } else {
     // The pathspecs go through stdin (NUL-separated): there may be many.
     const specs = [".", ...oversized.map((f) => `:(exclude,literal)${f.path}`)];
-    await runGit(worktree, [
+    await runGit(git, worktree, [
       "add",
       "--all",
       "--pathspec-from-file=-",
       "--pathspec-file-nul",
     ], { input: specs.join("\0") + "\0" });
   }
-  return { tree: await runGit(worktree, ["write-tree"]), oversized };
+  return { tree: await runGit(git, worktree, ["write-tree"]), oversized };
 }
 
 /**
@@ -125,18 +132,22 @@ export async function stageCandidate(
  * the new commit; its files are left as they are. Returns the commit sha.
  */
 export async function commitCandidate(
+  git: GitContext,
   worktree: string,
   commit: { tree: string; parent: string; message: string },
 ): Promise<string> {
   const message = commit.message.endsWith("\n")
     ? commit.message
     : `${commit.message}\n`;
-  const sha = await runGit(
-    worktree,
-    ["commit-tree", commit.tree, "-p", commit.parent, "-F", "-"],
-    { input: message, env: identityEnv(RATCHET_IDENTITY) },
-  );
-  await runGit(worktree, [
+  const sha = await runGit(git, worktree, [
+    "commit-tree",
+    commit.tree,
+    "-p",
+    commit.parent,
+    "-F",
+    "-",
+  ], { input: message, env: identityEnv(RATCHET_IDENTITY) });
+  await runGit(git, worktree, [
     "update-ref",
     "-m",
     "ratchet: keep candidate",
@@ -144,6 +155,6 @@ export async function commitCandidate(
     sha,
     commit.parent,
   ]);
-  await runGit(worktree, ["reset", "--quiet", "--mixed", sha]);
+  await runGit(git, worktree, ["reset", "--quiet", "--mixed", sha]);
   return sha;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import { BRANCH, worktreeOf } from "./_test_helpers.ts";
 import {
   commitCandidate,
@@ -14,15 +15,19 @@ import { createWorktree } from "./worktree.ts";
 
 Deno.test("commitCandidate() commits as ratchet, advances the run branch and syncs the index", async () => {
   await using repo = await tempRepo({ "a.txt": "a\n" });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   await Deno.writeTextFile(join(wt, "a.txt"), "b\n");
-  const tree = await writeCandidateTree(wt);
+  const tree = await writeCandidateTree(testGit, wt);
   const message = "Speed up parsing\n\nhypothesis: fewer allocations\np=0.01";
-  const sha = await commitCandidate(wt, { tree, parent: base, message });
+  const sha = await commitCandidate(testGit, wt, {
+    tree,
+    parent: base,
+    message,
+  });
 
-  const wtGit = (...args: string[]) => runGit(wt, args);
+  const wtGit = (...args: string[]) => runGit(testGit, wt, args);
   assert.equal(
     await wtGit("log", "-1", "--format=%an <%ae>|%cn <%ce>"),
     "ratchet <ratchet@localhost>|ratchet <ratchet@localhost>",
@@ -31,11 +36,11 @@ Deno.test("commitCandidate() commits as ratchet, advances the run branch and syn
   assert.equal(await wtGit("rev-parse", "HEAD"), sha);
   assert.equal(await wtGit("rev-parse", `refs/heads/${BRANCH}`), sha);
   assert.equal(await wtGit("rev-parse", "HEAD^"), base);
-  assert.equal(await treeOf(wt, sha), tree);
+  assert.equal(await treeOf(testGit, wt, sha), tree);
   assert.equal(await wtGit("status", "--porcelain"), "");
   // The parent check refuses to move a branch that is not where the caller thinks.
   await assert.rejects(
-    commitCandidate(wt, { tree, parent: base, message: "again" }),
+    commitCandidate(testGit, wt, { tree, parent: base, message: "again" }),
     GitError,
   );
 });
@@ -43,12 +48,18 @@ Deno.test("commitCandidate() commits as ratchet, advances the run branch and syn
 Deno.test("writeCandidateTree() includes untracked files and deletions", async () => {
   await using repo = await tempRepo({ "keep.txt": "k\n", "gone.txt": "g\n" });
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, await headSha(repo.dir));
+  await createWorktree(
+    testGit,
+    repo.dir,
+    wt,
+    BRANCH,
+    await headSha(testGit, repo.dir),
+  );
   await Deno.remove(join(wt, "gone.txt"));
   await Deno.mkdir(join(wt, "new/dir"), { recursive: true });
   await Deno.writeTextFile(join(wt, "new/dir/file.txt"), "n\n");
-  const tree = await writeCandidateTree(wt);
-  const listing = await runGit(repo.dir, [
+  const tree = await writeCandidateTree(testGit, wt);
+  const listing = await runGit(testGit, repo.dir, [
     "ls-tree",
     "-r",
     "--name-only",
@@ -65,9 +76,9 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
     "data/tracked.bin": "small\n",
     ".gitignore": "build/\n",
   });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   const sparse = async (path: string, size: number) => {
     await Deno.mkdir(join(wt, path, ".."), { recursive: true });
     const f = await Deno.open(join(wt, path), { create: true, write: true });
@@ -83,7 +94,7 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
   await Deno.writeTextFile(join(wt, "a.txt"), "a2\n");
   await Deno.writeTextFile(join(wt, "new.txt"), "n\n");
   const started = performance.now();
-  const staged = await stageCandidate(wt, 1024 ** 2);
+  const staged = await stageCandidate(testGit, wt, 1024 ** 2);
   const seconds = (performance.now() - started) / 1000;
   assert.deepEqual(staged.oversized, [
     { path: "data/tracked.bin", size: 2 * 1024 ** 2 },
@@ -92,7 +103,7 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
   ]);
   // Hashing a terabyte would take hours: nothing was read.
   assert.ok(seconds < 10, `${seconds} s`);
-  const listing = await runGit(repo.dir, [
+  const listing = await runGit(testGit, repo.dir, [
     "ls-tree",
     "-r",
     "-l",
@@ -101,7 +112,7 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
   assert.doesNotMatch(listing, /huge\.bin|odd name|build/);
   assert.match(listing, /\s6\tdata\/tracked\.bin$/m); // the old content
   assert.match(listing, /\tnew\.txt$/m);
-  const changes = await changedFiles(repo.dir, base, staged.tree);
+  const changes = await changedFiles(testGit, repo.dir, base, staged.tree);
   assert.deepEqual(changes.map((c) => [c.path, c.size]), [
     ["a.txt", 3],
     ["new.txt", 2],
@@ -110,9 +121,9 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
   await Deno.remove(join(wt, "huge.bin"));
   await Deno.remove(join(wt, "data/tracked.bin"));
   await Deno.remove(join(wt, "odd name ':(glob)*.bin"));
-  const plain = await stageCandidate(wt, null);
+  const plain = await stageCandidate(testGit, wt, null);
   assert.deepEqual(plain.oversized, []);
-  assert.equal(plain.tree, await writeCandidateTree(wt));
+  assert.equal(plain.tree, await writeCandidateTree(testGit, wt));
 });
 
 Deno.test("stageCandidate() leaves a big tracked file that was only touched to git", async () => {
@@ -124,28 +135,33 @@ Deno.test("stageCandidate() leaves a big tracked file that was only touched to g
   );
   const base = await repo.commit("data");
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   const later = new Date(Date.now() + 5_000);
   await Deno.utime(join(wt, "data.bin"), later, later);
-  const touched = await stageCandidate(wt, 1024 ** 2);
+  const touched = await stageCandidate(testGit, wt, 1024 ** 2);
   assert.deepEqual(touched.oversized, []);
-  assert.deepEqual(await changedFiles(repo.dir, base, touched.tree), []);
+  assert.deepEqual(
+    await changedFiles(testGit, repo.dir, base, touched.tree),
+    [],
+  );
   // Same size, new content: git reads it, and the diff shows its size.
   await Deno.writeFile(
     join(wt, "data.bin"),
     new Uint8Array(2 * 1024 ** 2).fill(8),
   );
-  const changed = await stageCandidate(wt, 1024 ** 2);
+  const changed = await stageCandidate(testGit, wt, 1024 ** 2);
   assert.deepEqual(changed.oversized, []);
   assert.deepEqual(
-    (await changedFiles(repo.dir, base, changed.tree)).map((c) => c.size),
+    (await changedFiles(testGit, repo.dir, base, changed.tree)).map((c) =>
+      c.size
+    ),
     [2 * 1024 ** 2],
   );
   // Grown past its committed size: left out unread.
   const f = await Deno.open(join(wt, "data.bin"), { write: true });
   await f.truncate(3 * 1024 ** 2);
   f.close();
-  assert.deepEqual((await stageCandidate(wt, 1024 ** 2)).oversized, [
+  assert.deepEqual((await stageCandidate(testGit, wt, 1024 ** 2)).oversized, [
     { path: "data.bin", size: 3 * 1024 ** 2 },
   ]);
 });

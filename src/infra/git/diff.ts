@@ -12,6 +12,7 @@ import type { DiffStat } from "../../core/state.ts";
 import { objectSizes, readObjects } from "./_objects.ts";
 import { text } from "./_output.ts";
 import { runGitRaw } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 // Settings that make diffs identical whatever the user's diff config says.
 const DIFF_FLAGS = [
@@ -29,11 +30,12 @@ const DIFF_FLAGS = [
  * `git apply` on `from` reproduces `to`.
  */
 export async function diffPatch(
+  git: GitContext,
   cwd: string,
   from: string,
   to: string,
 ): Promise<Uint8Array> {
-  const out = await runGitRaw(cwd, [
+  const out = await runGitRaw(git, cwd, [
     "diff",
     "--binary",
     ...DIFF_FLAGS,
@@ -49,12 +51,13 @@ export async function diffPatch(
  * count once; binary files count as changed with no lines).
  */
 export async function diffStat(
+  git: GitContext,
   cwd: string,
   from: string,
   to: string,
 ): Promise<DiffStat> {
   const raw = text(
-    (await runGitRaw(cwd, [
+    (await runGitRaw(git, cwd, [
       "diff",
       "--numstat",
       "-z",
@@ -84,11 +87,18 @@ export async function diffStat(
  * target, read from git's objects, for resolving links inside the tree.
  */
 export async function treeSymlinks(
+  git: GitContext,
   root: string,
   treeish: string,
 ): Promise<Map<string, string>> {
   const raw = text(
-    (await runGitRaw(root, ["ls-tree", "-r", "-z", "--full-tree", treeish]))
+    (await runGitRaw(git, root, [
+      "ls-tree",
+      "-r",
+      "-z",
+      "--full-tree",
+      treeish,
+    ]))
       .stdout,
   );
   const entries: { path: string; sha: string }[] = [];
@@ -101,7 +111,7 @@ export async function treeSymlinks(
       entries.push({ path: entry.slice(tab + 1), sha });
     }
   }
-  const blobs = await readObjects(root, entries.map((e) => e.sha));
+  const blobs = await readObjects(git, root, entries.map((e) => e.sha));
   const links = new Map<string, string>();
   for (const e of entries) {
     const blob = blobs.get(e.sha);
@@ -126,12 +136,21 @@ const STATUSES: Record<string, FileChange["status"]> = {
  * blob. This is git's own view of the candidate, for the integrity check.
  */
 export async function changedFiles(
+  git: GitContext,
   root: string,
   from: string,
   to: string,
 ): Promise<FileChange[]> {
   const raw = text(
-    (await runGitRaw(root, ["diff-tree", "-r", "-z", "--raw", "-M", from, to]))
+    (await runGitRaw(git, root, [
+      "diff-tree",
+      "-r",
+      "-z",
+      "--raw",
+      "-M",
+      from,
+      to,
+    ]))
       .stdout,
   );
   const fields = raw.split("\0");
@@ -162,8 +181,9 @@ export async function changedFiles(
     if (!deleted && newMode !== GITLINK_MODE) shas.set(change, newSha);
     changes.push(change);
   }
-  const sizes = await objectSizes(root, [...shas.values()]);
+  const sizes = await objectSizes(git, root, [...shas.values()]);
   const links = await readObjects(
+    git,
     root,
     changes.filter((c) => c.newMode === SYMLINK_MODE).map((c) => shas.get(c)!),
   );

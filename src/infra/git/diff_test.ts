@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import { BRANCH, worktreeOf } from "./_test_helpers.ts";
 import { writeCandidateTree } from "./candidate.ts";
 import { changedFiles, diffPatch, diffStat, treeSymlinks } from "./diff.ts";
@@ -16,18 +17,18 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
     "gone.txt": "g\n",
     "run.sh": "echo\n",
   });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   await Deno.writeTextFile(join(wt, "a.txt"), "a2\n");
   await Deno.mkdir(join(wt, "new"));
   await Deno.rename(join(wt, "old/name.txt"), join(wt, "new/name.txt"));
   await Deno.remove(join(wt, "gone.txt"));
   await Deno.chmod(join(wt, "run.sh"), 0o755);
   await Deno.symlink("../../etc/passwd", join(wt, "new/link"));
-  const tree = await writeCandidateTree(wt);
+  const tree = await writeCandidateTree(testGit, wt);
 
-  const changes = await changedFiles(repo.dir, base, tree);
+  const changes = await changedFiles(testGit, repo.dir, base, tree);
   const byPath = Object.fromEntries(changes.map((c) => [c.path, c]));
   assert.deepEqual(byPath["a.txt"], {
     path: "a.txt",
@@ -61,20 +62,20 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
   });
   assert.equal(changes.length, 5);
 
-  const stat = await diffStat(wt, base, tree);
+  const stat = await diffStat(testGit, wt, base, tree);
   // a.txt (+1 -1), the rename (no lines), gone.txt (-1), run.sh (mode only), link (+1).
   assert.deepEqual(stat, { files: 5, insertions: 2, deletions: 2 });
 });
 
 Deno.test("changedFiles() reports a file replaced by a symlink as a type change", async () => {
   await using repo = await tempRepo({ "data": "d\n" });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   await Deno.remove(join(wt, "data"));
   await Deno.symlink("/srv/data", join(wt, "data"));
-  const tree = await writeCandidateTree(wt);
-  assert.deepEqual(await changedFiles(repo.dir, base, tree), [
+  const tree = await writeCandidateTree(testGit, wt);
+  assert.deepEqual(await changedFiles(testGit, repo.dir, base, tree), [
     {
       path: "data",
       status: "T",
@@ -87,9 +88,9 @@ Deno.test("changedFiles() reports a file replaced by a symlink as a type change"
 
 Deno.test("diffPatch() is binary-safe: git apply on the start commit reproduces the tree", async () => {
   await using repo = await tempRepo({ "a.txt": "a\n", "bin.dat": "old" });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   const bytes = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256);
   await Deno.writeFile(join(wt, "bin.dat"), bytes);
   await Deno.writeFile(
@@ -97,16 +98,16 @@ Deno.test("diffPatch() is binary-safe: git apply on the start commit reproduces 
     Uint8Array.of(0x63, 0x61, 0x66, 0xe9, 0x0a),
   );
   await Deno.writeTextFile(join(wt, "a.txt"), "a\nb\n");
-  const tree = await writeCandidateTree(wt);
+  const tree = await writeCandidateTree(testGit, wt);
 
-  const patch = await diffPatch(wt, base, tree);
+  const patch = await diffPatch(testGit, wt, base, tree);
   assert.match(new TextDecoder().decode(patch), /GIT binary patch/);
   const patchFile = join(repo.dir, ".ratchet", "p.patch");
   await Deno.writeFile(patchFile, patch);
   const other = join(repo.dir, ".ratchet", "other");
-  await createWorktree(repo.dir, other, "ratchet/other", base);
-  await runGit(other, ["apply", "--index", patchFile]);
-  assert.equal(await runGit(other, ["write-tree"]), tree);
+  await createWorktree(testGit, repo.dir, other, "ratchet/other", base);
+  await runGit(testGit, other, ["apply", "--index", patchFile]);
+  assert.equal(await runGit(testGit, other, ["write-tree"]), tree);
 });
 
 Deno.test("treeSymlinks() lists every link of a tree with its target", async () => {
@@ -117,12 +118,12 @@ Deno.test("treeSymlinks() lists every link of a tree with its target", async () 
   await repo.git("add", "-A");
   await repo.commit("links");
   assert.deepEqual(
-    await treeSymlinks(repo.dir, "HEAD"),
+    await treeSymlinks(testGit, repo.dir, "HEAD"),
     new Map([
       ["a/up", "../.."],
       ["leak", "a/up/../etc"],
       ["odd", "ü/ñ weird\ttarget"],
     ]),
   );
-  assert.deepEqual(await treeSymlinks(repo.dir, "HEAD~1"), new Map());
+  assert.deepEqual(await treeSymlinks(testGit, repo.dir, "HEAD~1"), new Map());
 });

@@ -1,6 +1,7 @@
 /** A tree's files written out as a plain directory (a trial's copy). */
 import { join, resolve } from "node:path";
 import { runGit } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 /**
  * Write the files of `treeish` into `destDir` (created if needed), without
@@ -10,6 +11,7 @@ import { runGit } from "./process.ts";
  * and `export-subst`, which a candidate could use to hide or rewrite files.
  */
 export async function exportTree(
+  git: GitContext,
   root: string,
   treeish: string,
   destDir: string,
@@ -25,8 +27,8 @@ export async function exportTree(
       "-c",
       "core.symlinks=true",
     ];
-    await runGit(root, [...settings, "read-tree", treeish], { env });
-    await runGit(root, [
+    await runGit(git, root, [...settings, "read-tree", treeish], { env });
+    await runGit(git, root, [
       ...settings,
       `--work-tree=${resolve(destDir)}`,
       "checkout-index",

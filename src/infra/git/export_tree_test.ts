@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempDir, tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import { exists, snapshotFiles } from "./_test_helpers.ts";
 import { exportTree } from "./export_tree.ts";
 import { treeOf } from "./repo.ts";
@@ -20,7 +21,7 @@ Deno.test("exportTree() writes the tree without .git, keeping symlinks and exec 
   await using dest = await tempDir();
   const out = join(dest.dir, "trial-01");
 
-  await exportTree(repo.dir, sha, out);
+  await exportTree(testGit, repo.dir, sha, out);
   assert.equal(await exists(join(out, ".git")), false);
   assert.equal(await Deno.readLink(join(out, "link.py")), "src/lib.py");
   assert.equal((await Deno.lstat(join(out, "link.py"))).isSymlink, true);
@@ -47,6 +48,11 @@ Deno.test("exportTree() writes the tree without .git, keeping symlinks and exec 
   );
   // A tree sha works too.
   const out2 = join(dest.dir, "trial-02");
-  await exportTree(repo.dir, await treeOf(repo.dir, sha), out2);
+  await exportTree(
+    testGit,
+    repo.dir,
+    await treeOf(testGit, repo.dir, sha),
+    out2,
+  );
   assert.deepEqual(await snapshotFiles(out2), await snapshotFiles(out));
 });

@@ -4,8 +4,9 @@
  * (`core.hooksPath` pointing at /dev/null, where no hook can be), signing,
  * fsmonitor and line-ending conversion, never waits for input (no terminal
  * prompt, no editor, stdin closed), bounds every call by a time limit, and
- * ignores `GIT_DIR`-style variables inherited from a calling git so each call
- * acts on exactly the paths it is given.
+ * runs with the environment of its GitContext (./context.ts), which has no
+ * `GIT_DIR`-style variables inherited from a calling git, so each call acts
+ * on exactly the paths it is given.
  *
  * The user's checkout, branch and index are only ever read, except by
  * `squashApply` (`ratchet apply`, which the user asks for) and
@@ -15,6 +16,7 @@
  */
 import { EnvironmentError, ExitCode, RatchetError } from "../../errors.ts";
 import { text } from "./_output.ts";
+import { GIT_TIMEOUT_ENV, type GitContext } from "./context.ts";
 
 /** A git command that exited with an unexpected status. */
 export class GitError extends RatchetError {
@@ -61,27 +63,6 @@ export class GitTimeoutError extends EnvironmentError {
   }
 }
 
-/** Environment variable that sets the time limit of every git call, in seconds. */
-export const GIT_TIMEOUT_ENV = "RATCHET_GIT_TIMEOUT_SECONDS";
-/** Time limit of a git call unless GIT_TIMEOUT_ENV says otherwise. */
-export const DEFAULT_GIT_TIMEOUT_MS = 300_000;
-
-/** The time limit of every git call: GIT_TIMEOUT_ENV, else the default. */
-export function gitTimeoutMs(
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
-): number {
-  const raw = env(GIT_TIMEOUT_ENV);
-  if (raw === undefined || raw.trim() === "") return DEFAULT_GIT_TIMEOUT_MS;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    throw new EnvironmentError(
-      `${GIT_TIMEOUT_ENV}=${JSON.stringify(raw)} is not a number of seconds`,
-      { hint: `set it to a positive number, e.g. ${GIT_TIMEOUT_ENV}=600` },
-    );
-  }
-  return Math.round(seconds * 1000);
-}
-
 /** Options of one git call. */
 export interface GitOptions {
   /** Extra environment variables (added to ratchet's own). */
@@ -90,7 +71,7 @@ export interface GitOptions {
   input?: string | Uint8Array;
   /** Exit statuses that are answers rather than failures (default `[0]`). */
   okCodes?: readonly number[];
-  /** Kill git and throw GitTimeoutError after this long (default: gitTimeoutMs()). */
+  /** Kill git and throw GitTimeoutError after this long (default: the context's). */
   timeoutMs?: number;
 }
 
@@ -100,19 +81,6 @@ export interface GitOutput {
   stdout: Uint8Array;
   stderr: string;
 }
-
-// Variables that would point git at another repository, work tree or index
-// than the paths a function is given (e.g. when ratchet runs from a hook).
-const STRIPPED_ENV = new Set([
-  "GIT_DIR",
-  "GIT_WORK_TREE",
-  "GIT_INDEX_FILE",
-  "GIT_COMMON_DIR",
-  "GIT_OBJECT_DIRECTORY",
-  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-  "GIT_NAMESPACE",
-  "GIT_PREFIX",
-]);
 
 /**
  * Where `core.hooksPath` points: a path that is not a directory, so git
@@ -126,15 +94,13 @@ const NO_HOOKS = "/dev/null";
  * hooks off, no signing, no fsmonitor, no prompts, and no variable that
  * would point git elsewhere than `cwd`.
  */
-async function gitCommand(
+function gitCommand(
+  git: GitContext,
   cwd: string,
   args: readonly string[],
   options: { env?: Record<string, string>; stdin: "null" | "piped" },
-): Promise<Deno.Command> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(Deno.env.toObject())) {
-    if (!STRIPPED_ENV.has(k)) env[k] = v;
-  }
+): Deno.Command {
+  const env: Record<string, string> = { ...git.env };
   Object.assign(env, {
     GIT_TERMINAL_PROMPT: "0",
     GIT_EDITOR: "true",
@@ -170,12 +136,15 @@ async function gitCommand(
  * A long-lived git process (e.g. `cat-file --batch`) with ratchet's safety
  * settings and piped stdin/stdout; the caller ends it.
  */
-export async function spawnGit(
+export function spawnGit(
+  git: GitContext,
   cwd: string,
   args: readonly string[],
 ): Promise<Deno.ChildProcess> {
-  const command = await gitCommand(cwd, args, { stdin: "piped" });
-  return command.spawn();
+  // A failure to start rejects the promise, as for the other git calls.
+  return new Promise((resolve) =>
+    resolve(gitCommand(git, cwd, args, { stdin: "piped" }).spawn())
+  );
 }
 
 /**
@@ -183,15 +152,16 @@ export async function spawnGit(
  * printed; a status outside `okCodes` throws GitError with git's stderr.
  */
 export async function runGitRaw(
+  git: GitContext,
   cwd: string,
   args: readonly string[],
   options: GitOptions = {},
 ): Promise<GitOutput> {
-  const command = await gitCommand(cwd, args, {
+  const command = gitCommand(git, cwd, args, {
     ...(options.env === undefined ? {} : { env: options.env }),
     stdin: options.input === undefined ? "null" : "piped",
   });
-  const timeoutMs = options.timeoutMs ?? gitTimeoutMs();
+  const timeoutMs = options.timeoutMs ?? git.timeoutMs;
   let output: Deno.CommandOutput;
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -247,10 +217,11 @@ export async function runGitRaw(
 
 /** Run git and return its stdout as text without the trailing newline. */
 export async function runGit(
+  git: GitContext,
   cwd: string,
   args: readonly string[],
   options: GitOptions = {},
 ): Promise<string> {
-  const out = await runGitRaw(cwd, args, options);
+  const out = await runGitRaw(git, cwd, args, options);
   return text(out.stdout).replace(/\r?\n$/, "");
 }

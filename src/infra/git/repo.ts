@@ -3,10 +3,14 @@ import { dirname, resolve } from "node:path";
 import { EnvironmentError } from "../../errors.ts";
 import { text } from "./_output.ts";
 import { runGit, runGitRaw } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 /** The top of the work tree containing `cwd`; EnvironmentError (exit 3) outside a repository. */
-export async function findRepoRoot(cwd: string): Promise<string> {
-  const out = await runGitRaw(cwd, ["rev-parse", "--show-toplevel"], {
+export async function findRepoRoot(
+  git: GitContext,
+  cwd: string,
+): Promise<string> {
+  const out = await runGitRaw(git, cwd, ["rev-parse", "--show-toplevel"], {
     okCodes: [0, 128],
   });
   const root = text(out.stdout).trim();
@@ -28,20 +32,27 @@ export async function findRepoRoot(cwd: string): Promise<string> {
 
 /** The commit `rev` names, or null when it names none. */
 export async function resolveCommit(
+  git: GitContext,
   cwd: string,
   rev: string,
 ): Promise<string | null> {
-  const out = await runGitRaw(
-    cwd,
-    ["rev-parse", "--verify", "--quiet", "--end-of-options", `${rev}^{commit}`],
-    { okCodes: [0, 1, 128] },
-  );
+  const out = await runGitRaw(git, cwd, [
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    "--end-of-options",
+    `${rev}^{commit}`,
+  ], { okCodes: [0, 1, 128] });
   return out.status === 0 ? text(out.stdout).trim() : null;
 }
 
 /** The tree of `treeish` (a commit or a tree). */
-export async function treeOf(cwd: string, treeish: string): Promise<string> {
-  return await runGit(cwd, [
+export async function treeOf(
+  git: GitContext,
+  cwd: string,
+  treeish: string,
+): Promise<string> {
+  return await runGit(git, cwd, [
     "rev-parse",
     "--verify",
     "--end-of-options",
@@ -50,8 +61,8 @@ export async function treeOf(cwd: string, treeish: string): Promise<string> {
 }
 
 /** `HEAD`'s commit; EnvironmentError (exit 3) when the repository has no commit yet. */
-export async function headSha(root: string): Promise<string> {
-  const sha = await resolveCommit(root, "HEAD");
+export async function headSha(git: GitContext, root: string): Promise<string> {
+  const sha = await resolveCommit(git, root, "HEAD");
   if (sha === null) {
     throw new EnvironmentError(
       `the repository at ${root} has no commits yet, and ratchet starts from HEAD`,
@@ -64,8 +75,11 @@ export async function headSha(root: string): Promise<string> {
 }
 
 /** The checked-out branch's short name (`main`, `ratchet/…`), or null on a detached HEAD. */
-export async function currentBranch(root: string): Promise<string | null> {
-  const out = await runGitRaw(root, ["symbolic-ref", "--quiet", "HEAD"], {
+export async function currentBranch(
+  git: GitContext,
+  root: string,
+): Promise<string | null> {
+  const out = await runGitRaw(git, root, ["symbolic-ref", "--quiet", "HEAD"], {
     okCodes: [0, 1],
   });
   if (out.status !== 0) return null;
@@ -80,10 +94,11 @@ export async function currentBranch(root: string): Promise<string | null> {
  * does not rewrite the user's index.
  */
 export async function isDirty(
+  git: GitContext,
   root: string,
   options: { untracked?: boolean } = {},
 ): Promise<boolean> {
-  const out = await runGitRaw(root, [
+  const out = await runGitRaw(git, root, [
     "--no-optional-locks",
     "status",
     "--porcelain=v1",
@@ -102,10 +117,15 @@ export async function isDirty(
  * from a linked worktree too. Returns whether a line was added.
  */
 export async function ensureExcluded(
+  git: GitContext,
   root: string,
   entry: string,
 ): Promise<boolean> {
-  const rel = await runGit(root, ["rev-parse", "--git-path", "info/exclude"]);
+  const rel = await runGit(git, root, [
+    "rev-parse",
+    "--git-path",
+    "info/exclude",
+  ]);
   const path = resolve(root, rel);
   let current = "";
   try {
@@ -125,11 +145,12 @@ export async function ensureExcluded(
 
 /** Commits on `branch` after `baseSha`, oldest first (first-parent line). */
 export async function listBranchCommits(
+  git: GitContext,
   root: string,
   baseSha: string,
   branch: string,
 ): Promise<string[]> {
-  const out = await runGit(root, [
+  const out = await runGit(git, root, [
     "rev-list",
     "--reverse",
     "--first-parent",

@@ -4,10 +4,14 @@ import { text } from "./_output.ts";
 import { identityEnv, RATCHET_IDENTITY } from "./identity.ts";
 import { runGit, runGitRaw } from "./process.ts";
 import { headSha, isDirty, resolveCommit, treeOf } from "./repo.ts";
+import type { GitContext } from "./context.ts";
 
 /** The user's identity when git can work one out, else ratchet's. */
-async function committerEnv(root: string): Promise<Record<string, string>> {
-  const out = await runGitRaw(root, ["var", "GIT_COMMITTER_IDENT"], {
+async function committerEnv(
+  git: GitContext,
+  root: string,
+): Promise<Record<string, string>> {
+  const out = await runGitRaw(git, root, ["var", "GIT_COMMITTER_IDENT"], {
     okCodes: [0, 128],
   });
   return out.status === 0 ? {} : identityEnv(RATCHET_IDENTITY);
@@ -27,12 +31,13 @@ async function committerEnv(root: string): Promise<Record<string, string>> {
  * (no kept change, or the changes are already there).
  */
 export async function squashApply(
+  git: GitContext,
   root: string,
   runBranch: string,
   baseSha: string,
   message: string,
 ): Promise<string | null> {
-  if (await isDirty(root, { untracked: false })) {
+  if (await isDirty(git, root, { untracked: false })) {
     throw new EnvironmentError(
       `the work tree at ${root} has uncommitted changes`,
       {
@@ -40,17 +45,17 @@ export async function squashApply(
       },
     );
   }
-  const head = await headSha(root);
-  const tip = await resolveCommit(root, `refs/heads/${runBranch}`);
+  const head = await headSha(git, root);
+  const tip = await resolveCommit(git, root, `refs/heads/${runBranch}`);
   if (tip === null) {
     throw new EnvironmentError(`the run branch ${runBranch} does not exist`, {
       hint: "list the run branches with: git branch --list 'ratchet/*'",
     });
   }
   const [baseTree, tipTree, headTree] = await Promise.all([
-    treeOf(root, baseSha),
-    treeOf(root, tip),
-    treeOf(root, head),
+    treeOf(git, root, baseSha),
+    treeOf(git, root, tip),
+    treeOf(git, root, head),
   ]);
   if (tipTree === baseTree) return null;
 
@@ -58,21 +63,29 @@ export async function squashApply(
   // merge base, so the three-way merge applies exactly base→tip onto HEAD,
   // in memory (`merge-tree --write-tree`), without touching the checkout.
   const scratch = identityEnv(RATCHET_IDENTITY);
-  const theirs = await runGit(
-    root,
-    ["commit-tree", tipTree, "-p", baseSha, "-m", "ratchet run"],
-    { env: scratch },
-  );
-  const ours = await runGit(
-    root,
-    ["commit-tree", headTree, "-p", baseSha, "-m", "current branch"],
-    { env: scratch },
-  );
-  const merge = await runGitRaw(
-    root,
-    ["merge-tree", "--write-tree", "--name-only", ours, theirs],
-    { okCodes: [0, 1, 129] },
-  );
+  const theirs = await runGit(git, root, [
+    "commit-tree",
+    tipTree,
+    "-p",
+    baseSha,
+    "-m",
+    "ratchet run",
+  ], { env: scratch });
+  const ours = await runGit(git, root, [
+    "commit-tree",
+    headTree,
+    "-p",
+    baseSha,
+    "-m",
+    "current branch",
+  ], { env: scratch });
+  const merge = await runGitRaw(git, root, [
+    "merge-tree",
+    "--write-tree",
+    "--name-only",
+    ours,
+    theirs,
+  ], { okCodes: [0, 1, 129] });
   if (merge.status === 129) {
     throw new EnvironmentError(
       "ratchet apply needs git 2.38 or newer (git merge-tree --write-tree)",
@@ -101,17 +114,25 @@ export async function squashApply(
   const merged = (lines[0] ?? "").trim();
   if (merged === headTree) return null;
 
-  const sha = await runGit(
+  const sha = await runGit(git, root, [
+    "commit-tree",
+    merged,
+    "-p",
+    head,
+    "-F",
+    "-",
+  ], {
+    input: message.endsWith("\n") ? message : `${message}\n`,
+    env: await committerEnv(git, root),
+  });
+  const ff = await runGitRaw(
+    git,
     root,
-    ["commit-tree", merged, "-p", head, "-F", "-"],
+    ["merge", "--ff-only", "--quiet", sha],
     {
-      input: message.endsWith("\n") ? message : `${message}\n`,
-      env: await committerEnv(root),
+      okCodes: [0, 1, 128],
     },
   );
-  const ff = await runGitRaw(root, ["merge", "--ff-only", "--quiet", sha], {
-    okCodes: [0, 1, 128],
-  });
   if (ff.status !== 0) {
     throw new EnvironmentError(
       `could not update your checkout to the applied commit ${

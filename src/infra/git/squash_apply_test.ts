@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ExitCode } from "../../errors.ts";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import {
   BRANCH,
   exists,
@@ -19,7 +20,7 @@ Deno.test("squashApply() refuses a dirty tree and leaves it as it was", async ()
   await repo.write({ "c.txt": "dirty\n" });
   const before = await userState(repo);
   await assert.rejects(
-    squashApply(repo.dir, BRANCH, base, "apply"),
+    squashApply(testGit, repo.dir, BRANCH, base, "apply"),
     (error: unknown) => {
       const e = error as { exitCode: number; message: string; hint: string };
       assert.equal(e.exitCode, ExitCode.environment);
@@ -36,6 +37,7 @@ Deno.test("squashApply() makes one commit with the run's changes on the current 
   const base = await keptRun(repo);
   await repo.write({ "untracked.txt": "mine\n" });
   const sha = await squashApply(
+    testGit,
     repo.dir,
     BRANCH,
     base,
@@ -49,7 +51,10 @@ Deno.test("squashApply() makes one commit with the run's changes on the current 
     "ratchet: 2 kept changes",
   );
   assert.equal(await repo.git("rev-list", "--count", `${base}..HEAD`), "1");
-  assert.equal(await treeOf(repo.dir, sha), await treeOf(repo.dir, BRANCH));
+  assert.equal(
+    await treeOf(testGit, repo.dir, sha),
+    await treeOf(testGit, repo.dir, BRANCH),
+  );
   assert.equal(await Deno.readTextFile(join(repo.dir, "src/b.py")), "b = 1\n");
   assert.equal(
     await Deno.readTextFile(join(repo.dir, "untracked.txt")),
@@ -59,7 +64,10 @@ Deno.test("squashApply() makes one commit with the run's changes on the current 
     await repo.git("status", "--porcelain", "--untracked-files=no"),
     "",
   );
-  assert.equal(await squashApply(repo.dir, BRANCH, base, "again"), null);
+  assert.equal(
+    await squashApply(testGit, repo.dir, BRANCH, base, "again"),
+    null,
+  );
 });
 
 Deno.test("squashApply() applies only the run's diff after the branch moved on", async () => {
@@ -72,7 +80,7 @@ Deno.test("squashApply() applies only the run's diff after the branch moved on",
   await Deno.remove(join(repo.dir, "c.txt"));
   await repo.write({ "other.txt": "o\n" });
   const otherHead = await repo.commit("other root");
-  const sha = await squashApply(repo.dir, BRANCH, base, "apply");
+  const sha = await squashApply(testGit, repo.dir, BRANCH, base, "apply");
   assert.ok(sha !== null);
   assert.equal(await repo.git("rev-parse", "HEAD^"), otherHead);
   assert.deepEqual(
@@ -82,7 +90,7 @@ Deno.test("squashApply() applies only the run's diff after the branch moved on",
   // c.txt (in the run's base, not on this branch) is not brought back.
   assert.equal(await Deno.readTextFile(join(repo.dir, "src/a.py")), "a = 2\n");
   assert.equal(await exists(join(repo.dir, "c.txt")), false);
-  assert.equal(await currentBranch(repo.dir), "other");
+  assert.equal(await currentBranch(testGit, repo.dir), "other");
 });
 
 Deno.test("squashApply() refuses a conflict and leaves the checkout as it was", async () => {
@@ -92,7 +100,7 @@ Deno.test("squashApply() refuses a conflict and leaves the checkout as it was", 
   await repo.commit("user edit");
   const before = await userState(repo);
   await assert.rejects(
-    squashApply(repo.dir, BRANCH, base, "apply"),
+    squashApply(testGit, repo.dir, BRANCH, base, "apply"),
     (error: unknown) => {
       const e = error as { exitCode: number; message: string; hint: string };
       assert.equal(e.exitCode, ExitCode.environment);
@@ -106,8 +114,11 @@ Deno.test("squashApply() refuses a conflict and leaves the checkout as it was", 
 
 Deno.test("squashApply() returns null when the run kept nothing", async () => {
   await using repo = await tempRepo();
-  const base = await headSha(repo.dir);
-  await createWorktree(repo.dir, worktreeOf(repo), BRANCH, base);
-  assert.equal(await squashApply(repo.dir, BRANCH, base, "apply"), null);
-  assert.equal(await headSha(repo.dir), base);
+  const base = await headSha(testGit, repo.dir);
+  await createWorktree(testGit, repo.dir, worktreeOf(repo), BRANCH, base);
+  assert.equal(
+    await squashApply(testGit, repo.dir, BRANCH, base, "apply"),
+    null,
+  );
+  assert.equal(await headSha(testGit, repo.dir), base);
 });

@@ -1,6 +1,7 @@
 /** The run's own worktree: created on the run branch, reset, removed. */
 import { dirname } from "node:path";
 import { GitError, runGit, runGitRaw } from "./process.ts";
+import type { GitContext } from "./context.ts";
 
 /**
  * Create the run's worktree at `worktreePath` on the new branch `branch`
@@ -9,13 +10,14 @@ import { GitError, runGit, runGitRaw } from "./process.ts";
  * because the start commit is explicit.
  */
 export async function createWorktree(
+  git: GitContext,
   root: string,
   worktreePath: string,
   branch: string,
   startSha: string,
 ): Promise<void> {
   await Deno.mkdir(dirname(worktreePath), { recursive: true });
-  await runGit(root, [
+  await runGit(git, root, [
     "worktree",
     "add",
     "--quiet",
@@ -34,15 +36,19 @@ export async function createWorktree(
  * longer looks checked out.
  */
 export async function removeWorktree(
+  git: GitContext,
   root: string,
   worktreePath: string,
 ): Promise<void> {
   // Twice --force: remove even with untracked files or a lock.
-  const out = await runGitRaw(
-    root,
-    ["worktree", "remove", "--force", "--force", "--", worktreePath],
-    { okCodes: [0, 128] },
-  );
+  const out = await runGitRaw(git, root, [
+    "worktree",
+    "remove",
+    "--force",
+    "--force",
+    "--",
+    worktreePath,
+  ], { okCodes: [0, 128] });
   if (out.status === 0) return;
   const exists = await Deno.stat(worktreePath).then(() => true, () => false);
   if (exists) {
@@ -50,7 +56,7 @@ export async function removeWorktree(
   }
   // The directory is gone and git did not recognise the path (e.g. it was
   // registered under another spelling): drop registrations of missing dirs.
-  await runGit(root, ["worktree", "prune"]);
+  await runGit(git, root, ["worktree", "prune"]);
 }
 
 /**
@@ -61,9 +67,10 @@ export async function removeWorktree(
  * `-ff` also removes nested repositories).
  */
 export async function resetWorktree(
+  git: GitContext,
   worktree: string,
   sha: string,
 ): Promise<void> {
-  await runGit(worktree, ["reset", "--quiet", "--hard", sha]);
-  await runGit(worktree, ["clean", "-ffdx", "--quiet"]);
+  await runGit(git, worktree, ["reset", "--quiet", "--hard", sha]);
+  await runGit(git, worktree, ["clean", "-ffdx", "--quiet"]);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
+import { testGit } from "../../../tests/_helpers/git_context.ts";
 import {
   BRANCH,
   exists,
@@ -16,18 +17,18 @@ import { createWorktree, removeWorktree, resetWorktree } from "./worktree.ts";
 
 Deno.test("createWorktree() works from a detached HEAD and never moves it", async () => {
   await using repo = await tempRepo({ "a.txt": "1\n" });
-  const first = await headSha(repo.dir);
+  const first = await headSha(testGit, repo.dir);
   await repo.write({ "a.txt": "2\n" });
   const second = await repo.commit("second");
   await repo.git("checkout", "-q", "--detach", first);
-  await ensureExcluded(repo.dir, ".ratchet/");
+  await ensureExcluded(testGit, repo.dir, ".ratchet/");
   const before = await userState(repo);
 
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, second);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, second);
   assert.equal(await Deno.readTextFile(join(wt, "a.txt")), "2\n");
-  assert.equal(await currentBranch(wt), BRANCH);
-  assert.equal(await headSha(wt), second);
+  assert.equal(await currentBranch(testGit, wt), BRANCH);
+  assert.equal(await headSha(testGit, wt), second);
   const after = await userState(repo);
   assert.equal(after.head, first);
   assert.deepEqual({ ...after, branches: "" }, { ...before, branches: "" });
@@ -43,7 +44,7 @@ Deno.test("a run leaves a dirty checkout on another branch untouched through com
     "b.txt": "b\n",
     "src/x.py": "x = 1\n",
   });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   await repo.git("checkout", "-q", "-b", "feature");
   await repo.write({ "c.txt": "c\n" });
   await repo.commit("feature work");
@@ -53,15 +54,15 @@ Deno.test("a run leaves a dirty checkout on another branch untouched through com
     "a.txt": "unstaged edit again\n",
     "u.txt": "untracked\n",
   });
-  await ensureExcluded(repo.dir, ".ratchet/");
+  await ensureExcluded(testGit, repo.dir, ".ratchet/");
   const before = await userState(repo);
 
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   await Deno.writeTextFile(join(wt, "src/x.py"), "x = 2\n");
   await Deno.writeTextFile(join(wt, "src/new.py"), "y = 1\n");
-  const tree = await writeCandidateTree(wt);
-  const kept = await commitCandidate(wt, {
+  const tree = await writeCandidateTree(testGit, wt);
+  const kept = await commitCandidate(testGit, wt, {
     tree,
     parent: base,
     message: "kept",
@@ -70,8 +71,8 @@ Deno.test("a run leaves a dirty checkout on another branch untouched through com
   await Deno.writeTextFile(join(wt, "a.txt"), "candidate\n");
   await Deno.mkdir(join(wt, "gen/deep"), { recursive: true });
   await Deno.writeTextFile(join(wt, "gen/deep/out.txt"), "junk\n");
-  await writeCandidateTree(wt);
-  await resetWorktree(wt, kept);
+  await writeCandidateTree(testGit, wt);
+  await resetWorktree(testGit, wt, kept);
 
   const after = await userState(repo);
   assert.deepEqual(
@@ -91,9 +92,9 @@ Deno.test("resetWorktree() restores the commit and removes untracked and ignored
     "a.txt": "a\n",
     "b.txt": "b\n",
   });
-  const base = await headSha(repo.dir);
+  const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, base);
+  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
   const clean = await snapshotFiles(wt);
   await Deno.writeTextFile(join(wt, "a.txt"), "changed\n");
   await Deno.remove(join(wt, "b.txt"));
@@ -102,14 +103,17 @@ Deno.test("resetWorktree() restores the commit and removes untracked and ignored
   await Deno.mkdir(join(wt, "build"));
   await Deno.writeTextFile(join(wt, "build/out.o"), "o\n");
   await Deno.symlink("a.txt", join(wt, "link"));
-  await writeCandidateTree(wt);
+  await writeCandidateTree(testGit, wt);
 
-  await resetWorktree(wt, base);
+  await resetWorktree(testGit, wt, base);
   assert.deepEqual(await snapshotFiles(wt), clean);
   assert.equal(await exists(join(wt, "newdir")), false);
   assert.equal(await exists(join(wt, "build")), false);
-  assert.equal(await runGit(wt, ["status", "--porcelain", "--ignored"]), "");
-  assert.equal(await headSha(wt), base);
+  assert.equal(
+    await runGit(testGit, wt, ["status", "--porcelain", "--ignored"]),
+    "",
+  );
+  assert.equal(await headSha(testGit, wt), base);
 });
 
 Deno.test("removeWorktree() removes the worktree and keeps the branch", async () => {
@@ -118,7 +122,7 @@ Deno.test("removeWorktree() removes the worktree and keeps the branch", async ()
   const wt = worktreeOf(repo);
   await Deno.writeTextFile(join(wt, "untracked.txt"), "u\n");
   const tip = await repo.git("rev-parse", BRANCH);
-  await removeWorktree(repo.dir, wt);
+  await removeWorktree(testGit, repo.dir, wt);
   assert.equal(await exists(wt), false);
   assert.equal(await repo.git("rev-parse", BRANCH), tip);
   assert.doesNotMatch(await repo.git("worktree", "list"), /\.ratchet/);
@@ -127,11 +131,17 @@ Deno.test("removeWorktree() removes the worktree and keeps the branch", async ()
 Deno.test("removeWorktree() drops the registration of a worktree whose directory is gone", async () => {
   await using repo = await tempRepo();
   const wt = worktreeOf(repo);
-  await createWorktree(repo.dir, wt, BRANCH, await headSha(repo.dir));
+  await createWorktree(
+    testGit,
+    repo.dir,
+    wt,
+    BRANCH,
+    await headSha(testGit, repo.dir),
+  );
   await Deno.remove(wt, { recursive: true });
-  await removeWorktree(repo.dir, wt);
+  await removeWorktree(testGit, repo.dir, wt);
   assert.doesNotMatch(await repo.git("worktree", "list"), /\.ratchet/);
   // The branch is free again: it can be checked out in a new worktree.
-  await createWorktree(repo.dir, wt + "2", "ratchet/next", BRANCH);
+  await createWorktree(testGit, repo.dir, wt + "2", "ratchet/next", BRANCH);
   await repo.git("branch", "-D", BRANCH);
 });
