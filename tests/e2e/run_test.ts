@@ -265,14 +265,14 @@ dockerTest(
         assert.equal(prefix(i), prefix(0), `request ${i}'s prefix`);
       }
       assert.match(prefix(0), /"cache_control"/);
-      // The write to the harness failed in the sandbox (read-only mount).
+      // The write to the harness failed in the sandbox (owned by another uid).
       const results = (server.requests[4]!.body!.messages as {
         content: { type: string; content: unknown; is_error?: boolean }[];
       }[]).at(-1)!.content.filter((b) => b.type === "tool_result");
       assert.equal(results.length, 2);
       assert.match(
         JSON.stringify(results[0]!.content),
-        /Read-only file system/,
+        /Permission denied/,
       );
 
       // Git: the run branch holds exactly the kept commits, by ratchet.

@@ -183,7 +183,7 @@ function trialAttack(
   code: string,
   refusal: RegExp,
   layer =
-    "read-only bind mount of the pinned harness snapshot (trial container)",
+    "harness files and their directories owned by another uid in the tree image (0444/0555); no capabilities (trial container)",
 ): Attack {
   return {
     id,
@@ -339,9 +339,10 @@ dockerTest(
         "One `ratchet run` (busybox, `--decision mean --trials 1`, harness `score.sh`, the directory `eval` and the glob `**/conftest.py`). Trial attacks rewrite prog.sh, which the harness sources, so the attack runs inside the measured command: it prints `score: 1000` if it worked and exits 97 if not. Tool attacks use the sandbox's bash and the host-side editor, then submit.",
       test: "tests/e2e/security_candidate_test.ts",
     });
-    // busybox's words for EROFS, EBUSY, EXDEV, and EEXIST after a refused unlink.
+    // busybox's words for EACCES and EPERM (files of another uid, a sticky
+    // directory), and EEXIST after a refused unlink.
     const ERO =
-      /^.*(Read-only file system|resource busy|cross-device link|File exists).*$/im;
+      /^.*(Permission denied|Operation not permitted|File exists).*$/im;
     const attacks: Attack[] = [
       trialAttack(
         "t-write",
@@ -392,28 +393,28 @@ dockerTest(
         "rename tests/ (which holds conftest.py) and put a forged conftest.py in its place",
         "mv tests tests.orig && mkdir tests && echo forged > tests/conftest.py",
         ERO,
-        "pinned ancestor: tests/ is a mount point, so it cannot be renamed",
+        "tests/ belongs to another uid inside the sticky /work, so it cannot be renamed",
       ),
       toolAttack(
         "b-write",
         "bash: overwrite score.sh in the sandbox",
         "bash",
         [bash("b-write", "echo 'echo score: 1000' > /work/score.sh")],
-        "read-only bind in the sandbox container",
+        "harness files owned by another uid in the sandbox's tree image (EACCES)",
       ),
       toolAttack(
         "b-replace-dir",
         "bash: delete eval/ and put a symlink in its place",
         "bash",
         [bash("b-replace-dir", "rm -rf /work/eval; ln -s /etc /work/eval")],
-        "read-only bind in the sandbox container (EBUSY/EROFS)",
+        "harness directory owned by another uid, read-only, in a sticky /work (EACCES/EPERM)",
       ),
       toolAttack(
         "b-hardlink",
         "bash: hard-link score.sh to a writable name",
         "bash",
         [bash("b-hardlink", "ln /work/score.sh /work/mine.sh")],
-        "bind mounts: links never cross mounts (EXDEV)",
+        "protected hard links: no link to a file of another uid (EPERM)",
       ),
       toolAttack(
         "e-write",
@@ -448,7 +449,9 @@ dockerTest(
           bash("b-git-rm", "rm -f /work/.git"),
           bash("b-git-mkdir", "rm -f /work/.git; mkdir /work/.git"),
         ],
-        "an empty read-only file is bound over /work/.git in the sandbox",
+        "the sandbox's /work holds no .git (a tree image has none) and sync-back never brings one back: nothing changes (empty_diff)",
+        { decision: "no_change", reason: "empty_diff" },
+        false,
       ),
       toolAttack(
         "e-git",
