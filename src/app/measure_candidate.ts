@@ -4,7 +4,6 @@
  * the rule in force judges them (core/judge.ts). The schedule is pure; this
  * file is the I/O around it.
  */
-import type { Config } from "../config/config.ts";
 import { judge, type Judgement } from "../core/judge.ts";
 import {
   afterLook,
@@ -19,21 +18,12 @@ import { withRuleLabel } from "../core/rule_label.ts";
 import type { TrialOutcome } from "../core/state.ts";
 import { InterruptedError, stopSignalOf } from "../errors.ts";
 import type { LoopPorts, TrialSummary } from "./ports.ts";
+import type { RunState } from "./run_state.ts";
 
-/** What measuring reads of the loop's state (loop.ts's `RunState`). */
-export interface MeasureSetting {
-  config: Config;
-  /** Metric is deterministic: one trial per side, exact comparison. */
-  deterministic: boolean;
-  /** Unit of the baseline's scores: every trial must match it. */
-  unit: string | null;
-  guards?: {
-    units: Record<string, string | null>;
-    deterministic: Record<string, boolean>;
-    incumbentMeans: Record<string, number | null>;
-  };
-  incumbent: { tree: string; mean: number };
-}
+/** What measuring reads of the loop's state. */
+export type MeasureSetting =
+  & Pick<RunState, "config" | "deterministic" | "unit" | "guards">
+  & { incumbent: Pick<RunState["incumbent"], "tree" | "mean"> };
 
 /** A measured candidate: the judgement and every value behind it. */
 export interface Measured {

@@ -6,7 +6,6 @@
 import { toFileForm } from "../config/file_form.ts";
 import type { RunEvent } from "../core/events.ts";
 import { removeWorktree } from "../infra/git/worktree.ts";
-import { setUpEngine } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";
 import { checkModel } from "./model_check.ts";
@@ -15,9 +14,11 @@ import type { ResumePreflight } from "./run_preflight.ts";
 import { removeLeftovers, type RunEnd } from "./run_end.ts";
 import { crashTailOf, interruptedSpend } from "./run_state.ts";
 import {
+  engineFor,
   engineOf,
   loopSession,
   preparePhase,
+  runEngineOf,
   withLock,
 } from "./run_session.ts";
 
@@ -68,18 +69,8 @@ export async function resumeRun(
     }
     // Tree images and volumes of the interrupted process are rebuilt as needed.
     await removeLeftovers(runtime, store, run.run_id);
-    const engine = await setUpEngine({
-      runtime,
-      root,
-      config,
-      env: (name) => ctx.env[name],
-      signal: ctx.signal,
-      onProgress: (line) => events({ event: "progress", message: line }),
-    });
-    run.engine = {
-      endpoint: engine.info.endpoint,
-      shares_filesystem: engine.sharesFiles,
-    };
+    const engine = await engineFor(ctx, runtime, root, config, events);
+    run.engine = runEngineOf(engine);
     // Attached again if gone; at the incumbent, whatever the interrupted
     // iteration left (resume_worktree.ts).
     const worktree = store.paths.worktree;

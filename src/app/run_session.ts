@@ -3,6 +3,7 @@
  * the baseline, the loop, the end-of-run confirmation and the stop. `run`
  * (run_start.ts) and `resume` (run_resume.ts) both end here.
  */
+import type { Config } from "../config/config.ts";
 import type { RunEvent } from "../core/events.ts";
 import type { IterationRecord } from "../core/state.ts";
 import { incumbentOf } from "../core/incumbent.ts";
@@ -15,8 +16,9 @@ import { BaselineError } from "../errors.ts";
 import { resetWorktree } from "../infra/git/worktree.ts";
 import { treeOf } from "../infra/git/repo.ts";
 import { acquireLock, type RunLock } from "../infra/lock.ts";
-import type { Store } from "../infra/store/store.ts";
-import { prepareTrials, type TrialSetup } from "../trial/setup.ts";
+import type { ContainerRuntime } from "../infra/runtime.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
+import { prepareTrials, setUpEngine, type TrialSetup } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";
 import type { LoopPorts } from "./ports.ts";
@@ -63,6 +65,32 @@ export async function withLock<T>(
   } finally {
     await lock.release();
   }
+}
+
+/** The engine, the trial user and the trial image, with progress as events. */
+export function engineFor(
+  ctx: AppContext,
+  runtime: ContainerRuntime,
+  root: string,
+  config: Config,
+  events: (e: RunEvent) => void,
+): Promise<TrialSetup> {
+  return setUpEngine({
+    runtime,
+    root,
+    config,
+    env: (name) => ctx.env[name],
+    signal: ctx.signal,
+    onProgress: (line) => events({ event: "progress", message: line }),
+  });
+}
+
+/** The engine as config.json records it. */
+export function runEngineOf(setup: TrialSetup): NonNullable<RunFile["engine"]> {
+  return {
+    endpoint: setup.info.endpoint,
+    shares_filesystem: setup.sharesFiles,
+  };
 }
 
 /** The engine as the `run_started` event names it. */

@@ -15,16 +15,17 @@ import { runGit } from "../infra/git/process.ts";
 import { snapshotHarness } from "../infra/harness_snapshot.ts";
 import { randomHex } from "../infra/random.ts";
 import type { RunFile, Store } from "../infra/store/store.ts";
-import { setUpEngine } from "../trial/setup.ts";
 import type { AppContext } from "./context.ts";
 import type { Session } from "./session.ts";
 import { checkModel } from "./model_check.ts";
 import { pricesNotice, type RunPreflight } from "./run_preflight.ts";
 import { removeLeftovers, type RunEnd } from "./run_end.ts";
 import {
+  engineFor,
   engineOf,
   loopSession,
   preparePhase,
+  runEngineOf,
   withLock,
 } from "./run_session.ts";
 
@@ -47,14 +48,7 @@ export async function startRun(
     model: config.model,
     warn: (message) => events({ event: "warning", message }),
   });
-  const engine = await setUpEngine({
-    runtime,
-    root,
-    config,
-    env: (name) => ctx.env[name],
-    signal: ctx.signal,
-    onProgress: (line) => events({ event: "progress", message: line }),
-  });
+  const engine = await engineFor(ctx, runtime, root, config, events);
   const store = ctx.deps.store(root);
   await store.init();
   return await withLock(store, ctx, events, async () => {
@@ -82,10 +76,7 @@ export async function startRun(
       deterministic: null,
       trial_image: null,
       unit: null,
-      engine: {
-        endpoint: engine.info.endpoint,
-        shares_filesystem: engine.sharesFiles,
-      },
+      engine: runEngineOf(engine),
       state: "running",
       stop_reason: null,
       finished_at: null,
