@@ -288,7 +288,7 @@ export interface RunResult {
 }
 
 /**
- * The end-of-run confirmation (src/confirm.ts) in the simulation: the start
+ * The end-of-run confirmation (src/app/confirm.ts) in the simulation: the start
  * commit and the final incumbent measured interleaved, `perSide` trials a
  * side, continuing the run's clock. Returns the claim: the relative gain
  * of the means and its two-sided interval on the ratio scale.

@@ -10,7 +10,7 @@
  * incumbent at the end. A machine that drifts in between (thermal state,
  * other load, a kernel update) shifts that difference by the drift, and
  * its interval ignores it. Measuring both commits again, side by side,
- * removes the drift from the claim. Pure: the runner (src/confirm.ts)
+ * removes the drift from the claim. Pure: the runner (src/app/confirm.ts)
  * measures, this module plans and summarizes.
  */
 import { measureRule, perSide } from "./measure_plan.ts";

@@ -1,7 +1,7 @@
 /**
  * Where the container engine is (spec section 1): `DOCKER_HOST`, else the
  * current `docker context`, else the default socket. This module only finds
- * the endpoint; `container.ts` connects to it. It reads the Docker CLI's own
+ * the endpoint; `docker/connect.ts` connects to it. It reads the Docker CLI's own
  * files (`config.json`, context metadata) so ratchet talks to the same engine
  * as the user's `docker` command without running it.
  */

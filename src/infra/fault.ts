@@ -47,20 +47,21 @@ export const FAULT_POINTS: readonly string[] = [
   // src/infra/lock.ts
   "lock.stale.moved-aside",
   "lock.acquired",
-  // src/loop.ts
+  // src/app/loop.ts
   "loop.diff-saved",
   "loop.committed",
   "loop.reverted",
   "loop.recorded",
-  // src/cli/commands/run.ts: before each trial's container starts.
+  // src/app/run_ports.ts: before each trial's container starts.
   "trial.before-start",
-  // src/cli/commands/run.ts: run start (worktree, harness snapshot), the
-  // baseline's record, and the stop written at the end of a run.
+  // src/app/run_start.ts, run_session.ts, run_end.ts: run start (worktree,
+  // harness snapshot), the baseline's record, and the stop written at the
+  // end of a run.
   "run.worktree-created",
   "run.harness-snapshotted",
   "run.baseline-recorded",
   "run.stop-recorded",
-  // src/confirm.ts: the end-of-run confirmation, after each trial.
+  // src/app/confirm.ts: the end-of-run confirmation, after each trial.
   "confirmation.write.before-rename",
   "confirmation.write.after-rename",
   "confirm.trial-recorded",

@@ -14,7 +14,7 @@
  * every iteration starts with a namespace nobody has used.
  *
  * This module keeps the bookkeeping engine-free (which holder serves which
- * group, who still uses it, when to remove it); `container.ts` starts and
+ * group, who still uses it, when to remove it); `docker/netns_holder.ts` starts and
  * removes the holder containers.
  */
 
