@@ -80,7 +80,9 @@ const POINT_CASES: PointCase[] = [
     where: "preflight: the prepared image committed, the run not told yet",
     args: [
       "--prepare-command",
-      "mkdir -p /opt/dep && echo ready > /opt/dep/ok",
+      // Unique, so no prepared image an earlier run left on the engine can
+      // stand in for this one and skip the fault point.
+      `mkdir -p /opt/dep && echo ready > /opt/dep/ok # ${crypto.randomUUID()}`,
     ],
   },
   {

@@ -21,6 +21,7 @@ import {
   socketOfHost,
 } from "../_helpers/docker.ts";
 import { runGit } from "../_helpers/git_repo.ts";
+import { repoKeyOf } from "../../src/trial/prepare.ts";
 import { spawnCli } from "../_helpers/cli.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
@@ -171,6 +172,25 @@ export async function runImagesAndVolumes(
     ...images.map((i) => `image ${i.RepoTags?.[0] ?? i.Id.slice(7, 19)}`),
     ...(volumes?.Volumes ?? []).map((v) => `volume ${v.Name}`),
   ];
+}
+
+/** Remove the prepared images ratchet keeps as the cache of the repository at `dir`. */
+export async function removePreparedImages(
+  dir: string,
+  dockerHost?: string,
+): Promise<void> {
+  const socket = socketOfHost(dockerHost);
+  const filters = encodeURIComponent(JSON.stringify({
+    label: ["ratchet.role=prepared", `ratchet.repo=${repoKeyOf(dir)}`],
+  }));
+  const images = await dockerApi(
+    "GET",
+    `/images/json?filters=${filters}`,
+    socket,
+  ) as { Id: string }[];
+  for (const image of images) {
+    await dockerApi("DELETE", `/images/${image.Id}?force=true`, socket);
+  }
 }
 
 /** Force-remove every container labelled with one of `runIds`. */
@@ -610,15 +630,13 @@ export class Lab {
         kept.join(", "),
       );
     }
-    const copies = await Array.fromAsync(
+    // Probe directories of the engine check live here only while it runs.
+    const stale = (await Array.fromAsync(
       Deno.readDir(join(this.ratchetDir, "tmp")),
-    ).catch(() => []);
-    const stale = copies.map((e) => e.name).filter((n) =>
-      n.startsWith(`${run!.run_id}-`)
-    );
+    ).catch(() => [])).map((e) => e.name);
     this.check(
       stage,
-      "no trial copy left in .ratchet/tmp",
+      "nothing left in .ratchet/tmp",
       stale.length === 0,
       stale.join(", "),
     );
@@ -666,6 +684,9 @@ export class Lab {
       }
     } catch { /* no archive */ }
     await removeContainers(this.#runIds, this.dockerHost);
+    // The prepare step's cache is kept for a user's repository; for this
+    // throw-away one it is litter (and a later scenario must not reuse it).
+    await removePreparedImages(this.dir, this.dockerHost).catch(() => {});
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     if (error !== undefined) {
       this.result.error = error instanceof Error
