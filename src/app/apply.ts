@@ -1,11 +1,24 @@
 /** `apply`: squash the run's kept changes onto the checkout's branch. */
-import { claimOf } from "../core/confirm.ts";
-import { incumbentOf } from "../core/incumbent.ts";
+import {
+  claimOf,
+  type Confirmation,
+  type ConfirmResult,
+} from "../core/confirm.ts";
+import type { IterationRecord } from "../core/state.ts";
+import type { RunFile } from "../infra/store/store.ts";
+import { type Incumbent, incumbentOf } from "../core/incumbent.ts";
 import { EnvironmentError } from "../errors.ts";
 import { currentBranch, findRepoRoot } from "../infra/git/repo.ts";
 import { squashApply } from "../infra/git/squash_apply.ts";
-import { applyMessage } from "../ui/apply_message.ts";
 import type { AppContext } from "./context.ts";
+
+/** What the squash commit's message is written from. */
+export interface ApplyInput {
+  run: RunFile;
+  records: readonly IterationRecord[];
+  best: Incumbent | null;
+  claim: (Confirmation & { result: ConfirmResult }) | null;
+}
 
 /** What `apply` did: nothing to apply, or the commit it made and where. */
 export type Applied =
@@ -20,7 +33,10 @@ export type Applied =
   };
 
 /** Apply the run of the repository around `ctx.cwd`; exit 3 without one. */
-export async function applyRun(ctx: AppContext): Promise<Applied> {
+export async function applyRun(
+  ctx: AppContext,
+  messageOf: (input: ApplyInput) => string,
+): Promise<Applied> {
   const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
   const store = ctx.deps.store(root);
   const run = await store.readRun();
@@ -36,7 +52,7 @@ export async function applyRun(ctx: AppContext): Promise<Applied> {
     run.run_id,
     best?.sha ?? null,
   );
-  const message = applyMessage({ run, records, best, claim });
+  const message = messageOf({ run, records, best, claim });
   const sha = await squashApply(
     ctx.deps.git,
     root,

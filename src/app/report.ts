@@ -1,20 +1,32 @@
 /**
- * `report`: the self-contained HTML report of the run, written atomically.
+ * `report`: the self-contained HTML report of the run (rendered by the
+ * function the command hands in), written atomically.
  * Read-only on `.ratchet/` state, so it works while a run is going.
  */
 import { dirname, join, resolve } from "node:path";
 import { findRepoRoot } from "../infra/git/repo.ts";
 import { writeFileAtomic } from "../infra/atomic.ts";
-import type { Store } from "../infra/store/store.ts";
+import type { RunFile, Store } from "../infra/store/store.ts";
+import type { Confirmation } from "../core/confirm.ts";
+import type { IterationRecord } from "../core/state.ts";
 import { requireRun } from "./status.ts";
 import type { AppContext } from "./context.ts";
-import { engineModeText } from "../ui/engine_text.ts";
-import { renderReport } from "../ui/report/render.ts";
 import { UsageError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 
 /** How long the report waits for the Docker engine to say its version. */
 const ENGINE_WAIT_MS = 2000;
+
+/** What the report shows: the run, its records and diffs, the machine. */
+export interface ReportData {
+  run: RunFile;
+  records: IterationRecord[];
+  /** Each kept change's patch by iteration. */
+  diffs: Map<number, string>;
+  environment: Record<string, string>;
+  generatedAt: string;
+  confirmation: Confirmation | null;
+}
 
 /** What `writeReport` asks the outside world besides `.ratchet/`. */
 export interface ReportDeps {
@@ -101,6 +113,7 @@ async function keptDiffs(store: Store): Promise<Map<number, string>> {
 export async function writeReport(
   options: { out: string | null },
   ctx: AppContext,
+  render: (data: ReportData) => string,
   deps: ReportDeps = {},
 ): Promise<string> {
   const root = await findRepoRoot(ctx.deps.git, ctx.cwd);
@@ -115,12 +128,7 @@ export async function writeReport(
   };
   const engine = await (deps.engine ?? engineVersionLine)(ctx);
   if (engine !== null) environment["docker engine"] = engine;
-  if (run.engine != null) {
-    environment["trial engine"] = `${run.engine.endpoint}; ${
-      engineModeText(run.engine.shares_filesystem)
-    }`;
-  }
-  const html = renderReport({
+  const html = render({
     run,
     records,
     diffs: await keptDiffs(store),

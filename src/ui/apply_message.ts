@@ -3,21 +3,13 @@
  * from baseline to best, the claimed gain when confirmed, and one line per
  * kept change.
  */
-import type { Confirmation, ConfirmResult } from "../core/confirm.ts";
-import type { Incumbent } from "../core/incumbent.ts";
-import type { IterationRecord } from "../core/state.ts";
-import type { RunFile } from "../infra/store/store.ts";
+import type { ApplyInput } from "../app/apply.ts";
 import { confirmationBasis, confirmationGuards, gainText } from "./claim.ts";
 import { fmtNum, fmtPct } from "./format.ts";
 import { guardsCell } from "./log_view.ts";
 
 /** The squash commit's message for `run`'s kept records. */
-export function applyMessage(input: {
-  run: RunFile;
-  records: readonly IterationRecord[];
-  best: Incumbent | null;
-  claim: (Confirmation & { result: ConfirmResult }) | null;
-}): string {
+export function applyMessage(input: ApplyInput): string {
   const { run, records, best, claim } = input;
   const kept = records.filter((r) => r.iter > 0 && r.kept);
   const baseline = records[0]?.avg ?? null;

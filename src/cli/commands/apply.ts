@@ -1,10 +1,11 @@
 /** `ratchet apply`: squash the run's kept changes onto the current branch. */
 import type { CommandContext } from "../context.ts";
 import { applyRun } from "../../app/apply.ts";
+import { applyMessage } from "../../ui/apply_message.ts";
 
 /** Run `ratchet apply`. */
 export async function applyCommand(ctx: CommandContext): Promise<number> {
-  const applied = await applyRun(ctx);
+  const applied = await applyRun(ctx, applyMessage);
   ctx.output.err(
     applied.kind === "nothing"
       ? `Nothing to apply: run ${applied.runId} kept no change, or its changes are already on this branch.`

@@ -4,6 +4,7 @@
  */
 import type { CommandContext } from "../context.ts";
 import { type ReportDeps, writeReport } from "../../app/report.ts";
+import { renderReport } from "../../ui/report/render.ts";
 
 /** Run `ratchet report`; exit 3 when there is no run, 2 for a bad `--out`. */
 export async function reportCommand(
@@ -11,6 +12,6 @@ export async function reportCommand(
   ctx: CommandContext,
   deps: ReportDeps = {},
 ): Promise<number> {
-  ctx.output.out(await writeReport(options, ctx, deps));
+  ctx.output.out(await writeReport(options, ctx, renderReport, deps));
   return 0;
 }

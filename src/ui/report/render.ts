@@ -17,6 +17,7 @@ import { incumbentSeries, type MarkKind, markKind } from "../chart.ts";
 import { fmtDuration, fmtPct, fmtUsd } from "../format.ts";
 import { trialCi } from "../log_view.ts";
 import { gainText } from "../claim.ts";
+import { engineModeText } from "../engine_text.ts";
 import { esc, estimateParts, tokenTotal } from "./format.ts";
 import { pageHtml } from "./page.ts";
 import { chartSvg, trajectoryLegend } from "./trajectory_chart.ts";
@@ -177,6 +178,12 @@ ${dl(Object.entries(run.config))}
 ${
       dl([
         ...Object.entries(input.environment),
+        ...(run.engine == null ? [] : [[
+          "trial engine",
+          `${run.engine.endpoint}; ${
+            engineModeText(run.engine.shares_filesystem)
+          }`,
+        ] as [string, string]]),
         ["trial image", run.trial_image ?? "—"],
         ["deterministic metric", run.deterministic ?? "—"],
         ["unit", run.unit ?? "—"],

@@ -263,3 +263,22 @@ Deno.test("renderReport() cuts a long check-command output, the whole text one c
   // Every line of the output is in the page, escaped, inside <details>.
   assert.ok(cell.includes(esc(detail)));
 });
+
+Deno.test("renderReport() names the trial engine and whether it shares this machine's files, after the given environment", () => {
+  const fixture = buildFixture("mixed");
+  const none = renderReport(input(fixture));
+  assert.doesNotMatch(none, /trial engine/);
+  const html = renderReport({
+    ...input(fixture),
+    run: {
+      ...fixture.run,
+      engine: { endpoint: "ssh://gpu-box", shares_filesystem: false },
+    },
+  });
+  const row = html.match(/<dt>trial engine<\/dt><dd>([^<]*)<\/dd>/);
+  assert.ok(row, "a trial engine row");
+  assert.match(row[1]!, /^ssh:\/\/gpu-box; /);
+  assert.ok(
+    html.indexOf("<dt>os</dt>") < html.indexOf("<dt>trial engine</dt>"),
+  );
+});
