@@ -79,3 +79,68 @@ export function parseControlLog(text: string, nonce: string): ControlLog {
   }
   return log;
 }
+
+/**
+ * The wrapper also writes each control line to the container's stderr, as
+ * `"\n" + nonce + " " + line + "\n"`: the leading newline puts it on a line
+ * of its own even after a command's unterminated output. Split those lines
+ * out of captured stderr bytes: `rest` is the stderr the command wrote,
+ * byte for byte; `lines` the control lines (a line cut by the output cap is
+ * dropped). A command cannot forge one: it never sees the nonce.
+ */
+export function splitControlLines(
+  bytes: Uint8Array,
+  nonce: string,
+): { rest: Uint8Array; lines: string } {
+  const marker = new TextEncoder().encode(`\n${nonce} `);
+  const kept: Uint8Array[] = [];
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  let from = 0;
+  for (let at = indexOf(bytes, marker, 0); at !== -1;) {
+    kept.push(bytes.subarray(from, at));
+    const end = bytes.indexOf(0x0a, at + marker.length);
+    if (end === -1) {
+      from = bytes.length;
+      break;
+    }
+    lines.push(decoder.decode(bytes.subarray(at + 1, end)));
+    from = end + 1;
+    at = indexOf(bytes, marker, from);
+  }
+  kept.push(bytes.subarray(from));
+  const rest = new Uint8Array(kept.reduce((n, k) => n + k.length, 0));
+  let offset = 0;
+  for (const k of kept) {
+    rest.set(k, offset);
+    offset += k.length;
+  }
+  return { rest, lines: lines.join("\n") };
+}
+
+/**
+ * Whether a control log read from stderr is whole: it ends the way the
+ * wrapper ends (the command's wall time, a failed setup, or the watchdog).
+ */
+export function controlLogEnded(log: ControlLog): boolean {
+  return log.wall !== null || log.setupStatus !== null || log.timeout;
+}
+
+/** The first index of `needle` in `haystack` at or after `from`, or -1. */
+function indexOf(
+  haystack: Uint8Array,
+  needle: Uint8Array,
+  from: number,
+): number {
+  const first = needle[0]!;
+  for (
+    let i = haystack.indexOf(first, from);
+    i !== -1 && i + needle.length <= haystack.length;
+    i = haystack.indexOf(first, i + 1)
+  ) {
+    let j = 1;
+    while (j < needle.length && haystack[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}

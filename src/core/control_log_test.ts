@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { clockNs, CLOCKS, parseControlLog } from "./control_log.ts";
+import {
+  clockNs,
+  CLOCKS,
+  controlLogEnded,
+  parseControlLog,
+  splitControlLines,
+} from "./control_log.ts";
 
 const NONCE = "0123456789abcdef0123456789abcdef";
 
@@ -73,4 +79,36 @@ Deno.test("parseControlLog() ignores malformed wall and setup lines", () => {
   assert.equal(log.started, false);
   // Surrounding and repeated blanks do not matter; the status is kept.
   assert.deepEqual(log.wall, { seconds: 2.25, clock: "er", status: 4 });
+});
+
+Deno.test("splitControlLines() takes the wrapper's lines out of stderr and leaves the command's bytes exactly", () => {
+  const n = "0123456789abcdef0123456789abcdef";
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+  // A command line without its newline before the wall line, a forged line
+  // without the nonce, and bytes that are not UTF-8.
+  const bytes = new Uint8Array([
+    ...enc(`\n${n} start\nwarn 1\npartial`),
+    ...enc(`\n${n} wall ns 10 20 0\n`),
+    ...enc("forged wall ns 0 1 0\n"),
+    0xff,
+    0x0a,
+  ]);
+  const { rest, lines } = splitControlLines(bytes, n);
+  assert.deepEqual(
+    [...rest],
+    [...enc("warn 1\npartialforged wall ns 0 1 0\n"), 0xff, 0x0a],
+  );
+  assert.equal(lines, `${n} start\n${n} wall ns 10 20 0`);
+  const log = parseControlLog(lines, n);
+  assert.equal(log.started, true);
+  assert.deepEqual(log.wall, { seconds: 10 / 1e9, clock: "ns", status: 0 });
+  assert.equal(controlLogEnded(log), true);
+  // A line the output cap cut is dropped; a log without its end is not whole.
+  const cut = splitControlLines(enc(`a\n${n} start\n\n${n} wa`), n);
+  assert.equal(dec(cut.rest), "a");
+  assert.equal(cut.lines, `${n} start`);
+  assert.equal(controlLogEnded(parseControlLog(cut.lines, n)), false);
+  // Nothing of the wrapper's: the bytes come back as they were.
+  assert.equal(dec(splitControlLines(enc("x\ny"), n).rest), "x\ny");
 });

@@ -103,9 +103,13 @@ export interface RunOptions {
   content?: () => AsyncIterable<Uint8Array>;
   /**
    * Absolute paths read back from the stopped container, each bounded by
-   * `maxBytes` and by time; only regular files are read.
+   * `maxBytes` and by time; only regular files are read. A function is
+   * asked once the output streams are complete (each archive read costs
+   * the engine a process: read only what the streams do not already say).
    */
-  collect?: readonly { path: string; maxBytes: number }[];
+  collect?:
+    | readonly CollectWant[]
+    | ((streams: CapturedStderr) => readonly CollectWant[]);
   /**
    * Called once the container has started, with a way to read a file of the
    * running container (bounded like `collect`).
@@ -126,6 +130,18 @@ export interface RunOptions {
       | Record<string, string>
       | ((changes: FsChange[]) => Record<string, string>);
   };
+}
+
+/** A path to read back from a stopped container, and its size cap. */
+export interface CollectWant {
+  path: string;
+  maxBytes: number;
+}
+
+/** A finished container's stderr as captured (up to the output cap). */
+export interface CapturedStderr {
+  stderr: Uint8Array;
+  stderrTruncated: boolean;
 }
 
 /** What a finished container left behind. The container is removed before the next one starts. */

@@ -7,9 +7,20 @@
  */
 import { reportFileOf } from "../core/report_source.ts";
 import type { Config } from "../config/config.ts";
-import { type ControlLog, parseControlLog } from "../core/control_log.ts";
+import {
+  type ControlLog,
+  controlLogEnded,
+  parseControlLog,
+  splitControlLines,
+} from "../core/control_log.ts";
 import { normalizeRelPath } from "../core/protect.ts";
-import type { Collected, PutEntry, RunResult } from "../infra/runtime.ts";
+import type {
+  CapturedStderr,
+  Collected,
+  CollectWant,
+  PutEntry,
+  RunResult,
+} from "../infra/runtime.ts";
 import { CONTROL_DIR, WORK_DIR } from "./container_spec.ts";
 
 /** Most of a report file that is read. */
@@ -66,13 +77,21 @@ export interface Wrapped {
   setupOutput: string | null;
 }
 
-/** The paths read back from the stopped container, with their caps. */
+/**
+ * What to read back from the stopped container, once its streams are
+ * complete: the control log only when stderr does not already hold it whole
+ * (cut by the output cap, or mangled by the command), the setup output with
+ * a setup command, and the report file when it is the report source.
+ */
 export function collectList(
   setupCommand: string | null,
   reportPath: string | null,
-): { path: string; maxBytes: number }[] {
-  return [
-    { path: LOG_PATH, maxBytes: LOG_CAP_BYTES },
+  nonce: string,
+): (streams: CapturedStderr) => CollectWant[] {
+  return (streams) => [
+    ...(logOfStderr(streams, nonce) === null
+      ? [{ path: LOG_PATH, maxBytes: LOG_CAP_BYTES }]
+      : []),
     ...(setupCommand === null
       ? []
       : [{ path: SETUP_PATH, maxBytes: SETUP_OUTPUT_BYTES }]),
@@ -80,6 +99,19 @@ export function collectList(
       ? []
       : [{ path: `${WORK_DIR}/${reportPath}`, maxBytes: REPORT_CAP_BYTES }]),
   ];
+}
+
+/** The control log from the wrapper's stderr copy when whole, else null. */
+function logOfStderr(
+  streams: CapturedStderr,
+  nonce: string,
+): ControlLog | null {
+  if (streams.stderrTruncated) return null;
+  const log = parseControlLog(
+    splitControlLines(streams.stderr, nonce).lines,
+    nonce,
+  );
+  return controlLogEnded(log) ? log : null;
 }
 
 /** What the container that ran to its end left: its log, report and setup output. */
@@ -92,9 +124,12 @@ export function readWrapped(
   },
 ): Wrapped {
   const { nonce, reportPath } = input;
+  // What the command wrote to stderr, without the wrapper's lines.
+  const command = { ...run, stderr: splitControlLines(run.stderr, nonce).rest };
   return {
-    run,
-    log: parseControlLog(textOf(run.collected[LOG_PATH]), nonce),
+    run: command,
+    log: logOfStderr(run, nonce) ??
+      parseControlLog(textOf(run.collected[LOG_PATH]), nonce),
     killed: null,
     report: reportPath === null
       ? null

@@ -156,7 +156,7 @@ async function runWrapped(
     caches,
   });
   const reportPath = wantReport ? reportPathOf(config) : null;
-  const collect = collectList(config.setupCommand, reportPath);
+  const collect = collectList(config.setupCommand, reportPath, nonce);
 
   // The backstop and the disk watch (see the module comment).
   const host = new AbortController();

@@ -170,7 +170,16 @@ Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image,
   );
   assert.match(nonces[0]!, /^[0-9a-f]{32}$/);
   assert.notEqual(nonces[0], nonces[1]);
-  assert.deepEqual(run.options.collect, [{ path: LOG, maxBytes: 1024 * 1024 }]);
+  // No copy of the log in stderr: the log file is read back, capped.
+  const collect = run.options.collect as (
+    s: { stderr: Uint8Array; stderrTruncated: boolean },
+  ) => unknown;
+  assert.deepEqual(
+    collect({ stderr: new Uint8Array(), stderrTruncated: false }),
+    [
+      { path: LOG, maxBytes: 1024 * 1024 },
+    ],
+  );
   // No setup command: the engine's own timeout is the backstop.
   assert.equal(run.options.timeoutMs, 60_000 + BACKSTOP_GRACE_MS);
   assert.equal(run.options.onStart, undefined);
@@ -219,7 +228,7 @@ Deno.test("runTrial() reads the report file from the stopped container", async (
   const result = await runTrial(t.deps, request(t.ref));
   assert.deepEqual([result.outcome, result.score], ["ok", 42]);
   assert.equal(result.reportText, "score: 42\n");
-  assert.deepEqual(t.runtime.runs[0]!.options.collect?.map((c) => c.path), [
+  assert.deepEqual(t.runtime.collectedPaths[0], [
     LOG,
     at,
   ]);
@@ -296,7 +305,7 @@ Deno.test("runTrial() with a setup command reads its output and polls for the st
   assert.equal(run!.spec.cmd[5], "make deps");
   assert.equal(run!.options.timeoutMs, null);
   assert.equal(typeof run!.options.onStart, "function");
-  assert.deepEqual(run!.options.collect?.map((c) => c.path), [LOG, SETUP]);
+  assert.deepEqual(t.runtime.collectedPaths[0], [LOG, SETUP]);
   assert.match(
     t.saved[0]!.text,
     /===== setup command output =====\nmake: \*\*\* no rule\n/,
@@ -396,7 +405,7 @@ Deno.test("runCheck() passes on exit 0 and says why otherwise", async () => {
   assert.equal(run!.spec.cmd[4], "pytest -q");
   assert.equal(run!.spec.labels["ratchet.trial"], "check");
   // A check reads back no report file (the setup output is read, unsaved).
-  assert.deepEqual(run!.options.collect?.map((c) => c.path), [LOG, SETUP]);
+  assert.deepEqual(t.runtime.collectedPaths[0], [LOG, SETUP]);
   t.on((run) => ({
     exitCode: 1,
     stdout: encode("1 failed\n"),
@@ -434,4 +443,50 @@ Deno.test("runCheck() without --check-command runs nothing", async () => {
   assert.equal(r.passed, true);
   assert.equal(r.detail, "no --check-command configured");
   assert.equal(t.runtime.runs.length, 0);
+});
+
+/** The wrapper's lines as it also writes them to stderr ("\n" + line + "\n"). */
+function stderrCopy(run: FakeRun, seconds: number, status: number): string {
+  const log = new TextDecoder().decode(
+    (wrapperLog(run, seconds, status) as { bytes: Uint8Array }).bytes,
+  );
+  return log.split("\n").filter((l) => l !== "").map((l) => `\n${l}\n`)
+    .join("");
+}
+
+Deno.test("runTrial() takes the control log from stderr when it is whole, and reads the log file only when it is not", async () => {
+  await using t = await setup();
+  // Whole in stderr: no log file is read, and the command's stderr comes
+  // back without the wrapper's lines.
+  t.on((run) => {
+    const [start, wall] = stderrCopy(run, 0.25, 0).split("\n\n");
+    return {
+      stdout: encode("score: 3\n"),
+      stderr: encode(`${start}\nwarn\n${wall}`),
+    };
+  });
+  const whole = await runTrial(t.deps, request(t.ref));
+  assert.deepEqual([whole.outcome, whole.score], ["ok", 3]);
+  assert.equal(whole.wallSeconds, 0.25);
+  assert.deepEqual(t.runtime.collectedPaths[0], []);
+  assert.equal(parseTrialReport(t.saved[0]!.text)?.stderr, "warn\n");
+  // Cut by the output cap: the log file is read and decides.
+  t.on((run) => ({
+    stdout: encode("score: 3\n"),
+    stderr: encode(stderrCopy(run, 0.25, 0).slice(0, 40)),
+    stderrTruncated: true,
+    collected: { [LOG]: wrapperLog(run, 0.5, 0) },
+  }));
+  const cut = await runTrial(t.deps, request(t.ref));
+  assert.deepEqual(t.runtime.collectedPaths[1], [LOG]);
+  assert.equal(cut.wallSeconds, 0.5);
+  // A command's forged wall line in stderr (no nonce) never counts.
+  t.on(() => ({
+    stdout: encode("score: 3\n"),
+    stderr: encode("\nforged wall ns 0 1 0\n"),
+    collected: { [LOG]: file("") },
+  }));
+  const forged = await runTrial(t.deps, request(t.ref));
+  assert.deepEqual(t.runtime.collectedPaths[2], [LOG]);
+  assert.equal(forged.wallSeconds, null);
 });

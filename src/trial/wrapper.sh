@@ -12,8 +12,11 @@
 # log, never forge it). The log is written through descriptor 9, opened
 # before any command runs and closed for every command: replacing the path
 # (with a FIFO, a symlink) cannot block the wrapper or redirect what it
-# writes. The command's wall time is taken with the best clock
-# the image has: the shell's $EPOCHREALTIME (busybox ash, bash; no fork),
+# writes. Each line also goes to the container's stderr through descriptor 8
+# (a copy of 2, closed for every command), as "\n" + line + "\n" so it stands
+# on a line of its own: ratchet reads the log from there when it is whole,
+# which spares reading the file back through the engine. The command's wall
+# time is taken with the best clock the image has: the shell's $EPOCHREALTIME (busybox ash, bash; no fork),
 # date +%s%N, busybox adjtimex (us), else /proc/uptime (10 ms). With a timeout
 # a watchdog SIGKILLs every process the trial user has (kill -9 -1).
 c=/.ratchet-trial
@@ -22,7 +25,8 @@ read -r n < "$c/nonce" 2>/dev/null
 : > "$c/nonce" 2>/dev/null
 [ -n "$n" ] || { echo "ratchet: the trial control file is missing" >&2; exit 125; }
 exec 9>> "$c/log" || { echo "ratchet: the trial control log cannot be opened" >&2; exit 125; }
-r() { printf '%s %s\n' "$n" "$*" >&9; }
+exec 8>&2
+r() { printf '%s %s\n' "$n" "$*" >&9; printf '\n%s %s\n' "$n" "$*" >&8; }
 k=up
 case $EPOCHREALTIME in
   [0-9]*[.,][0-9]*) k=er ;;
@@ -38,7 +42,7 @@ now() {
   esac
 }
 if [ -n "$2" ]; then
-  (cd /work && exec sh -c "$2") > "$c/setup.out" 2>&1 < /dev/null 9>&-
+  (cd /work && exec sh -c "$2") > "$c/setup.out" 2>&1 < /dev/null 9>&- 8>&-
   s=$?
   if [ "$s" -ne 0 ]; then r setup "$s"; exit "$s"; fi
 fi
@@ -46,13 +50,13 @@ cd /work || exit 125
 r start
 if [ $k = er ]; then t0=$EPOCHREALTIME; else t0=$(now); fi
 if [ -n "$3" ]; then
-  sh -c "$1" 9>&- & p=$!
+  sh -c "$1" 9>&- 8>&- & p=$!
   (sleep "$3"; r timeout; kill -9 -1) < /dev/null > /dev/null 2>&1 & w=$!
   wait "$p"; s=$?
   if [ $k = er ]; then t1=$EPOCHREALTIME; else t1=$(now); fi
   kill -9 "$w" 2>/dev/null
 else
-  sh -c "$1" 9>&-; s=$?
+  sh -c "$1" 9>&- 8>&-; s=$?
   if [ $k = er ]; then t1=$EPOCHREALTIME; else t1=$(now); fi
 fi
 r wall "$k" "$t0" "$t1" "$s"

@@ -6,7 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseControlLog } from "../core/control_log.ts";
+import {
+  controlLogEnded,
+  parseControlLog,
+  splitControlLines,
+} from "../core/control_log.ts";
 import { CONTROL_DIR, WORK_DIR } from "./container_spec.ts";
 import { WRAPPER } from "./runner.ts";
 
@@ -106,6 +110,25 @@ Deno.test("WRAPPER wipes the nonce, times the command, and keeps its exit status
   for (const line of r.log.trim().split("\n")) {
     assert.ok(line.startsWith(`${NONCE} `), line);
   }
+  // The same lines are on stderr, each on a line of its own, and nothing
+  // else is (the command wrote nothing there).
+  const copy = splitControlLines(new TextEncoder().encode(r.stderr), NONCE);
+  assert.equal(copy.lines, r.log.trim());
+  assert.equal(new TextDecoder().decode(copy.rest), "");
+});
+
+Deno.test("WRAPPER's stderr copy of its log survives a command's unterminated stderr and its background writers", async () => {
+  const r = await hostWrapper({
+    command: "printf partial >&2; (sleep 0.1; echo late >&2) & true",
+    setup: "",
+  });
+  assert.equal(r.code, 0);
+  // The background writer holds stderr open, so its line is in r.stderr,
+  // written after the wrapper's last line.
+  const copy = splitControlLines(new TextEncoder().encode(r.stderr), NONCE);
+  assert.equal(copy.lines, r.log.trim());
+  assert.equal(new TextDecoder().decode(copy.rest), "partiallate\n");
+  assert.equal(controlLogEnded(parseControlLog(copy.lines, NONCE)), true);
 });
 
 Deno.test("WRAPPER reads the shell's own clock where it has one, date where not", async () => {

@@ -121,6 +121,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly volumes = new Map<string, Record<string, string>>();
   /** Calls in order, as short strings ("has x", "build t", "run img" …). */
   readonly calls: string[] = [];
+  /** The paths each `run` read back from its stopped container, in order. */
+  readonly collectedPaths: string[][] = [];
   readonly runs: FakeRun[] = [];
   readonly builds: {
     dockerfile: string;
@@ -254,7 +256,14 @@ export class FakeRuntime implements ContainerRuntime {
     this.runs.push(run);
     const got = await this.onRun(run, this);
     const collected: RunResult["collected"] = {};
-    for (const want of options.collect ?? []) {
+    const wants = typeof options.collect === "function"
+      ? options.collect({
+        stderr: got.stderr ?? new Uint8Array(),
+        stderrTruncated: got.stderrTruncated ?? false,
+      })
+      : options.collect ?? [];
+    this.collectedPaths.push(wants.map((w) => w.path));
+    for (const want of wants) {
       collected[want.path] = got.collected?.[want.path] ?? { kind: "missing" };
     }
     const changes: FsChange[] | null = options.changes === true

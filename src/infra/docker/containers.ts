@@ -149,7 +149,13 @@ export async function runContainer(
       throw upstream(ctx, "inspecting a container", error);
     }
     const collected: Record<string, Collected> = {};
-    for (const want of options.collect ?? []) {
+    const wants = typeof options.collect === "function"
+      ? options.collect({
+        stderr: stderr.bytes(),
+        stderrTruncated: stderr.truncated,
+      })
+      : options.collect ?? [];
+    for (const want of wants) {
       try {
         collected[want.path] = await collectPath(
           ctx.docker,
