@@ -300,7 +300,7 @@ recordTo(
           "the candidate's code replaces /.ratchet-trial/log with a FIFO (ratchet reads the log after the container stops)",
         vector: "trial",
         layer:
-          "control files are read from the stopped container through the Engine API (a FIFO is not a regular file), and every host-side read is bounded in time and size",
+          "the control log comes from the wrapper's signed copy on stderr; a log file read from the stopped container through the Engine API is read only if it is a regular file (a FIFO is not), and every host-side read is bounded in time and size",
         recorded: finished
           ? `exit ${result.code} after ${seconds.toFixed(1)} s; ${recorded(r)}`
           : `still running after ${BOUND_MS / 1000} s; ${term}`,
