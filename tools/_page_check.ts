@@ -8,7 +8,8 @@
  * of the file: a paragraph is one line (a longer duration re-wraps it) and a
  * table row is its trimmed cells (a longer cell re-pads the whole table).
  * Then these are masked on both sides:
- * - timings: durations (`12.1 s`, `713 ms`), dates (`2026-11-28 14:30 UTC`),
+ * - timings: durations (`12.1 s`, `713 ms`), dates (`2026-11-28 14:30 UTC`)
+ *   and the run ids made from them (`20261128-143002-4c8b`),
  *   the `s` column of a table, and what is marked `†` (it depends on
  *   timing: where a timed kill landed, how a race or a poll fell): a number
  *   written `497†`, or a whole table cell ending in ` †`;
@@ -38,6 +39,7 @@ function maskTimingsAndVersions(text: string): string {
       /\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?( ?UTC|Z)?/g,
       "<time>",
     )
+    .replace(/\b\d{8}-\d{6}-[0-9a-f]{4}\b/g, "<run id>")
     .replace(/\d+(?:\.\d+)?(?:[–-]\d+(?:\.\d+)?)? ?(s|ms)\b/g, "<t> $1")
     .replace(/[\d./]+ ?†/g, "<timed> †")
     .replace(/\b(deno|docker|podman) \d[\w.+~-]*/gi, "$1 <version>")

@@ -221,3 +221,14 @@ Deno.test("comparePages() ignores a value marked † in prose and in a table cel
   const f = "| a |\n|---|\n| `run` → 137, `resume` → 3, `run` → 0 † |\n";
   assert.deepEqual(comparePages(e, f), []);
 });
+
+Deno.test("comparePages() ignores run ids (made from the date) and nothing else around them", () => {
+  const a =
+    "apply said: Nothing to apply: run 20261203-144411-4c8b kept no change\n";
+  const b =
+    "apply said: Nothing to apply: run 20261203-153617-c568 kept no change\n";
+  assert.deepEqual(comparePages(a, b), []);
+  const c =
+    "apply said: Nothing to apply: run 20261203-153617-c568 kept 1 change\n";
+  assert.equal(comparePages(a, c).length, 2);
+});
