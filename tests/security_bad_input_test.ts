@@ -24,7 +24,9 @@ const NO_DOCKER = "unix:///nonexistent.sock";
 
 /**
  * A Unix socket standing in for the engine: it counts the connections made
- * to it and closes each at once, so no engine ever answers.
+ * to it and closes each once the request is in, so no engine ever answers.
+ * (Closing before reading races the client's write, EPIPE, against its
+ * read, ECONNRESET; after it, the client always sees the same end.)
  */
 async function countingEngine(): Promise<
   { host: string; connections(): number } & AsyncDisposable
@@ -38,7 +40,7 @@ async function countingEngine(): Promise<
   const accepting = (async () => {
     for await (const conn of listener) {
       count++;
-      conn.close();
+      void closeAfterRequest(conn);
     }
   })();
   return {
@@ -50,6 +52,18 @@ async function countingEngine(): Promise<
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** Read a request up to the end of its headers, then close the connection. */
+async function closeAfterRequest(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  let head = "";
+  while (!head.includes("\r\n\r\n")) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) break;
+    head += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
 }
 
 /** Flags of a valid run on the repo below (nothing is missing). */
