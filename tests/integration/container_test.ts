@@ -585,6 +585,27 @@ labelled(
 );
 
 labelled(
+  "sandbox exec gives the exit code of a command that closed its output, and times out one that runs on",
+  async (id) => {
+    await using sandbox = await runtime.startSandbox(spec(id, "sleep 300"));
+    const late = await sandbox.exec("exec >&- 2>&-; sleep 1; exit 3", {
+      timeoutMs: 10_000,
+    });
+    assert.equal(late.exitCode, 3);
+    assert.equal(late.timedOut, false);
+
+    const started = performance.now();
+    const stuck = await sandbox.exec("exec >&- 2>&-; sleep 30", {
+      timeoutMs: 1000,
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(stuck.timedOut, true);
+    assert.equal(stuck.exitCode, null);
+    assert.ok(elapsed >= 1000 && elapsed < 8000, `took ${elapsed} ms`);
+  },
+);
+
+labelled(
   "sandbox exec uses bash when the image has it and kills a command at the timeout",
   async (id) => {
     const sandbox = await runtime.startSandbox(

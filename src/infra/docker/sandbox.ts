@@ -17,6 +17,7 @@ import { packTarBytes, readTar } from "../tar.ts";
 import { CappedBuffer, Demuxer, pump, within } from "./_streams.ts";
 import { collectPath, getArchive, putArchive, statPath } from "./archive.ts";
 import { isConnectionError, messageOf, statusOf } from "./errors.ts";
+import { execExitCode } from "./wait.ts";
 
 /** Output cap of a sandbox command when the caller gives none (spec: 10 MiB). */
 export const DEFAULT_EXEC_OUTPUT_CAP = 10 * 1024 * 1024;
@@ -346,6 +347,7 @@ export class DockerSandbox implements Sandbox {
       if (statusOf(error) === 409) return "stopped";
       throw this.#upstream(error);
     }
+    const started = performance.now();
     const drained = pump(stream, new Demuxer(stdout, stderr));
     const finished = await within(drained, giveUpMs);
     if (finished === "timeout") {
@@ -353,8 +355,11 @@ export class DockerSandbox implements Sandbox {
       return "timeout";
     }
     try {
-      const inspected = await exec.inspect();
-      return inspected.ExitCode ?? 0;
+      // A command can close its output and go on: it has the rest of its
+      // time to end, like one that keeps the output open.
+      const left = giveUpMs - (performance.now() - started);
+      return (await execExitCode(exec, { limitMs: Math.max(left, 1_000) })) ??
+        "timeout";
     } catch (error) {
       throw this.#upstream(error);
     }

@@ -61,3 +61,29 @@ export function waitContainer(
     });
   });
 }
+
+/** How often an exec's end is asked for. */
+const EXEC_END_POLL_MS = 20;
+
+/**
+ * The exit code of an exec whose output stream has ended. The engine closes
+ * the stream before it records the exit code, so an inspect right after the
+ * end can still say "running" with no code (seen on fresh, busy machines:
+ * a command's `exit 7` read as 0). Asks again until it has ended; null when
+ * it does not within `limitMs` (the command closed its output and runs on).
+ */
+export async function execExitCode(
+  exec: { inspect(): Promise<{ Running?: boolean; ExitCode?: number | null }> },
+  options: { pollMs?: number; limitMs: number },
+): Promise<number | null> {
+  const pollMs = options.pollMs ?? EXEC_END_POLL_MS;
+  const deadline = performance.now() + options.limitMs;
+  for (;;) {
+    const inspected = await exec.inspect();
+    if (inspected.Running !== true && typeof inspected.ExitCode === "number") {
+      return inspected.ExitCode;
+    }
+    if (performance.now() >= deadline) return inspected.ExitCode ?? null;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import type Docker from "dockerode";
 import { isConnectionError } from "./errors.ts";
-import { waitContainer } from "./wait.ts";
+import { execExitCode, waitContainer } from "./wait.ts";
 
 /** An engine whose wait response is `stream`, driven by `script`. */
 function engine(
@@ -72,4 +72,28 @@ Deno.test("waitContainer() passes on the engine's refusal", async () => {
   });
   const { docker } = engine(() => {}, refusal);
   assert.equal(await waitContainer(docker, "gone").catch((e) => e), refusal);
+});
+
+Deno.test("execExitCode() asks again while the engine has not yet recorded the exec's end", async () => {
+  const answers = [
+    { Running: true, ExitCode: null },
+    { Running: false, ExitCode: null },
+    { Running: false, ExitCode: 7 },
+  ];
+  let asked = 0;
+  const exec = { inspect: () => Promise.resolve(answers[asked++]!) };
+  assert.equal(await execExitCode(exec, { pollMs: 1, limitMs: 5_000 }), 7);
+  assert.equal(asked, 3);
+});
+
+Deno.test("execExitCode() gives null when the exec never says it ended within the limit", async () => {
+  let asked = 0;
+  const exec = {
+    inspect: () => {
+      asked++;
+      return Promise.resolve({ Running: true, ExitCode: null });
+    },
+  };
+  assert.equal(await execExitCode(exec, { pollMs: 1, limitMs: 30 }), null);
+  assert.ok(asked > 1, `asked ${asked} times`);
 });
