@@ -158,22 +158,15 @@ async function trials(config: Partial<Config> = {}) {
   const second = await repo.git("rev-parse", "HEAD^{tree}");
   const runtime = new FakeRuntime();
   runtime.addImage("trial:1");
-  runtime.onRun = (run) => {
-    const nonce = new TextDecoder().decode(
-      run.files.find((f) => f.path.endsWith("nonce"))?.data,
-    ).trim();
-    return {
-      exitCode: run.spec.cmd[4] === "make check" ? 2 : 0,
-      stdout: new TextEncoder().encode("score: 3\n"),
-      collected: {
-        "/.ratchet-trial/log": {
-          kind: "file",
-          bytes: new TextEncoder().encode(`${nonce} wall ns 0 100 0\n`),
-          truncated: false,
-        },
-      },
-    };
-  };
+  // The wrapper's announcement and wall line, as it writes them to stderr.
+  const nonce = "6f1c0a52-3b7e-4d2a-9a61-0c2d8e4f7b13";
+  runtime.onRun = (run) => ({
+    exitCode: run.spec.cmd[4] === "make check" ? 2 : 0,
+    stdout: new TextEncoder().encode("score: 3\n"),
+    stderr: new TextEncoder().encode(
+      `\n${nonce} begin\n\n${nonce} wall ns 0 100 0\n`,
+    ),
+  });
   const images = new TreeImages({
     runtime,
     git: testGit,

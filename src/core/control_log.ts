@@ -2,7 +2,8 @@
  * The control log the in-container wrapper (`src/trial/wrapper.sh`) writes:
  * one line per event, each prefixed with the trial's nonce, so a command that
  * writes into the log cannot forge a line ratchet accepts (it never sees the
- * nonce: see wrapper.sh). Pure: parsing only.
+ * nonce: see wrapper.sh). The wrapper draws the nonce itself and announces
+ * it as the first line of the container's stderr. Pure: parsing only.
  */
 
 /** What the wrapper wrote into the control log. */
@@ -44,6 +45,31 @@ export function clockNs(clock: string, value: string): bigint | null {
       BigInt((decimal[2] ?? "").padEnd(9, "0"));
   }
   return null;
+}
+
+/** A log with nothing in it (no nonce was announced, or the output is lost). */
+export const EMPTY_CONTROL_LOG: Readonly<ControlLog> = Object.freeze({
+  started: false,
+  setupStatus: null,
+  timeout: false,
+  wall: null,
+});
+
+/** Longest nonce accepted: the kernel's UUID is 36 characters. */
+const NONCE_MAX = 64;
+
+/**
+ * The nonce the wrapper announced: its first control line, `"\n" + nonce +
+ * " begin\n"`, as the very first bytes of stderr (written before any
+ * command runs, so no command can put bytes before it). Null when stderr
+ * does not start with it (the wrapper failed before, or is not there).
+ */
+export function announcedNonce(stderr: Uint8Array): string | null {
+  const head = new TextDecoder().decode(stderr.subarray(0, NONCE_MAX + 8));
+  const m = new RegExp(`^\\n([0-9a-f-]{16,${NONCE_MAX}}) begin\\n`).exec(
+    head,
+  );
+  return m === null ? null : m[1]!;
 }
 
 /** Parse the control log; lines without the nonce (forgeries, noise) are ignored. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  announcedNonce,
   clockNs,
   CLOCKS,
   controlLogEnded,
@@ -111,4 +112,28 @@ Deno.test("splitControlLines() takes the wrapper's lines out of stderr and leave
   assert.equal(controlLogEnded(parseControlLog(cut.lines, n)), false);
   // Nothing of the wrapper's: the bytes come back as they were.
   assert.equal(dec(splitControlLines(enc("x\ny"), n).rest), "x\ny");
+});
+
+Deno.test("announcedNonce() takes the nonce only from the very first bytes of stderr", () => {
+  const uuid = "6f1c0a52-3b7e-4d2a-9a61-0c2d8e4f7b13";
+  const encode = (text: string) => new TextEncoder().encode(text);
+  assert.equal(announcedNonce(encode(`\n${uuid} begin\nmore`)), uuid);
+  assert.equal(
+    announcedNonce(encode("\n0123456789abcdef0123456789abcdef begin\n")),
+    "0123456789abcdef0123456789abcdef",
+  );
+  for (
+    const text of [
+      "",
+      `x\n${uuid} begin\n`,
+      `${uuid} begin\n`,
+      `\n${uuid} start\n`,
+      `\n${uuid} begin`,
+      "\nshort begin\n",
+      `\n${"a".repeat(65)} begin\n`,
+      `\n${uuid.toUpperCase()} begin\n`,
+    ]
+  ) {
+    assert.equal(announcedNonce(encode(text)), null, JSON.stringify(text));
+  }
 });

@@ -111,12 +111,10 @@ export interface RunOptions {
     | readonly CollectWant[]
     | ((streams: CapturedStderr) => readonly CollectWant[]);
   /**
-   * Called once the container has started, with a way to read a file of the
-   * running container (bounded like `collect`).
+   * Called once the container has started, with a way to see the head of
+   * its stderr so far (what the attach has delivered).
    */
-  onStart?: (
-    peek: (path: string, maxBytes: number) => Promise<Collected>,
-  ) => void;
+  onStart?: (stderrHead: (maxBytes: number) => Uint8Array) => void;
   /** Also return the container's filesystem changes against its image. */
   changes?: boolean;
   /**

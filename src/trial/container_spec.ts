@@ -6,7 +6,7 @@
  *
  * Layout inside every container: the tree at `/work` (from its image), HOME
  * a tmpfs at `/tmp/home`, ratchet's per-trial control directory at
- * `/.ratchet-trial` (put in before the start), `--cache` volumes and
+ * `/.ratchet-trial` (in the tree image), `--cache` volumes and
  * `--mount` binds where the user said.
  */
 import { createHash } from "node:crypto";

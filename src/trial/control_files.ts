@@ -1,26 +1,31 @@
 /**
- * The files of a wrapped container's control directory: what ratchet puts in
- * before the start (the directory and the nonce), which paths it reads back
- * from the stopped container (the control log, the setup output, the report
- * file), and what they say. Reads go through the Engine API, never follow a
- * link and are bounded in size.
+ * The files of a wrapped container's control directory: how they lie in
+ * every tree image (the directory, the log and the setup output, owned by
+ * the keeper so a command can write but not read them), which paths ratchet
+ * reads back from the stopped container (the control log when stderr does
+ * not hold it whole, the setup output, the report file), and what they say.
+ * Reads go through the Engine API, never follow a link and are bounded in
+ * size.
  */
 import { reportFileOf } from "../core/report_source.ts";
 import type { Config } from "../config/config.ts";
 import {
+  announcedNonce,
   type ControlLog,
   controlLogEnded,
+  EMPTY_CONTROL_LOG,
   parseControlLog,
   splitControlLines,
 } from "../core/control_log.ts";
 import { normalizeRelPath } from "../core/protect.ts";
+import { type Ident, keeperOf } from "../core/tree_layout.ts";
 import type {
   CapturedStderr,
   Collected,
   CollectWant,
-  PutEntry,
   RunResult,
 } from "../infra/runtime.ts";
+import type { TarItem } from "../infra/tar.ts";
 import { CONTROL_DIR, WORK_DIR } from "./container_spec.ts";
 
 /** Most of a report file that is read. */
@@ -42,19 +47,28 @@ export function reportPathOf(
   return file === null ? null : normalizeRelPath(file);
 }
 
-/** The control directory and the nonce, put into the container before it starts. */
-export function controlFiles(nonce: string, user: string): PutEntry[] {
-  const [uid, gid] = user.split(":").map(Number) as [number, number];
+/**
+ * The control directory as it lies in every tree image: the keeper's, 0755
+ * (nothing in it can be removed or replaced), with the log and the setup
+ * output the keeper's too, 0622: the trial user (root included: it has no
+ * capability) may write and truncate them, never read them or change their
+ * mode. The nonce-signed log stays unreadable to the command it times.
+ */
+export function controlDirItems(trial: Ident, mtime: number): TarItem[] {
+  const keeper = keeperOf(trial);
+  const dir = CONTROL_DIR.slice(1);
+  const file = (path: string): TarItem => ({
+    path,
+    kind: "file",
+    mode: 0o622,
+    ...keeper,
+    mtime,
+    data: new Uint8Array(),
+  });
   return [
-    { path: CONTROL_DIR.slice(1), kind: "dir", mode: 0o700, uid, gid },
-    {
-      path: `${CONTROL_DIR.slice(1)}/nonce`,
-      kind: "file",
-      mode: 0o600,
-      uid,
-      gid,
-      data: new TextEncoder().encode(nonce + "\n"),
-    },
+    { path: dir, kind: "dir", mode: 0o755, ...keeper, mtime },
+    file(LOG_PATH.slice(1)),
+    file(SETUP_PATH.slice(1)),
   ];
 }
 
@@ -80,16 +94,17 @@ export interface Wrapped {
 /**
  * What to read back from the stopped container, once its streams are
  * complete: the control log only when stderr does not already hold it whole
- * (cut by the output cap, or mangled by the command), the setup output with
- * a setup command, and the report file when it is the report source.
+ * (cut by the output cap) and the wrapper announced its nonce, the setup
+ * output with a setup command, and the report file when it is the report
+ * source.
  */
 export function collectList(
   setupCommand: string | null,
   reportPath: string | null,
-  nonce: string,
 ): (streams: CapturedStderr) => CollectWant[] {
   return (streams) => [
-    ...(logOfStderr(streams, nonce) === null
+    ...(announcedNonce(streams.stderr) !== null &&
+        logOfStderr(streams) === null
       ? [{ path: LOG_PATH, maxBytes: LOG_CAP_BYTES }]
       : []),
     ...(setupCommand === null
@@ -102,11 +117,9 @@ export function collectList(
 }
 
 /** The control log from the wrapper's stderr copy when whole, else null. */
-function logOfStderr(
-  streams: CapturedStderr,
-  nonce: string,
-): ControlLog | null {
-  if (streams.stderrTruncated) return null;
+function logOfStderr(streams: CapturedStderr): ControlLog | null {
+  const nonce = announcedNonce(streams.stderr);
+  if (nonce === null || streams.stderrTruncated) return null;
   const log = parseControlLog(
     splitControlLines(streams.stderr, nonce).lines,
     nonce,
@@ -114,21 +127,30 @@ function logOfStderr(
   return controlLogEnded(log) ? log : null;
 }
 
+/**
+ * Whether the wrapper's start line is in the stderr seen so far: the
+ * command (after any setup) has begun.
+ */
+export function startedIn(stderr: Uint8Array): boolean {
+  const nonce = announcedNonce(stderr);
+  return nonce !== null &&
+    parseControlLog(splitControlLines(stderr, nonce).lines, nonce).started;
+}
+
 /** What the container that ran to its end left: its log, report and setup output. */
 export function readWrapped(
   run: RunResult,
-  input: {
-    nonce: string;
-    reportPath: string | null;
-    setupCommand: string | null;
-  },
+  input: { reportPath: string | null; setupCommand: string | null },
 ): Wrapped {
-  const { nonce, reportPath } = input;
+  const { reportPath } = input;
+  const nonce = announcedNonce(run.stderr);
   // What the command wrote to stderr, without the wrapper's lines.
-  const command = { ...run, stderr: splitControlLines(run.stderr, nonce).rest };
+  const command = nonce === null
+    ? run
+    : { ...run, stderr: splitControlLines(run.stderr, nonce).rest };
   return {
     run: command,
-    log: logOfStderr(run, nonce) ??
+    log: nonce === null ? EMPTY_CONTROL_LOG : logOfStderr(run) ??
       parseControlLog(textOf(run.collected[LOG_PATH]), nonce),
     killed: null,
     report: reportPath === null

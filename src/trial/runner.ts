@@ -4,16 +4,17 @@
  * from the stopped container → the outcome → the saved report. Also the
  * `--check-command` gate (`runCheck`), which is the same with another command.
  *
- * Nothing here touches the host's copy of a tree: the tree is in its image,
- * the control log, the setup output and the report file come back through
- * the Engine API (never following a link, bounded in size and time), and the
+ * Nothing here touches the host's copy of a tree: the tree (and the control
+ * directory) is in its image, the wrapper's control log comes back on
+ * stderr, and the setup output, the report file and, when stderr was cut,
+ * the control log come back through the Engine API (never following a link, bounded in size and time), and the
  * container is removed whatever happens.
  *
  * A host-side backstop catches a command that kills the in-container
  * watchdog: without a setup command the engine's timeout is set to the trial
  * timeout plus a grace period; with one (untimed, so of unknown length)
- * ratchet polls the control log for the wrapper's "start" line and then
- * arms its own kill. A disk watch kills a trial that fills the disk holding
+ * ratchet watches stderr for the wrapper's "start" line and then arms its
+ * own kill. A disk watch kills a trial that fills the disk holding
  * `.ratchet/` or a local engine's storage (where a trial's writes land).
  *
  * Infrastructure failures (Docker unreachable or dying: UpstreamError from
@@ -25,7 +26,7 @@
  * `disk_watch.ts`, and what the end means in `verdict.ts`.
  */
 import type { Config } from "../config/config.ts";
-import { parseControlLog } from "../core/control_log.ts";
+import { EMPTY_CONTROL_LOG } from "../core/control_log.ts";
 import {
   formatTrialReport,
   OUTPUT_CAP_BYTES,
@@ -34,12 +35,10 @@ import {
 import { RatchetError } from "../errors.ts";
 import type { ContainerRuntime, RunResult } from "../infra/runtime.ts";
 import type { NetnsGroup } from "../infra/netns_pool.ts";
-import { randomHex } from "../infra/random.ts";
 import { backstopFor } from "./backstop.ts";
 import { type SpecContext, trialSpec } from "./container_spec.ts";
 import {
   collectList,
-  controlFiles,
   readWrapped,
   reportPathOf,
   type Wrapped,
@@ -142,7 +141,6 @@ async function runWrapped(
   const { config, runtime, spec: ctx } = deps;
   const image = await deps.images.imageOf(input.tree);
   const caches = await deps.images.caches(input.tree, config.cache, ctx);
-  const nonce = randomHex(16);
   const spec = trialSpec(ctx, {
     image,
     run: {
@@ -156,7 +154,7 @@ async function runWrapped(
     caches,
   });
   const reportPath = wantReport ? reportPathOf(config) : null;
-  const collect = collectList(config.setupCommand, reportPath, nonce);
+  const collect = collectList(config.setupCommand, reportPath);
 
   // The backstop and the disk watch (see the module comment).
   const host = new AbortController();
@@ -166,7 +164,6 @@ async function runWrapped(
   const backstop = backstopFor({
     timeoutSeconds: config.trialTimeoutSeconds,
     setupCommand: config.setupCommand,
-    nonce,
     host,
   });
   const diskDirs = deps.diskDirs ?? [];
@@ -179,7 +176,6 @@ async function runWrapped(
       outputCapBytes: OUTPUT_CAP_BYTES,
       signal,
       sharedNetns: sharedNetnsOf(ctx.runId, input.iter, deps.images.baseImage),
-      files: controlFiles(nonce, ctx.user),
       collect,
       ...(backstop.onStart === undefined ? {} : { onStart: backstop.onStart }),
     });
@@ -189,13 +185,12 @@ async function runWrapped(
       !(error instanceof RatchetError);
     if (!ours) throw error;
     // Awaited, so the watches stop (finally) only once this is done.
-    return await hostKilled(runtime, diskDirs, reason, nonce);
+    return await hostKilled(runtime, diskDirs, reason);
   } finally {
     backstop.stop();
     disk.stop();
   }
   return readWrapped(run, {
-    nonce,
     reportPath,
     setupCommand: config.setupCommand,
   });
@@ -206,7 +201,6 @@ async function hostKilled(
   runtime: ContainerRuntime,
   diskDirs: readonly string[],
   reason: unknown,
-  nonce: string,
 ): Promise<Wrapped> {
   if (reason instanceof DiskFilled) {
     // If the disk stays short, the trial was not the cause and the run
@@ -214,7 +208,7 @@ async function hostKilled(
     await failIfDiskStillShort(runtime, diskDirs);
     return {
       run: lostRun(DISK_FILLED_DETAIL),
-      log: parseControlLog("", nonce),
+      log: EMPTY_CONTROL_LOG,
       killed: "disk",
       report: null,
       setupOutput: null,
@@ -225,7 +219,7 @@ async function hostKilled(
     run: lostRun(
       "the run command outlived its timeout and the in-container watchdog; the container was killed from the host and its output is lost",
     ),
-    log: parseControlLog("", nonce),
+    log: EMPTY_CONTROL_LOG,
     killed: "backstop",
     report: null,
     setupOutput: null,

@@ -1,7 +1,8 @@
 /**
  * The trial runner (`runTrial`, `runCheck`) on a fake engine: what it gives
- * the container (the tree's image, the wrapper, the nonce, the control files,
- * the paths it reads back) and how it judges what the container left. The
+ * the container (the tree's image, the wrapper), the paths it reads back,
+ * and how it judges what the container left (the control log signed with the
+ * nonce the wrapper announced on stderr). The
  * wrapper itself is tested in wrapper_test.ts, the real engine in
  * tests/integration/trial_test.ts.
  */
@@ -27,23 +28,17 @@ const file = (text: string, truncated = false): Collected => ({
   truncated,
 });
 
-/** The nonce the runner put into the container. */
-function nonceOf(run: FakeRun): string {
-  const entry = run.files.find((f) =>
-    f.path === `${CONTROL_DIR.slice(1)}/nonce`
-  );
-  assert.ok(entry?.data, "the nonce file is put into the container");
-  return new TextDecoder().decode(entry.data).trim();
-}
+/** The nonce a fake wrapper announces, and its announcement (first on stderr). */
+const NONCE = "6f1c0a52-3b7e-4d2a-9a61-0c2d8e4f7b13";
+const BEGIN = `\n${NONCE} begin\n`;
 
 /** A control log as the wrapper writes it, for a command that ran `seconds`. */
 function wrapperLog(
-  run: FakeRun,
   seconds: number,
   status: number,
   extra: string[] = [],
 ): Collected {
-  const n = nonceOf(run);
+  const n = NONCE;
   const t0 = 1_000_000_000_000_000_000n;
   const t1 = t0 + BigInt(Math.round(seconds * 1e9));
   return file(
@@ -106,9 +101,20 @@ async function setup(config: Partial<Config> = {}) {
     ref,
     saved,
     tree,
-    /** Make every container do `fn`. */
-    on(fn: (run: FakeRun) => Partial<RunResult>) {
-      runtime.onRun = (run) => fn(run);
+    /**
+     * Make every container do `fn`; its stderr starts with the wrapper's
+     * announcement of NONCE unless `begin` is false.
+     */
+    on(fn: (run: FakeRun) => Partial<RunResult>, begin = true) {
+      runtime.onRun = (run) => {
+        const got = fn(run);
+        if (!begin) return got;
+        const stderr = got.stderr ?? new Uint8Array();
+        return {
+          ...got,
+          stderr: new Uint8Array([...encode(BEGIN), ...stderr]),
+        };
+      };
     },
     [Symbol.asyncDispose]: () => repo[Symbol.asyncDispose](),
   };
@@ -121,16 +127,12 @@ const request = (ref: TreeRef) => ({
   tree: ref,
 });
 
-Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image, with a fresh nonce", async () => {
+Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image, and puts nothing in", async () => {
   await using t = await setup();
-  const nonces: string[] = [];
-  t.on((run) => {
-    nonces.push(nonceOf(run));
-    return {
-      stdout: encode("score: 2.5\n"),
-      collected: { [LOG]: wrapperLog(run, 0.25, 0) },
-    };
-  });
+  t.on(() => ({
+    stdout: encode("score: 2.5\n"),
+    collected: { [LOG]: wrapperLog(0.25, 0) },
+  }));
   const result = await runTrial(t.deps, request(t.ref));
   await runTrial(t.deps, request(t.ref));
   assert.equal(result.outcome, "ok");
@@ -158,27 +160,20 @@ Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image,
   assert.equal(run.spec.capabilities, "none");
   assert.equal(run.spec.labels["ratchet.iter"], "3");
   assert.equal(run.spec.labels["ratchet.trial"], "2");
-  // The control directory and nonce are the trial user's and private.
-  assert.deepEqual(
-    run.files.map((f) =>
-      `${f.kind} ${f.path} ${f.mode.toString(8)} ${f.uid}:${f.gid}`
-    ),
-    [
-      "dir .ratchet-trial 700 1000:1001",
-      "file .ratchet-trial/nonce 600 1000:1001",
-    ],
-  );
-  assert.match(nonces[0]!, /^[0-9a-f]{32}$/);
-  assert.notEqual(nonces[0], nonces[1]);
-  // No copy of the log in stderr: the log file is read back, capped.
+  // The control directory comes with the image: nothing is put in.
+  assert.deepEqual(run.files, []);
+  // No copy of the log in stderr but the announcement: the log file is read
+  // back, capped. No announcement: no nonce, so no log is worth reading.
   const collect = run.options.collect as (
     s: { stderr: Uint8Array; stderrTruncated: boolean },
   ) => unknown;
   assert.deepEqual(
+    collect({ stderr: encode(BEGIN), stderrTruncated: false }),
+    [{ path: LOG, maxBytes: 1024 * 1024 }],
+  );
+  assert.deepEqual(
     collect({ stderr: new Uint8Array(), stderrTruncated: false }),
-    [
-      { path: LOG, maxBytes: 1024 * 1024 },
-    ],
+    [],
   );
   // No setup command: the engine's own timeout is the backstop.
   assert.equal(run.options.timeoutMs, 60_000 + BACKSTOP_GRACE_MS);
@@ -195,14 +190,14 @@ Deno.test("runTrial() runs the wrapper in a fresh container of the tree's image,
 
 Deno.test("runTrial() ignores control-log lines without the nonce", async () => {
   await using t = await setup({ reportSource: "wall", metricName: "time" });
-  t.on((run) => ({
+  t.on(() => ({
     collected: {
       [LOG]: file(
         [
           "forged wall ns 0 1 0",
           `${"0".repeat(32)} wall ns 0 1 0`,
           new TextDecoder().decode(
-            (wrapperLog(run, 1.5, 0) as { bytes: Uint8Array }).bytes,
+            (wrapperLog(1.5, 0) as { bytes: Uint8Array }).bytes,
           ),
         ].join("\n"),
       ),
@@ -221,9 +216,9 @@ Deno.test("runTrial() ignores control-log lines without the nonce", async () => 
 Deno.test("runTrial() reads the report file from the stopped container", async () => {
   await using t = await setup({ reportSource: "out/./r.txt" });
   const at = `${WORK_DIR}/out/r.txt`;
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("score: 1\n"),
-    collected: { [LOG]: wrapperLog(run, 0.1, 0), [at]: file("score: 42\n") },
+    collected: { [LOG]: wrapperLog(0.1, 0), [at]: file("score: 42\n") },
   }));
   const result = await runTrial(t.deps, request(t.ref));
   assert.deepEqual([result.outcome, result.score], ["ok", 42]);
@@ -243,8 +238,8 @@ Deno.test("runTrial() reads the report file from the stopped container", async (
       [file("score: 42\n", true), /larger than 10 MiB/],
     ] as const
   ) {
-    t.on((run) => ({
-      collected: { [LOG]: wrapperLog(run, 0.1, 0), [at]: collected },
+    t.on(() => ({
+      collected: { [LOG]: wrapperLog(0.1, 0), [at]: collected },
     }));
     const r = await runTrial(t.deps, request(t.ref));
     assert.equal(r.outcome, "no_metric");
@@ -261,9 +256,9 @@ Deno.test("runTrial() judges kills and exit statuses before the metric", async (
     [{ exitCode: 3 }, "crashed", /exited with status 3/],
   ];
   for (const [got, outcome, words] of cases) {
-    t.on((run) => ({
+    t.on(() => ({
       stdout: encode("score: 5\n"),
-      collected: { [LOG]: wrapperLog(run, 0.1, got.exitCode ?? 0) },
+      collected: { [LOG]: wrapperLog(0.1, got.exitCode ?? 0) },
       ...got,
     }));
     const r = await runTrial(t.deps, request(t.ref));
@@ -272,10 +267,10 @@ Deno.test("runTrial() judges kills and exit statuses before the metric", async (
     assert.match(r.detail, words);
   }
   // The in-container watchdog fired: a timeout, whatever the exit status.
-  t.on((run) => ({
+  t.on(() => ({
     exitCode: 137,
     collected: {
-      [LOG]: file(`${nonceOf(run)} start\n${nonceOf(run)} timeout\n`),
+      [LOG]: file(`${NONCE} start\n${NONCE} timeout\n`),
     },
   }));
   const watchdog = await runTrial(t.deps, request(t.ref));
@@ -288,10 +283,10 @@ Deno.test("runTrial() judges kills and exit statuses before the metric", async (
 
 Deno.test("runTrial() with a setup command reads its output and polls for the start instead of an engine timeout", async () => {
   await using t = await setup({ setupCommand: "make deps" });
-  t.on((run) => ({
+  t.on(() => ({
     exitCode: 2,
     collected: {
-      [LOG]: file(`${nonceOf(run)} setup 2\n`),
+      [LOG]: file(`${NONCE} setup 2\n`),
       [SETUP]: file("make: *** no rule\n"),
     },
   }));
@@ -314,7 +309,7 @@ Deno.test("runTrial() with a setup command reads its output and polls for the st
 
 Deno.test("runTrial() without a timeout sets none, on the engine or in the wrapper", async () => {
   await using t = await setup({ trialTimeoutSeconds: null });
-  t.on((run) => ({ collected: { [LOG]: wrapperLog(run, 0.1, 0) } }));
+  t.on(() => ({ collected: { [LOG]: wrapperLog(0.1, 0) } }));
   await runTrial(t.deps, request(t.ref));
   const [run] = t.runtime.runs;
   assert.equal(run!.options.timeoutMs, null);
@@ -324,11 +319,11 @@ Deno.test("runTrial() without a timeout sets none, on the engine or in the wrapp
 
 Deno.test("runTrial() saves the trial's report, which reads back", async () => {
   await using t = await setup();
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("step 1\nscore: 7\n"),
     stderr: encode("warning\n"),
     stderrTruncated: true,
-    collected: { [LOG]: wrapperLog(run, 0.5, 0) },
+    collected: { [LOG]: wrapperLog(0.5, 0) },
   }));
   const r = await runTrial(t.deps, { ...request(t.ref), side: "incumbent" });
   assert.equal(t.saved.length, 1);
@@ -350,9 +345,9 @@ Deno.test("runTrial() holds a trial to the baseline's unit and guards", async ()
   await using t = await setup({
     guard: [{ name: "accuracy", direction: "max", tolerance: 0.01 }],
   });
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("score: 3 MB\naccuracy: 0.9\n"),
-    collected: { [LOG]: wrapperLog(run, 0.1, 0) },
+    collected: { [LOG]: wrapperLog(0.1, 0) },
   }));
   const ok = await runTrial(t.deps, { ...request(t.ref), expectedUnit: "MB" });
   assert.deepEqual([ok.outcome, ok.unit], ["ok", "MB"]);
@@ -362,9 +357,9 @@ Deno.test("runTrial() holds a trial to the baseline's unit and guards", async ()
     expectedUnit: null,
   });
   assert.equal(unit.outcome, "no_metric");
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("score: 3 MB\n"),
-    collected: { [LOG]: wrapperLog(run, 0.1, 0) },
+    collected: { [LOG]: wrapperLog(0.1, 0) },
   }));
   const guardless = await runTrial(t.deps, request(t.ref));
   assert.equal(guardless.outcome, "no_metric");
@@ -389,9 +384,9 @@ Deno.test("runCheck() passes on exit 0 and says why otherwise", async () => {
     setupCommand: "make",
   });
   const check = () => runCheck(t.deps, { iter: 5, tree: t.ref });
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("3 passed\n"),
-    collected: { [LOG]: wrapperLog(run, 0.1, 0) },
+    collected: { [LOG]: wrapperLog(0.1, 0) },
   }));
   const passed = await check();
   assert.deepEqual(passed, {
@@ -406,18 +401,18 @@ Deno.test("runCheck() passes on exit 0 and says why otherwise", async () => {
   assert.equal(run!.spec.labels["ratchet.trial"], "check");
   // A check reads back no report file (the setup output is read, unsaved).
   assert.deepEqual(t.runtime.collectedPaths[0], [LOG, SETUP]);
-  t.on((run) => ({
+  t.on(() => ({
     exitCode: 1,
     stdout: encode("1 failed\n"),
-    collected: { [LOG]: wrapperLog(run, 0.1, 1) },
+    collected: { [LOG]: wrapperLog(0.1, 1) },
   }));
   const failed = await check();
   assert.equal(failed.passed, false);
   assert.equal(failed.detail, "the check command exited with status 1");
   assert.match(failed.outputTail, /1 failed/);
-  t.on((run) => ({
+  t.on(() => ({
     exitCode: 4,
-    collected: { [LOG]: file(`${nonceOf(run)} setup 4\n`) },
+    collected: { [LOG]: file(`${NONCE} setup 4\n`) },
   }));
   assert.match(
     (await check()).detail,
@@ -446,9 +441,9 @@ Deno.test("runCheck() without --check-command runs nothing", async () => {
 });
 
 /** The wrapper's lines as it also writes them to stderr ("\n" + line + "\n"). */
-function stderrCopy(run: FakeRun, seconds: number, status: number): string {
+function stderrCopy(seconds: number, status: number): string {
   const log = new TextDecoder().decode(
-    (wrapperLog(run, seconds, status) as { bytes: Uint8Array }).bytes,
+    (wrapperLog(seconds, status) as { bytes: Uint8Array }).bytes,
   );
   return log.split("\n").filter((l) => l !== "").map((l) => `\n${l}\n`)
     .join("");
@@ -458,8 +453,8 @@ Deno.test("runTrial() takes the control log from stderr when it is whole, and re
   await using t = await setup();
   // Whole in stderr: no log file is read, and the command's stderr comes
   // back without the wrapper's lines.
-  t.on((run) => {
-    const [start, wall] = stderrCopy(run, 0.25, 0).split("\n\n");
+  t.on(() => {
+    const [start, wall] = stderrCopy(0.25, 0).split("\n\n");
     return {
       stdout: encode("score: 3\n"),
       stderr: encode(`${start}\nwarn\n${wall}`),
@@ -471,11 +466,11 @@ Deno.test("runTrial() takes the control log from stderr when it is whole, and re
   assert.deepEqual(t.runtime.collectedPaths[0], []);
   assert.equal(parseTrialReport(t.saved[0]!.text)?.stderr, "warn\n");
   // Cut by the output cap: the log file is read and decides.
-  t.on((run) => ({
+  t.on(() => ({
     stdout: encode("score: 3\n"),
-    stderr: encode(stderrCopy(run, 0.25, 0).slice(0, 40)),
+    stderr: encode(stderrCopy(0.25, 0).slice(0, 40)),
     stderrTruncated: true,
-    collected: { [LOG]: wrapperLog(run, 0.5, 0) },
+    collected: { [LOG]: wrapperLog(0.5, 0) },
   }));
   const cut = await runTrial(t.deps, request(t.ref));
   assert.deepEqual(t.runtime.collectedPaths[1], [LOG]);
@@ -489,4 +484,19 @@ Deno.test("runTrial() takes the control log from stderr when it is whole, and re
   const forged = await runTrial(t.deps, request(t.ref));
   assert.deepEqual(t.runtime.collectedPaths[2], [LOG]);
   assert.equal(forged.wallSeconds, null);
+  // Only the very first bytes announce the nonce: an announcement anywhere
+  // else (a command printing its own, then lines signed with it) is the
+  // command's output, and no log file is read without one.
+  const own = "0123456789abcdef0123456789abcdef";
+  t.on(() => ({
+    stdout: encode("score: 3\n"),
+    stderr: encode(
+      `x\n${own} begin\n\n${own} start\n\n${own} wall er 0 0.1 0\n`,
+    ),
+    collected: { [LOG]: file(`${own} start\n${own} wall er 0 0.1 0\n`) },
+  }), false);
+  const impostor = await runTrial(t.deps, request(t.ref));
+  assert.deepEqual(t.runtime.collectedPaths[3], []);
+  assert.equal(impostor.wallSeconds, null);
+  assert.match(parseTrialReport(t.saved[3]!.text)?.stderr ?? "", /begin/);
 });

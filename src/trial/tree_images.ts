@@ -2,7 +2,8 @@
  * Trees travel as images (spec section 5): each distinct tree that is
  * measured or checked becomes one image layer on top of the run's trial
  * image, with the tree at `/work` laid out so the protected paths are
- * read-only by ownership and mode (`core/tree_layout.ts`). It is built once
+ * read-only by ownership and mode (`core/tree_layout.ts`), and the trial
+ * wrapper's control directory (`control_files.ts`). It is built once
  * through the Engine API and every trial of the tree is a fresh container of
  * it, so a trial costs the same whatever the repository's size, and what a
  * trial writes dies with its container.
@@ -25,6 +26,7 @@ import {
   cacheMounts,
   type SpecContext,
 } from "./container_spec.ts";
+import { controlDirItems } from "./control_files.ts";
 import {
   ContentReader,
   listSource,
@@ -103,6 +105,7 @@ function* treeItems(
     policy,
     trialUser,
   );
+  yield* controlDirItems(trialUser, TREE_MTIME);
   for (const p of placed) {
     const base = {
       path: p.path === "" ? "work" : `work/${p.path}`,

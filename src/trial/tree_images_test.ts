@@ -124,6 +124,11 @@ Deno.test("TreeImages.imageOf() builds one layer per tree, laid out read-only wh
   // user's; the root holds both, so it is sticky and the keeper's. The stale
   // report is left out; its directory and the scratch path are there.
   assert.deepEqual(layer, {
+    // The wrapper's control directory: the keeper's; the trial user may
+    // write the files, never read or replace them.
+    ".ratchet-trial": "dir 0:0 755",
+    ".ratchet-trial/log": "file 0:0 622 ",
+    ".ratchet-trial/setup.out": "file 0:0 622 ",
     "work": "dir 0:0 1777",
     "work/build": "dir 1000:1000 755",
     "work/out": "dir 1000:1000 755",

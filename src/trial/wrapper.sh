@@ -4,29 +4,37 @@
 # seconds or "". Exits with the command's status (or the setup command's when
 # that failed).
 #
-# ratchet puts /.ratchet-trial/nonce into the container before it starts; the
-# wrapper reads it into memory and empties the file before any command runs,
-# so no command can learn it. Every line the wrapper writes to
-# /.ratchet-trial/log carries the nonce; ratchet reads the log back from the
-# stopped container and ignores lines without it (a command can destroy the
-# log, never forge it). The log is written through descriptor 9, opened
-# before any command runs and closed for every command: replacing the path
-# (with a FIFO, a symlink) cannot block the wrapper or redirect what it
-# writes. Each line also goes to the container's stderr through descriptor 8
-# (a copy of 2, closed for every command), as "\n" + line + "\n" so it stands
-# on a line of its own: ratchet reads the log from there when it is whole,
-# which spares reading the file back through the engine. The command's wall
-# time is taken with the best clock the image has: the shell's $EPOCHREALTIME (busybox ash, bash; no fork),
-# date +%s%N, busybox adjtimex (us), else /proc/uptime (10 ms). With a timeout
-# a watchdog SIGKILLs every process the trial user has (kill -9 -1).
+# The wrapper draws a nonce from the kernel before any command runs and keeps
+# it in memory. Every line it writes carries the nonce: ratchet ignores lines
+# without it, so a command can destroy the control log, never forge it. The
+# first line ("begin") goes to the container's stderr before any command
+# runs: that is how ratchet learns the nonce (a command cannot read the
+# container's output). Each line goes to stderr through descriptor 8 (a copy
+# of 2, closed for every command) as "\n" + line + "\n", so it stands on a
+# line of its own; ratchet reads the log from there when it is whole. It
+# also goes to /.ratchet-trial/log through descriptor 9, opened before any
+# command runs and closed for every command, which ratchet reads back from
+# the stopped container only when stderr was cut. The control directory and
+# its files come with the tree's image, owned by another user: the trial
+# user can append to the log (or truncate it) but not read, replace or
+# chmod it, so a command cannot learn the nonce there either. The command's
+# wall time is taken with the best clock the image has: the shell's
+# $EPOCHREALTIME (busybox ash, bash; no fork), date +%s%N, busybox adjtimex
+# (us), else /proc/uptime (10 ms). With a timeout a watchdog SIGKILLs every
+# process the trial user has (kill -9 -1).
 c=/.ratchet-trial
 n=
-read -r n < "$c/nonce" 2>/dev/null
-: > "$c/nonce" 2>/dev/null
-[ -n "$n" ] || { echo "ratchet: the trial control file is missing" >&2; exit 125; }
-exec 9>> "$c/log" || { echo "ratchet: the trial control log cannot be opened" >&2; exit 125; }
+# Nothing may reach stderr before the announcement: errors are silenced first.
+read -r n 2>/dev/null < /proc/sys/kernel/random/uuid
+[ -n "$n" ] || n=$(od -An -N16 -tx1 /dev/urandom 2>/dev/null | tr -d ' \n')
+[ -n "$n" ] || { echo "ratchet: no random source for the trial nonce (/proc/sys/kernel/random/uuid, /dev/urandom)" >&2; exit 125; }
+# The image holds the log; a failed `exec` redirection would end the shell
+# with its own message and status, so it is checked first.
+[ -w "$c/log" ] || { echo "ratchet: the trial control log $c/log is missing or not writable (the image was not built by ratchet)" >&2; exit 125; }
+exec 9>> "$c/log"
 exec 8>&2
 r() { printf '%s %s\n' "$n" "$*" >&9; printf '\n%s %s\n' "$n" "$*" >&8; }
+r begin
 k=up
 case $EPOCHREALTIME in
   [0-9]*[.,][0-9]*) k=er ;;

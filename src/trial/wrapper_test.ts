@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  announcedNonce,
   controlLogEnded,
   parseControlLog,
   splitControlLines,
@@ -14,7 +15,8 @@ import {
 import { CONTROL_DIR, WORK_DIR } from "./container_spec.ts";
 import { WRAPPER } from "./runner.ts";
 
-const NONCE = "0123456789abcdef0123456789abcdef";
+/** Where the wrapper draws its nonce from first. */
+const KERNEL_UUID = "/proc/sys/kernel/random/uuid";
 
 /**
  * The wrapper timed the `sleep 0.2`: at least 0.2 s (less 10 ms for the
@@ -35,14 +37,23 @@ function assertTimed(
 
 /** Run the wrapper on the host with its container paths redirected to temp dirs. */
 async function hostWrapper(
-  args: { command: string; setup: string; shell?: string; nonce?: boolean },
+  args: {
+    command: string;
+    setup: string;
+    shell?: string;
+    /** false: no control directory. */
+    controlDir?: boolean;
+    /** Edits the script (a missing random source). */
+    edit?: (script: string) => string;
+  },
 ): Promise<
   {
     code: number;
     stdout: string;
     stderr: string;
+    /** The nonce announced first on stderr, or "" when none was. */
+    nonce: string;
     log: string;
-    nonceLeft: string;
     setupOut: string;
     /** Seconds the wrapper process lived, measured from here. */
     elapsed: number;
@@ -51,13 +62,15 @@ async function hostWrapper(
   const ctl = await Deno.makeTempDir();
   const work = await Deno.makeTempDir();
   try {
-    if (args.nonce !== false) {
-      await Deno.writeTextFile(join(ctl, "nonce"), NONCE + "\n");
+    // The control files as the tree image holds them.
+    if (args.controlDir === false) await Deno.remove(ctl);
+    else {
+      await Deno.writeTextFile(join(ctl, "log"), "");
+      await Deno.writeTextFile(join(ctl, "setup.out"), "");
     }
     assert.ok(WRAPPER.includes(CONTROL_DIR) && WRAPPER.includes(WORK_DIR));
-    const script = WRAPPER.replaceAll(CONTROL_DIR, ctl).replaceAll(
-      WORK_DIR,
-      work,
+    const script = (args.edit ?? ((s) => s))(
+      WRAPPER.replaceAll(CONTROL_DIR, ctl).replaceAll(WORK_DIR, work),
     );
     const started = performance.now();
     const out = await new Deno.Command(args.shell ?? "sh", {
@@ -78,43 +91,62 @@ async function hostWrapper(
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout).replaceAll(work, "WORK"),
       stderr: new TextDecoder().decode(out.stderr),
+      nonce: announcedNonce(out.stderr) ?? "",
       log: await read("log"),
-      nonceLeft: await read("nonce"),
       setupOut: (await read("setup.out")).replaceAll(work, "WORK"),
       elapsed,
     };
   } finally {
-    await Deno.remove(ctl, { recursive: true });
+    await Deno.remove(ctl, { recursive: true }).catch(() => {});
     await Deno.remove(work, { recursive: true });
   }
 }
 
-Deno.test("WRAPPER wipes the nonce, times the command, and keeps its exit status", async () => {
+Deno.test("WRAPPER announces a fresh nonce on stderr before any command, times the command, and keeps its exit status", async () => {
   const r = await hostWrapper({
-    command: "cat CTL/nonce; env; pwd; sleep 0.2; exit 3",
+    command: "env; pwd; sleep 0.2; exit 3",
     setup: "echo setting up; pwd",
   });
   assert.equal(r.code, 3);
-  // Neither the file, the environment nor the output holds the nonce any more.
-  assert.equal(r.nonceLeft, "");
-  assert.doesNotMatch(r.stdout, new RegExp(NONCE));
+  // The kernel's UUID, first on stderr, and nowhere the command can see.
+  assert.match(r.nonce, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-/);
+  assert.ok(r.stderr.startsWith(`\n${r.nonce} begin\n`), r.stderr);
+  assert.doesNotMatch(r.stdout + r.setupOut, new RegExp(r.nonce));
   // Both commands run in the tree.
   assert.match(r.stdout, /^WORK$/m);
   assert.equal(r.setupOut, "setting up\nWORK\n");
-  const log = parseControlLog(r.log, NONCE);
+  const log = parseControlLog(r.log, r.nonce);
   assert.equal(log.started, true);
   assert.equal(log.setupStatus, null);
   assert.equal(log.wall?.status, 3);
   assertTimed(log.wall?.seconds, r.elapsed, r.log);
   // Every line of the log carries the nonce.
   for (const line of r.log.trim().split("\n")) {
-    assert.ok(line.startsWith(`${NONCE} `), line);
+    assert.ok(line.startsWith(`${r.nonce} `), line);
   }
   // The same lines are on stderr, each on a line of its own, and nothing
   // else is (the command wrote nothing there).
-  const copy = splitControlLines(new TextEncoder().encode(r.stderr), NONCE);
+  const copy = splitControlLines(new TextEncoder().encode(r.stderr), r.nonce);
   assert.equal(copy.lines, r.log.trim());
   assert.equal(new TextDecoder().decode(copy.rest), "");
+  // Each run draws its own.
+  const again = await hostWrapper({ command: "true", setup: "" });
+  assert.match(again.nonce, /^[0-9a-f-]{36}$/);
+  assert.notEqual(again.nonce, r.nonce);
+});
+
+Deno.test("WRAPPER draws its nonce from /dev/urandom where the kernel's UUID file is missing", async () => {
+  const r = await hostWrapper({
+    command: "true",
+    setup: "",
+    edit: (script) => {
+      assert.ok(script.includes(KERNEL_UUID));
+      return script.replaceAll(KERNEL_UUID, "/nonexistent/uuid");
+    },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.nonce, /^[0-9a-f]{32}$/);
+  assert.notEqual(parseControlLog(r.log, r.nonce).wall, null);
 });
 
 Deno.test("WRAPPER's stderr copy of its log survives a command's unterminated stderr and its background writers", async () => {
@@ -125,17 +157,17 @@ Deno.test("WRAPPER's stderr copy of its log survives a command's unterminated st
   assert.equal(r.code, 0);
   // The background writer holds stderr open, so its line is in r.stderr,
   // written after the wrapper's last line.
-  const copy = splitControlLines(new TextEncoder().encode(r.stderr), NONCE);
+  const copy = splitControlLines(new TextEncoder().encode(r.stderr), r.nonce);
   assert.equal(copy.lines, r.log.trim());
   assert.equal(new TextDecoder().decode(copy.rest), "partiallate\n");
-  assert.equal(controlLogEnded(parseControlLog(copy.lines, NONCE)), true);
+  assert.equal(controlLogEnded(parseControlLog(copy.lines, r.nonce)), true);
 });
 
 Deno.test("WRAPPER reads the shell's own clock where it has one, date where not", async () => {
   // bash and busybox ash have $EPOCHREALTIME; Debian's sh (dash) does not.
   for (const [shell, clock] of [["bash", "er"], ["dash", "ns"]] as const) {
     const r = await hostWrapper({ command: "sleep 0.2", setup: "", shell });
-    const log = parseControlLog(r.log, NONCE);
+    const log = parseControlLog(r.log, r.nonce);
     assert.equal(log.wall?.clock, clock, `${shell}: ${r.log}`);
     assertTimed(log.wall?.seconds, r.elapsed, `${shell}: ${r.log}`);
   }
@@ -145,22 +177,22 @@ Deno.test("WRAPPER stops at a failing setup command", async () => {
   const r = await hostWrapper({ command: "echo ran", setup: "exit 4" });
   assert.equal(r.code, 4);
   assert.equal(r.stdout, "");
-  const log = parseControlLog(r.log, NONCE);
+  const log = parseControlLog(r.log, r.nonce);
   assert.equal(log.setupStatus, 4);
   assert.equal(log.started, false);
   assert.equal(log.wall, null);
 });
 
-Deno.test("WRAPPER refuses to run without its control file", async () => {
+Deno.test("WRAPPER refuses to run without its control directory, announcing nothing", async () => {
   const r = await hostWrapper({
     command: "echo ran",
     setup: "",
-    nonce: false,
+    controlDir: false,
   });
   assert.equal(r.code, 125);
   assert.equal(r.stdout, "");
-  assert.match(r.stderr, /trial control file is missing/);
-  assert.equal(r.log, "");
+  assert.match(r.stderr, /trial control log .* is missing or not writable/);
+  assert.equal(r.nonce, "");
 });
 
 Deno.test("WRAPPER keeps lines a command forges in the log from counting", async () => {
@@ -169,7 +201,7 @@ Deno.test("WRAPPER keeps lines a command forges in the log from counting", async
     setup: "",
   });
   assert.equal(r.code, 0);
-  const log = parseControlLog(r.log, NONCE);
+  const log = parseControlLog(r.log, r.nonce);
   assert.ok(log.wall !== null && log.wall.seconds < 10, r.log);
   assert.match(r.log, /^forged wall/m);
 });
@@ -178,7 +210,7 @@ Deno.test("WRAPPER writes its log through a descriptor a command cannot swap: a 
   const ctl = await Deno.makeTempDir();
   const work = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(join(ctl, "nonce"), NONCE + "\n");
+    await Deno.writeTextFile(join(ctl, "log"), "");
     const script = WRAPPER.replaceAll(CONTROL_DIR, ctl).replaceAll(
       WORK_DIR,
       work,

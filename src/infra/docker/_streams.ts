@@ -24,6 +24,19 @@ export class CappedBuffer {
     this.#kept += take;
   }
 
+  /** The first `maxBytes` kept so far. */
+  head(maxBytes: number): Uint8Array {
+    const out = new Uint8Array(Math.min(maxBytes, this.#kept));
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      if (offset >= out.length) break;
+      const take = Math.min(chunk.length, out.length - offset);
+      out.set(chunk.subarray(0, take), offset);
+      offset += take;
+    }
+    return out;
+  }
+
   bytes(): Uint8Array {
     const out = new Uint8Array(this.#kept);
     let offset = 0;

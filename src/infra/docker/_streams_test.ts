@@ -209,3 +209,15 @@ Deno.test("untilAborted() rejects at the abort and destroys a stream that arrive
   await new Promise((r) => setTimeout(r, 0));
   assert.equal(late.destroyed, true);
 });
+
+Deno.test("CappedBuffer.head() gives the first bytes kept so far, across chunks", () => {
+  const b = new CappedBuffer(8);
+  b.write(new TextEncoder().encode("abc"));
+  b.write(new TextEncoder().encode("defgh"));
+  b.write(new TextEncoder().encode("ijk"));
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  assert.equal(text(b.head(5)), "abcde");
+  assert.equal(text(b.head(3)), "abc");
+  assert.equal(text(b.head(100)), "abcdefgh");
+  assert.equal(text(b.head(0)), "");
+});

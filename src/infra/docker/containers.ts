@@ -111,9 +111,7 @@ export async function runContainer(
       }
       throw startFailure(ctx, spec, error);
     }
-    options.onStart?.((path, maxBytes) =>
-      collectPath(ctx.docker, container.id, path, maxBytes, 10_000)
-    );
+    options.onStart?.((maxBytes) => stderr.head(maxBytes));
     signal?.addEventListener("abort", onAbort, { once: true });
     // An abort that landed before the listener: kill now.
     if (signal?.aborted) await kill();
