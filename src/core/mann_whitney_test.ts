@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { EXACT_MAX_N, mannWhitney, subsetSumCounts } from "./mann_whitney.ts";
 import { mulberry32 } from "./rng.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "../../tests/_helpers/core_stats.ts";
 
 /**
  * The permutation p-values by brute force: enumerate every way of choosing

@@ -4,13 +4,7 @@ import { analyzeNoise, detectableEffect, guardNoise } from "./noise.ts";
 import { mulberry32 } from "./rng.ts";
 import { mean, stdev } from "./stats.ts";
 import { stepStatGuarded } from "./guard_decide.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "../../tests/_helpers/core_stats.ts";
 
 Deno.test("analyzeNoise() grades identical scores deterministic", () => {
   const r = analyzeNoise([5, 5, 5, 5, 5], { trialSeconds: 3 });

@@ -1,29 +1,8 @@
 import assert from "node:assert/strict";
 import { decideExact } from "./rule_exact.ts";
-import { type StatParams, type StatStep, stepStat } from "./rule_stat.ts";
+import { stepStat } from "./rule_stat.ts";
 import type { Direction } from "./verdict.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
-
-const PARAMS: StatParams = {
-  startPerSide: 3,
-  maxPerSide: 10,
-  direction: "max",
-  confidence: 0.95,
-  minEffect: 0,
-  minImprovement: 0,
-  deterministic: false,
-};
-
-function done(step: StatStep) {
-  assert.equal(step.kind, "done", `expected done, got ${JSON.stringify(step)}`);
-  return step as Extract<StatStep, { kind: "done" }>;
-}
+import { done, near, STAT_PARAMS } from "../../tests/_helpers/core_stats.ts";
 
 Deno.test("decideExact() compares single trials against both gates", () => {
   const p: { direction: Direction; minEffect: number; minImprovement: number } =
@@ -60,7 +39,7 @@ Deno.test("decideExact() compares single trials against both gates", () => {
   assert.equal(at(103, { direction: "min" }).decision, "regressed");
   // Through stepStat, the deterministic flag takes this path.
   const s = done(stepStat({ incumbent: [100], candidate: [103] }, {
-    ...PARAMS,
+    ...STAT_PARAMS,
     ...p,
     startPerSide: 1,
     maxPerSide: 1,

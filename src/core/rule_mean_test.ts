@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { decideMean } from "./rule_mean.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "../../tests/_helpers/core_stats.ts";
 
 Deno.test("decideMean() keeps only a gain larger than minImprovement", () => {
   const base = { incumbentMean: 10, direction: "max" as const };

@@ -5,37 +5,11 @@ import {
   simulateCell,
   simulateStat,
 } from "../../bench/_decision_sim.ts";
-import {
-  chooseTest,
-  type StatParams,
-  type StatStep,
-  stepStat,
-} from "./rule_stat.ts";
+import { chooseTest, stepStat } from "./rule_stat.ts";
 import { mulberry32 } from "./rng.ts";
 import { planBoundary } from "./sequential.ts";
 import { tQuantile, welch } from "./stats.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
-
-const PARAMS: StatParams = {
-  startPerSide: 3,
-  maxPerSide: 10,
-  direction: "max",
-  confidence: 0.95,
-  minEffect: 0,
-  minImprovement: 0,
-  deterministic: false,
-};
-
-function done(step: StatStep) {
-  assert.equal(step.kind, "done", `expected done, got ${JSON.stringify(step)}`);
-  return step as Extract<StatStep, { kind: "done" }>;
-}
+import { done, near, STAT_PARAMS } from "../../tests/_helpers/core_stats.ts";
 
 const rep = (v: number, n: number) => new Array<number>(n).fill(v);
 
@@ -45,7 +19,7 @@ const INC5 = [100, 101, 99, 100.5, 99.5];
 const UP10 = INC5.map((v) => v + 10);
 
 Deno.test("stepStat() keeps a clear gain with Welch's test and records it", () => {
-  const s = done(stepStat({ incumbent: INC5, candidate: UP10 }, PARAMS));
+  const s = done(stepStat({ incumbent: INC5, candidate: UP10 }, STAT_PARAMS));
   assert.equal(s.decision, "improved");
   assert.equal(s.reason, null);
   assert.equal(s.rule, "welch-t");
@@ -76,7 +50,7 @@ Deno.test("stepStat() never reports an interval below −100% for a positive met
   const cand = [0.037, 0.039, 0.038, 0.04, 0.036];
   for (const direction of ["min", "max"] as const) {
     const s = done(stepStat({ incumbent: inc, candidate: cand }, {
-      ...PARAMS,
+      ...STAT_PARAMS,
       direction,
       maxPerSide: 5,
     }));
@@ -94,16 +68,18 @@ Deno.test("stepStat() never reports an interval below −100% for a positive met
 Deno.test("stepStat() mirrors for min metrics and calls the reverse a regression", () => {
   const lower = INC5.map((v) => v - 10);
   const min = done(stepStat({ incumbent: INC5, candidate: lower }, {
-    ...PARAMS,
+    ...STAT_PARAMS,
     direction: "min",
   }));
   assert.equal(min.decision, "improved");
   near(min.effect!, -0.1, 1e-12);
-  const worse = done(stepStat({ incumbent: INC5, candidate: lower }, PARAMS));
+  const worse = done(
+    stepStat({ incumbent: INC5, candidate: lower }, STAT_PARAMS),
+  );
   assert.equal(worse.decision, "regressed");
   assert.equal(worse.reason, null);
   const worseMin = done(stepStat({ incumbent: INC5, candidate: UP10 }, {
-    ...PARAMS,
+    ...STAT_PARAMS,
     direction: "min",
   }));
   assert.equal(worseMin.decision, "regressed");
@@ -116,10 +92,10 @@ Deno.test("stepStat() decides the same for a metric and its negation with min", 
     const shift = (rng.next() - 0.5) * 6;
     const inc = Array.from({ length: n }, () => 50 + 2 * rng.normal());
     const cand = Array.from({ length: n }, () => 50 + shift + 2 * rng.normal());
-    const a = stepStat({ incumbent: inc, candidate: cand }, PARAMS);
+    const a = stepStat({ incumbent: inc, candidate: cand }, STAT_PARAMS);
     const b = stepStat(
       { incumbent: inc.map((v) => -v), candidate: cand.map((v) => -v) },
-      { ...PARAMS, direction: "min" },
+      { ...STAT_PARAMS, direction: "min" },
     );
     assert.equal(a.kind, b.kind);
     if (a.kind === "done" && b.kind === "done") {
@@ -132,7 +108,7 @@ Deno.test("stepStat() decides the same for a metric and its negation with min", 
 
 Deno.test("stepStat() calls identical constant sides no change", () => {
   const s = done(
-    stepStat({ incumbent: rep(5, 3), candidate: rep(5, 3) }, PARAMS),
+    stepStat({ incumbent: rep(5, 3), candidate: rep(5, 3) }, STAT_PARAMS),
   );
   assert.deepEqual([s.decision, s.reason], ["no_change", "within_noise"]);
   assert.equal(s.rule, "mann-whitney-exact");
@@ -144,7 +120,7 @@ Deno.test("stepStat() never claims significance 3 vs 3 cannot reach", () => {
   // Constant sides that differ: the exact rank test's best p at 3 vs 3 is
   // 0.05, above every look's corrected level, so it must measure on.
   const at = (n: number) =>
-    stepStat({ incumbent: rep(5, n), candidate: rep(6, n) }, PARAMS);
+    stepStat({ incumbent: rep(5, n), candidate: rep(6, n) }, STAT_PARAMS);
   const three = at(3);
   assert.equal(three.kind, "continue");
   assert.match(three.kind === "continue" ? three.detail : "", /cannot reach/);
@@ -157,7 +133,7 @@ Deno.test("stepStat() never claims significance 3 vs 3 cannot reach", () => {
   // With a single planned look (3 a side) the full 5% level applies and
   // 0.05 is reachable.
   const single = done(stepStat({ incumbent: rep(5, 3), candidate: rep(6, 3) }, {
-    ...PARAMS,
+    ...STAT_PARAMS,
     maxPerSide: 3,
   }));
   assert.equal(single.decision, "improved");
@@ -168,7 +144,7 @@ Deno.test("stepStat() uses the rank test when a trial is an outlier", () => {
   const cand = [101, 101.2, 100.8, 101.1, 130];
   assert.equal(chooseTest(cand, inc), "mann-whitney");
   assert.equal(chooseTest(UP10, INC5), "welch-t");
-  const s = done(stepStat({ incumbent: inc, candidate: cand }, PARAMS));
+  const s = done(stepStat({ incumbent: inc, candidate: cand }, STAT_PARAMS));
   assert.equal(s.rule, "mann-whitney-exact");
   assert.equal(s.decision, "improved");
   near(s.p_value!, 1 / 252, 1e-15);
@@ -179,11 +155,12 @@ const UP1 = INC_TIGHT.map((v) => v + 1);
 
 Deno.test("stepStat() applies minEffect: significant but too small is no change", () => {
   assert.equal(
-    done(stepStat({ incumbent: INC_TIGHT, candidate: UP1 }, PARAMS)).decision,
+    done(stepStat({ incumbent: INC_TIGHT, candidate: UP1 }, STAT_PARAMS))
+      .decision,
     "improved",
   );
   const s = done(stepStat({ incumbent: INC_TIGHT, candidate: UP1 }, {
-    ...PARAMS,
+    ...STAT_PARAMS,
     minEffect: 0.05,
   }));
   assert.deepEqual([s.decision, s.reason], ["no_change", "below_min_effect"]);
@@ -194,18 +171,18 @@ Deno.test("stepStat() applies minImprovement in the metric's units", () => {
   // A margin of 1.5 is inside the interval: measure on; at the last look
   // the estimate (1.0) is below it.
   assert.equal(
-    stepStat(state, { ...PARAMS, minImprovement: 1.5 }).kind,
+    stepStat(state, { ...STAT_PARAMS, minImprovement: 1.5 }).kind,
     "continue",
   );
   const last = done(
-    stepStat(state, { ...PARAMS, minImprovement: 1.5, maxPerSide: 5 }),
+    stepStat(state, { ...STAT_PARAMS, minImprovement: 1.5, maxPerSide: 5 }),
   );
   assert.deepEqual([last.decision, last.reason], [
     "no_change",
     "below_min_effect",
   ]);
   assert.equal(
-    done(stepStat(state, { ...PARAMS, minImprovement: 0.5 })).decision,
+    done(stepStat(state, { ...STAT_PARAMS, minImprovement: 0.5 })).decision,
     "improved",
   );
 });
@@ -213,7 +190,7 @@ Deno.test("stepStat() applies minImprovement in the metric's units", () => {
 Deno.test("stepStat() is inconclusive only when the trials run out on a promising estimate", () => {
   const inc = [100, 104, 96, 102, 98];
   const promising = inc.map((v) => v + 2);
-  const final = { ...PARAMS, maxPerSide: 5 };
+  const final = { ...STAT_PARAMS, maxPerSide: 5 };
   const s = done(stepStat({ incumbent: inc, candidate: promising }, final));
   assert.deepEqual([s.decision, s.reason], [
     "inconclusive",
@@ -225,14 +202,17 @@ Deno.test("stepStat() is inconclusive only when the trials run out on a promisin
   assert.deepEqual([flat.decision, flat.reason], ["no_change", "within_noise"]);
   // Before the last look the same promising data asks for more trials.
   assert.equal(
-    stepStat({ incumbent: inc, candidate: promising }, PARAMS).kind,
+    stepStat({ incumbent: inc, candidate: promising }, STAT_PARAMS).kind,
     "continue",
   );
 });
 
 Deno.test("stepStat() stops early for futility when a gain is out of reach", () => {
   const s = done(
-    stepStat({ incumbent: [100, 104, 96], candidate: [99, 103, 95] }, PARAMS),
+    stepStat(
+      { incumbent: [100, 104, 96], candidate: [99, 103, 95] },
+      STAT_PARAMS,
+    ),
   );
   assert.deepEqual([s.decision, s.reason], ["no_change", "within_noise"]);
   assert.match(s.detail, /futility/);
@@ -240,8 +220,8 @@ Deno.test("stepStat() stops early for futility when a gain is out of reach", () 
 
 Deno.test("stepStat() waits for a second ok incumbent trial", () => {
   const state = { incumbent: [100], candidate: [101, 102, 103] };
-  assert.equal(stepStat(state, PARAMS).kind, "continue");
-  const s = done(stepStat(state, { ...PARAMS, maxPerSide: 3 }));
+  assert.equal(stepStat(state, STAT_PARAMS).kind, "continue");
+  const s = done(stepStat(state, { ...STAT_PARAMS, maxPerSide: 3 }));
   assert.deepEqual([s.decision, s.reason], [
     "inconclusive",
     "trials_exhausted",
@@ -252,7 +232,7 @@ Deno.test("stepStat() reports no relative effect around an incumbent mean of 0",
   const s = done(stepStat({
     incumbent: [-1, 1, 0, 0.5, -0.5],
     candidate: [9, 11, 10, 10.5, 9.5],
-  }, PARAMS));
+  }, STAT_PARAMS));
   assert.equal(s.decision, "improved");
   assert.equal(s.effect, null);
   assert.equal(s.ci, null);

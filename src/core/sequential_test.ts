@@ -10,13 +10,7 @@ import {
   predictivePower,
 } from "./sequential.ts";
 import { normalQuantile } from "./stats.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "../../tests/_helpers/core_stats.ts";
 
 const FIVE = [0.2, 0.4, 0.6, 0.8, 1];
 

@@ -17,13 +17,7 @@ import {
   welch,
 } from "./stats.ts";
 import { mulberry32 } from "./rng.ts";
-
-function near(actual: number, expected: number, tol: number, what = "") {
-  assert.ok(
-    Math.abs(actual - expected) <= tol,
-    `${what} expected ${expected} ± ${tol}, got ${actual}`,
-  );
-}
+import { near } from "../../tests/_helpers/core_stats.ts";
 
 /**
  * P(T ≤ t) for Student's t by numeric integration, independent of the

@@ -188,6 +188,18 @@ async function listCheckout(
   return listing;
 }
 
+/** An entry's line in a checkout's digest: what it is, and when it last changed. */
+function entryDigestLine(entry: SourceEntry, info: Deno.FileInfo): string {
+  return JSON.stringify([
+    entry.path,
+    entry.kind,
+    entry.executable,
+    entry.size,
+    info.mtime?.getTime() ?? 0,
+    entry.linkTarget ?? "",
+  ]) + "\n";
+}
+
 /** The entries of `paths` (files and links) under `dir`, with their directories. */
 async function listPaths(
   dir: string,
@@ -235,16 +247,7 @@ async function listPaths(
       }
     }
     entries.set(path, entry);
-    digest.update(
-      JSON.stringify([
-        path,
-        entry.kind,
-        entry.executable,
-        entry.size,
-        info.mtime?.getTime() ?? 0,
-        entry.linkTarget ?? "",
-      ]) + "\n",
-    );
+    digest.update(entryDigestLine(entry, info));
   }
   return {
     identity: `dir-${digest.digest("hex").slice(0, 40)}`,
@@ -289,16 +292,7 @@ async function listDirectory(dir: string): Promise<SourceListing> {
       // Sockets, FIFOs and devices are not part of a tree.
       if (entry === null) continue;
       entries.push(entry);
-      digest.update(
-        JSON.stringify([
-          path,
-          entry.kind,
-          entry.executable,
-          entry.size,
-          info.mtime?.getTime() ?? 0,
-          entry.linkTarget ?? "",
-        ]) + "\n",
-      );
+      digest.update(entryDigestLine(entry, info));
       if (entry.kind === "dir") await visit(path);
     }
   };

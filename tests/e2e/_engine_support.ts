@@ -1,7 +1,6 @@
 /**
  * Checks the end-to-end tests make on an engine behind ratchet's back: what
- * a run left there, what `status --json` says about the engine, what a tool
- * call returned to the model.
+ * a run left there, what `status --json` says about the engine.
  */
 import assert from "node:assert/strict";
 import type { CliResult } from "../_helpers/cli.ts";
@@ -15,7 +14,6 @@ import {
   leftovers,
   type TestEngine,
 } from "../_helpers/engines.ts";
-import type { FakeAnthropic } from "../_helpers/fake_anthropic.ts";
 import { ratchet } from "./_support.ts";
 
 /** Where the objects are looked for, and which of them count. */
@@ -131,39 +129,6 @@ export function assertNoMountBlame(r: CliResult, what: string): void {
     /--mount/,
     `${what}: a message blames --mount, which was not set:\n${r.stderr}`,
   );
-}
-
-/** What the tool call with id `toolu_<id>` returned to the model, or null. */
-export function toolResult(
-  server: FakeAnthropic,
-  id: string,
-): { isError: boolean; text: string } | null {
-  const wanted = `toolu_${id}`;
-  for (const request of server.requests) {
-    const messages = (request.body?.messages ?? []) as {
-      role: string;
-      content: unknown;
-    }[];
-    for (const m of messages) {
-      if (m.role !== "user" || !Array.isArray(m.content)) continue;
-      for (
-        const b of m.content as {
-          type: string;
-          tool_use_id?: string;
-          content?: unknown;
-          is_error?: boolean;
-        }[]
-      ) {
-        if (b.type === "tool_result" && b.tool_use_id === wanted) {
-          const text = typeof b.content === "string"
-            ? b.content
-            : JSON.stringify(b.content);
-          return { isError: b.is_error === true, text };
-        }
-      }
-    }
-  }
-  return null;
 }
 
 /** A write to a read-only path, in the words of the kernel or the tools. */

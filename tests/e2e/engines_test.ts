@@ -75,9 +75,9 @@ import {
   REFUSED,
   runContainersOn,
   snapshot,
-  toolResult,
   viewOf,
 } from "./_engine_support.ts";
+import { toolResult } from "./security_redteam.ts";
 
 const MEAN = ["--decision", "mean", "--trials", "1"];
 

@@ -44,12 +44,8 @@ import {
   submit,
   turn,
 } from "./_support.ts";
-import {
-  assertNothingLeft,
-  localView,
-  snapshot,
-  toolResult,
-} from "./_engine_support.ts";
+import { assertNothingLeft, localView, snapshot } from "./_engine_support.ts";
+import { toolResult } from "./security_redteam.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
 

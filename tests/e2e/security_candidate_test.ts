@@ -48,6 +48,7 @@ import {
   listTree,
   type Vector,
 } from "./security_support.ts";
+import { toolResult } from "./security_redteam.ts";
 import { scoreRunFlags } from "../_helpers/score_flags.ts";
 
 /** The repository under attack: the harness sources the program. */
@@ -96,38 +97,12 @@ const write = (id: string, path: string, text: string) =>
     file_text: text,
   });
 
-/** What the tool call `id` returned to the model. */
-function toolResult(
-  server: FakeAnthropic,
-  id: string,
-): { isError: boolean; text: string } | null {
-  const wanted = `toolu_${id.replace(/\W/g, "_")}`;
-  for (const request of server.requests) {
-    const messages = (request.body?.messages ?? []) as {
-      role: string;
-      content: unknown;
-    }[];
-    for (const m of messages) {
-      if (m.role !== "user" || !Array.isArray(m.content)) continue;
-      for (
-        const b of m.content as {
-          type: string;
-          tool_use_id?: string;
-          content?: unknown;
-          is_error?: boolean;
-        }[]
-      ) {
-        if (b.type === "tool_result" && b.tool_use_id === wanted) {
-          const text = typeof b.content === "string"
-            ? b.content
-            : JSON.stringify(b.content);
-          return { isError: b.is_error === true, text };
-        }
-      }
-    }
-  }
-  return null;
-}
+/**
+ * What the tool call `id` returned to the model, or null (`id` spelled as
+ * `tool` spells it).
+ */
+const resultOf = (server: FakeAnthropic, id: string) =>
+  toolResult(server, id.replace(/\W/g, "_"));
 
 /** One attack = one iteration of the run. */
 interface Attack {
@@ -229,7 +204,7 @@ function toolAttack(
       const seen: string[] = [];
       for (const call of calls) {
         const callId = (call as { id: string }).id.replace(/^toolu_/, "");
-        const result = toolResult(server, callId);
+        const result = resultOf(server, callId);
         if (result === null) {
           problems.push(`no tool_result for ${callId}`);
           continue;
@@ -482,7 +457,7 @@ dockerTest(
           ["e-view-pw"],
         ),
         check: ({ server }) => {
-          const result = toolResult(server, "e-view-pw");
+          const result = resultOf(server, "e-view-pw");
           const problems: string[] = [];
           if (result === null) problems.push("no tool_result for the view");
           else if (!result.isError) problems.push("the view succeeded");
@@ -912,7 +887,7 @@ dockerTest(
           const bodies = server.requests.filter((r) =>
             r.raw.includes(secret)
           ).length;
-          const env = toolResult(server, "env-bash");
+          const env = resultOf(server, "env-bash");
           recorder.add({
             id: "api-key-nowhere",
             attack: "find the API key anywhere a candidate could put it",

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
+import { containerSpec } from "../_helpers/container_spec.ts";
 import { tempDir } from "../_helpers/git_repo.ts";
 import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { packTar } from "../../src/infra/tar.ts";
@@ -19,34 +20,6 @@ const runtime = new DockerRuntime(
   resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
 );
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-
-/** A busybox spec labelled for this test. */
-function spec(
-  testId: string,
-  script: string,
-  overrides: Partial<ContainerSpec> = {},
-): ContainerSpec {
-  return {
-    image: "busybox:latest",
-    cmd: ["sh", "-c", script],
-    workingDir: "/",
-    env: {},
-    user: "0:0",
-    mounts: [],
-    network: "none",
-    limits: {
-      cpus: 1,
-      memoryBytes: 256 * MiB,
-      pidsLimit: 256,
-      shmSizeBytes: 64 * MiB,
-      gpus: null,
-    },
-    labels: { "ratchet.test": testId },
-    capabilities: "none",
-    readOnlyRoot: false,
-    ...overrides,
-  };
-}
 
 const run = (
   s: ContainerSpec,
@@ -98,7 +71,10 @@ labelled(
   "run() returns exit codes and keeps stdout and stderr apart",
   async (id) => {
     const result = await run(
-      spec(id, "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3"),
+      containerSpec(
+        id,
+        "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3",
+      ),
     );
     assert.equal(result.exitCode, 3);
     assert.equal(text(result.stdout), "out1\nout2\n");
@@ -106,7 +82,7 @@ labelled(
     assert.equal(result.timedOut, false);
     assert.equal(result.oomKilled, false);
     assert.equal(result.stdoutTruncated, false);
-    const ok = await run(spec(id, "true"));
+    const ok = await run(containerSpec(id, "true"));
     assert.equal(ok.exitCode, 0);
     assert.equal(ok.stdout.length, 0);
   },
@@ -118,8 +94,8 @@ labelled(
     // run() returns while the finished container's removal may still be under
     // way (it overlaps the next container's creation); the next start waits
     // for it, and settled() resolves once it is done.
-    const a = await run(spec(id, "hostname"));
-    const b = await run(spec(id, "hostname"));
+    const a = await run(containerSpec(id, "hostname"));
+    const b = await run(containerSpec(id, "hostname"));
     assert.equal(await docker("inspect", a.containerId), null);
     assert.notEqual(a.containerId, b.containerId);
     assert.notEqual(text(a.stdout), text(b.stdout));
@@ -135,7 +111,7 @@ labelled(
 labelled("run() caps each stream and records the truncation", async (id) => {
   const started = performance.now();
   const result = await run(
-    spec(id, "head -c 11534336 /dev/zero; printf 123456789 >&2"),
+    containerSpec(id, "head -c 11534336 /dev/zero; printf 123456789 >&2"),
     null,
     10 * MiB,
   );
@@ -146,7 +122,7 @@ labelled("run() caps each stream and records the truncation", async (id) => {
   assert.equal(result.stderrTruncated, false);
   assert.ok(performance.now() - started < 15_000);
 
-  const small = await run(spec(id, "printf 123456789 >&2"), null, 5);
+  const small = await run(containerSpec(id, "printf 123456789 >&2"), null, 5);
   assert.equal(text(small.stderr), "12345");
   assert.equal(small.stderrTruncated, true);
   assert.equal(small.stdoutTruncated, false);
@@ -157,7 +133,7 @@ labelled(
   async (id) => {
     const started = performance.now();
     const result = await run(
-      spec(id, "sleep 300 & echo started; sleep 300"),
+      containerSpec(id, "sleep 300 & echo started; sleep 300"),
       1000,
     );
     const elapsed = performance.now() - started;
@@ -169,14 +145,14 @@ labelled(
     await runtime.settled();
     assert.equal(await docker("inspect", result.containerId), null);
 
-    const quick = await run(spec(id, "echo fast"), 10_000);
+    const quick = await run(containerSpec(id, "echo fast"), 10_000);
     assert.equal(quick.timedOut, false);
     assert.equal(quick.exitCode, 0);
   },
 );
 
 labelled("run() reports an OOM kill under the memory limit", async (id) => {
-  const s = spec(
+  const s = containerSpec(
     id,
     'x=$(head -c 64000000 /dev/zero | tr "\\0" a); echo survived',
   );
@@ -194,7 +170,7 @@ labelled(
     const started = performance.now();
     setTimeout(() => controller.abort(new Error("stop now")), 500);
     await assert.rejects(
-      runtime.run(spec(id, "sleep 300"), {
+      runtime.run(containerSpec(id, "sleep 300"), {
         timeoutMs: null,
         outputCapBytes: MiB,
         signal: controller.signal,
@@ -220,7 +196,7 @@ labelled("network none cannot reach the host; bridge can", async (id) => {
   })().catch(() => {});
   // The gateway of the bridge network is the host as seen from a container.
   const bridge = await run(
-    spec(
+    containerSpec(
       id,
       `gw=$(ip route | awk '/^default/ {print $3}'); echo "$gw"; nc -w 5 "$gw" ${port} </dev/null`,
       { network: "bridge" },
@@ -234,7 +210,7 @@ labelled("network none cannot reach the host; bridge can", async (id) => {
   // Alone, and joined to a shared loopback-only namespace as trials are.
   for (const shared of [undefined, { key: `${id}/1`, scope: id }]) {
     const none = await run(
-      spec(
+      containerSpec(
         id,
         `ip route; ip -o link; nc -w 3 ${gateway} ${port} </dev/null && echo connected`,
       ),
@@ -277,11 +253,11 @@ labelled(
   "run() with sharedNetns joins one holder per group and a new one for the next group",
   async (id) => {
     const group1 = { key: `${id}/1`, scope: id };
-    const a = await run(spec(id, NETNS), null, MiB, group1);
-    const b = await run(spec(id, NETNS), null, MiB, group1);
+    const a = await run(containerSpec(id, NETNS), null, MiB, group1);
+    const b = await run(containerSpec(id, NETNS), null, MiB, group1);
     // Run while the holder lives (a freed namespace's inode number can be
     // reused): a lone container does not get the group's namespace.
-    const alone = await run(spec(id, NETNS));
+    const alone = await run(containerSpec(id, NETNS));
     assert.match(text(a.stdout), /^net:\[\d+\]\n$/);
     assert.equal(text(a.stdout), text(b.stdout));
     assert.notEqual(text(a.stdout), text(alone.stdout));
@@ -297,7 +273,7 @@ labelled(
     assert.doesNotMatch(mode ?? "", /ratchet\.(iter|trial):/);
 
     // The next group gets a namespace nobody has used; the old holder goes.
-    const c = await run(spec(id, NETNS), null, MiB, {
+    const c = await run(containerSpec(id, NETNS), null, MiB, {
       key: `${id}/2`,
       scope: id,
     });
@@ -309,7 +285,7 @@ labelled(
     // Cleanup by label takes the holder too; the group then starts a new one.
     await runtime.removeContainers({ "ratchet.test": id });
     assert.deepEqual(await holdersOf(id), []);
-    const d = await run(spec(id, NETNS), null, MiB, {
+    const d = await run(containerSpec(id, NETNS), null, MiB, {
       key: `${id}/2`,
       scope: id,
     });
@@ -324,14 +300,17 @@ labelled(
     const group = { key: `${id}/1`, scope: id };
     // The first container leaves a listener in the background on loopback.
     const first = await run(
-      spec(id, "(nc -l -p 9099 -e echo leaked &) ; sleep 0.5; netstat -ltn"),
+      containerSpec(
+        id,
+        "(nc -l -p 9099 -e echo leaked &) ; sleep 0.5; netstat -ltn",
+      ),
       null,
       MiB,
       group,
     );
     assert.match(text(first.stdout), /:9099/);
     const second = await run(
-      spec(
+      containerSpec(
         id,
         "nc -w 2 127.0.0.1 9099 </dev/null; echo status=$?; netstat -ltn",
       ),
@@ -349,13 +328,13 @@ labelled(
   "a holder that died is replaced for the next container",
   async (id) => {
     const group = { key: `${id}/1`, scope: id };
-    await run(spec(id, "true"), null, MiB, group);
+    await run(containerSpec(id, "true"), null, MiB, group);
     const [holder] = await holdersOf(id);
     assert.ok(holder !== undefined);
     await docker("kill", holder);
-    const b = await run(spec(id, "echo ran"), null, MiB, group);
+    const b = await run(containerSpec(id, "echo ran"), null, MiB, group);
     assert.equal(text(b.stdout), "ran\n");
-    const c = await run(spec(id, NETNS), null, MiB, group);
+    const c = await run(containerSpec(id, NETNS), null, MiB, group);
     assert.equal(c.exitCode, 0);
     // The dead holder was removed; one live holder remains.
     const holders = await holdersOf(id);
@@ -371,7 +350,7 @@ labelled(
     const missing = `/nonexistent/ratchet-${id}`;
     await assert.rejects(
       run(
-        spec(id, "true", {
+        containerSpec(id, "true", {
           mounts: [{
             type: "bind",
             source: missing,
@@ -390,7 +369,7 @@ labelled(
     );
     // The holder was given up with the refusal; later containers still run.
     assert.deepEqual(await holdersOf(id), []);
-    const ok = await run(spec(id, "echo ran"), null, MiB, group);
+    const ok = await run(containerSpec(id, "echo ran"), null, MiB, group);
     assert.equal(text(ok.stdout), "ran\n");
     assert.deepEqual(await holdersOf(id), []);
   },
@@ -408,8 +387,18 @@ labelled(
     });
     try {
       const group = { key: `${id}/1`, scope: id };
-      const a = await run({ ...spec(id, NETNS), image: tag }, null, MiB, group);
-      const b = await run({ ...spec(id, NETNS), image: tag }, null, MiB, group);
+      const a = await run(
+        { ...containerSpec(id, NETNS), image: tag },
+        null,
+        MiB,
+        group,
+      );
+      const b = await run(
+        { ...containerSpec(id, NETNS), image: tag },
+        null,
+        MiB,
+        group,
+      );
       assert.equal(a.exitCode, 0, text(a.stderr));
       assert.equal(b.exitCode, 0, text(b.stderr));
       // No holder could start, so each ran with a namespace of its own.
@@ -423,7 +412,7 @@ labelled(
 labelled(
   "containers run with no capabilities and no-new-privileges",
   async (id) => {
-    const result = await run(spec(
+    const result = await run(containerSpec(
       id,
       "grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs):' /proc/self/status; " +
         "touch /tmp/f && chown 1:1 /tmp/f && echo chowned",
@@ -443,7 +432,7 @@ labelled(
   async (id) => {
     Deno.env.set("RATCHET_TEST_HOST_SECRET", "leak");
     try {
-      const result = await run(spec(id, "id -u; id -g; pwd; env", {
+      const result = await run(containerSpec(id, "id -u; id -g; pwd; env", {
         user: "1234:5678",
         workingDir: "/tmp",
         env: { FOO: "bar baz", HOME: "/tmp" },
@@ -476,7 +465,7 @@ labelled(
 labelled(
   "limits, hardening and labels are set on the container",
   async (id) => {
-    const s = spec(id, "sleep 300", {
+    const s = containerSpec(id, "sleep 300", {
       labels: { "ratchet.test": id, "ratchet.run": "r1", "ratchet.iter": "3" },
     });
     s.limits = {
@@ -518,10 +507,10 @@ labelled(
 labelled(
   "removeContainers() removes every container with the labels",
   async (id) => {
-    const a = await runtime.startSandbox(spec(id, "sleep 300"));
-    const b = await runtime.startSandbox(spec(id, "sleep 300"));
+    const a = await runtime.startSandbox(containerSpec(id, "sleep 300"));
+    const b = await runtime.startSandbox(containerSpec(id, "sleep 300"));
     const other = crypto.randomUUID();
-    const c = await runtime.startSandbox(spec(other, "sleep 300"));
+    const c = await runtime.startSandbox(containerSpec(other, "sleep 300"));
     try {
       assert.equal(await runtime.removeContainers({ "ratchet.test": id }), 2);
       assert.equal(await docker("inspect", a.id), null);
@@ -540,7 +529,7 @@ labelled(
   "sandbox exec uses sh without bash, keeps streams apart and caps output",
   async (id) => {
     await using sandbox = await runtime.startSandbox(
-      spec(id, "sleep 300", { workingDir: "/tmp" }),
+      containerSpec(id, "sleep 300", { workingDir: "/tmp" }),
     );
     const result = await sandbox.exec(
       'echo "bash=${BASH_VERSION:-none}"; pwd; echo oops >&2; exit 7',
@@ -587,7 +576,9 @@ labelled(
 labelled(
   "sandbox exec gives the exit code of a command that closed its output, and times out one that runs on",
   async (id) => {
-    await using sandbox = await runtime.startSandbox(spec(id, "sleep 300"));
+    await using sandbox = await runtime.startSandbox(
+      containerSpec(id, "sleep 300"),
+    );
     const late = await sandbox.exec("exec >&- 2>&-; sleep 1; exit 3", {
       timeoutMs: 10_000,
     });
@@ -609,7 +600,7 @@ labelled(
   "sandbox exec uses bash when the image has it and kills a command at the timeout",
   async (id) => {
     const sandbox = await runtime.startSandbox(
-      spec(id, "sleep 300", { image: "debian:bookworm-slim" }),
+      containerSpec(id, "sleep 300", { image: "debian:bookworm-slim" }),
     );
     const bash = await sandbox.exec('echo "${BASH_VERSION:+bash}"', {
       timeoutMs: 10_000,
@@ -647,7 +638,7 @@ labelled(
     await Deno.mkdir(join(dir.dir, "ro"));
     await Deno.mkdir(join(dir.dir, "rw"));
     await Deno.writeTextFile(join(dir.dir, "ro", "data.txt"), "data\n");
-    const result = await run(spec(
+    const result = await run(containerSpec(
       id,
       "cat /ro/data.txt; echo x > /ro/new.txt || echo ro-refused; echo y > /rw/new.txt && echo rw-ok",
       {
@@ -678,7 +669,7 @@ labelled(
 
     const missing = join(dir.dir, "does-not-exist");
     await assert.rejects(
-      run(spec(id, "true", {
+      run(containerSpec(id, "true", {
         mounts: [{
           type: "bind",
           source: missing,
@@ -723,7 +714,7 @@ labelled(
 labelled("a missing image is an EnvironmentError naming it", async (id) => {
   const image = `ratchet-test-missing-${id.slice(0, 8)}:none`;
   await assert.rejects(
-    run(spec(id, "true", { image })),
+    run(containerSpec(id, "true", { image })),
     (error: unknown) =>
       error instanceof EnvironmentError && error.message.includes(image),
   );
@@ -749,8 +740,8 @@ labelled(
       target: "/cache",
       readOnly: false,
     }];
-    await run(spec(id, "echo cached > /cache/f", { mounts }));
-    const read = await run(spec(id, "cat /cache/f", { mounts }));
+    await run(containerSpec(id, "echo cached > /cache/f", { mounts }));
+    const read = await run(containerSpec(id, "cat /cache/f", { mounts }));
     assert.equal(text(read.stdout), "cached\n");
     assert.equal(await runtime.removeVolumes({ "ratchet.test": id }), 1);
     assert.equal(await docker("volume", "inspect", name), null);
@@ -780,7 +771,7 @@ labelled("a daemon that dies mid-run is an UpstreamError", async (id) => {
     for (const socket of sockets) socket.destroy();
   }, 1500);
   await assert.rejects(
-    proxied.run(spec(id, "sleep 300"), {
+    proxied.run(containerSpec(id, "sleep 300"), {
       timeoutMs: null,
       outputCapBytes: MiB,
     }),
@@ -795,7 +786,7 @@ labelled(
   async (id) => {
     const started = performance.now();
     const result = await run(
-      spec(
+      containerSpec(
         id,
         [
           "cat /ctl/in",
@@ -856,7 +847,7 @@ labelled(
     const tag = `ratchet-test-commit:${id.slice(0, 8)}`;
     try {
       const result = await run(
-        spec(id, "mkdir -p /work/a && echo x > /work/a/f; exit 0", {
+        containerSpec(id, "mkdir -p /work/a && echo x > /work/a/f; exit 0", {
           capabilities: "default",
         }),
         null,
@@ -886,7 +877,7 @@ labelled(
       );
       // A failed command commits nothing.
       const failed = `ratchet-test-commit:${id.slice(0, 8)}-failed`;
-      await run(spec(id, "exit 3"), null, 1024, {
+      await run(containerSpec(id, "exit 3"), null, 1024, {
         commit: { tag: failed, labels: { "ratchet.test": id } },
       });
       assert.equal(await runtime.hasImage(failed), false);
@@ -927,7 +918,7 @@ labelled(
         tag,
         labels: { "ratchet.test": id },
       });
-      const result = await run(spec(
+      const result = await run(containerSpec(
         id,
         [
           "ls -ln /work | awk 'NR>1 {print $1, $3, $9}'",
@@ -954,7 +945,7 @@ labelled(
 labelled(
   "the sandbox reads, writes, lists and reports changed files through the Engine API",
   async (id) => {
-    const sandbox = await runtime.startSandbox(spec(id, "sleep 300"));
+    const sandbox = await runtime.startSandbox(containerSpec(id, "sleep 300"));
     try {
       await sandbox.put("/", [
         { path: "work", kind: "dir", mode: 0o755, uid: 0, gid: 0 },
@@ -1024,7 +1015,7 @@ labelled(
   async (id) => {
     const group = { key: `${id}/1`, scope: id };
     const first = await run(
-      spec(
+      containerSpec(
         id,
         "echo 6.6.6.6 evil >> /etc/hosts; echo hosts=$?; echo x > /etc/resolv.conf; echo resolv=$?",
       ),
@@ -1034,9 +1025,14 @@ labelled(
     );
     assert.match(text(first.stdout), /hosts=[1-9]/);
     assert.match(text(first.stdout), /resolv=[1-9]/);
-    const second = await run(spec(id, "cat /etc/hosts"), null, 1024 * 1024, {
-      sharedNetns: group,
-    });
+    const second = await run(
+      containerSpec(id, "cat /etc/hosts"),
+      null,
+      1024 * 1024,
+      {
+        sharedNetns: group,
+      },
+    );
     assert.doesNotMatch(text(second.stdout), /evil/);
   },
 );

@@ -16,39 +16,15 @@ import { resolveEngine } from "../../src/infra/engine.ts";
 import { defaultImageTag, ensureTrialImage } from "../../src/infra/image.ts";
 import { prepareImage } from "../../src/trial/prepare.ts";
 import { TreeImages } from "../../src/trial/tree_images.ts";
-import type { ContainerSpec, Limits } from "../../src/infra/runtime.ts";
 import { EnvironmentError, ExitCode } from "../../src/errors.ts";
 import { testGit } from "../_helpers/git_context.ts";
+import { containerSpec } from "../_helpers/container_spec.ts";
 
 const MiB = 1024 * 1024;
 const runtime = new DockerRuntime(
   resolveEngine({ DOCKER_HOST: `unix://${testDockerSocket()}` }),
 );
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-const limits: Limits = {
-  cpus: 1,
-  memoryBytes: 256 * MiB,
-  pidsLimit: 256,
-  shmSizeBytes: 64 * MiB,
-  gpus: null,
-};
-
-function spec(testId: string, image: string, script: string): ContainerSpec {
-  return {
-    image,
-    cmd: ["sh", "-c", script],
-    workingDir: "/",
-    env: {},
-    user: "0:0",
-    mounts: [],
-    network: "none",
-    limits,
-    labels: { "ratchet.test": testId },
-    capabilities: "none",
-    readOnlyRoot: false,
-  };
-}
-
 async function dockerOut(...args: string[]): Promise<string> {
   const out = await new Deno.Command("docker", {
     args,
@@ -133,10 +109,10 @@ withCleanup(
 
     // ENTRYPOINT ["/bin/false"] would fail this if the runtime did not clear it.
     const result = await runtime.run(
-      spec(
+      containerSpec(
         id,
-        image,
         "cd /ctx && find . | sort && cat hello.txt link.txt && ./run.sh",
+        { image },
       ),
       { timeoutMs: 30_000, outputCapBytes: MiB },
     );
@@ -164,7 +140,9 @@ withCleanup(
     assert.match(out, /hello\nhello\nran\n$/);
 
     // The image's anonymous VOLUME goes away with the container.
-    const sandbox = await runtime.startSandbox(spec(id, image, "sleep 300"));
+    const sandbox = await runtime.startSandbox(
+      containerSpec(id, "sleep 300", { image }),
+    );
     const volume = await dockerOut(
       "inspect",
       "-f",
@@ -312,10 +290,10 @@ withCleanup(
       assert.equal(prepared.reused, false);
       assert.deepEqual(prepared.roots, ["node_modules"]);
       const inImage = await runtime.run(
-        spec(
+        containerSpec(
           id,
-          prepared.image,
           "ls -A /work; stat -c %u:%g /work/node_modules/x/i.js; cat /opt/p.txt",
+          { image: prepared.image },
         ),
         { timeoutMs: 30_000, outputCapBytes: MiB },
       );
@@ -347,10 +325,10 @@ withCleanup(
         source: { kind: "git", root: repo.dir, treeish: "HEAD" },
       });
       const trial = await runtime.run(
-        spec(
+        containerSpec(
           id,
-          image,
           "ls -A /work; cat /work/lock.txt /work/node_modules/x/i.js",
+          { image },
         ),
         { timeoutMs: 30_000, outputCapBytes: MiB },
       );

@@ -4,35 +4,12 @@
  * real engine in tests/integration/container_test.ts.
  */
 import assert from "node:assert/strict";
+import { containerSpec } from "../../../tests/_helpers/container_spec.ts";
 import { EnvironmentError, ExitCode, UpstreamError } from "../../errors.ts";
 import { resolveEngine } from "../engine.ts";
-import type { ContainerSpec } from "../runtime.ts";
 import { DockerRuntime } from "./runtime.ts";
 
 const MiB = 1024 * 1024;
-
-/** A spec that is never created: the engine does not answer. */
-function spec(testId: string, script: string): ContainerSpec {
-  return {
-    image: "busybox:latest",
-    cmd: ["sh", "-c", script],
-    workingDir: "/",
-    env: {},
-    user: "0:0",
-    mounts: [],
-    network: "none",
-    limits: {
-      cpus: 1,
-      memoryBytes: 256 * MiB,
-      pidsLimit: 256,
-      shmSizeBytes: 64 * MiB,
-      gpus: null,
-    },
-    labels: { "ratchet.test": testId },
-    capabilities: "none",
-    readOnlyRoot: false,
-  };
-}
 
 Deno.test("info() on an engine that does not answer is EnvironmentError with a hint", async () => {
   const dead = new DockerRuntime(
@@ -52,7 +29,10 @@ Deno.test("run() on an engine that does not answer is UpstreamError (exit 4)", a
     resolveEngine({ DOCKER_HOST: "unix:///nonexistent/ratchet-docker.sock" }),
   );
   await assert.rejects(
-    dead.run(spec("unused", "true"), { timeoutMs: null, outputCapBytes: MiB }),
+    dead.run(containerSpec("unused", "true"), {
+      timeoutMs: null,
+      outputCapBytes: MiB,
+    }),
     (error: unknown) =>
       error instanceof UpstreamError && error.exitCode === ExitCode.upstream,
   );

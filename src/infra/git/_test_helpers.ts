@@ -54,12 +54,20 @@ export async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
 }
 
-/** A run that kept two commits changing src/a.py and adding src/b.py. */
-export async function keptRun(repo: TempRepo): Promise<string> {
+/** The run's worktree on BRANCH, made at HEAD: HEAD's sha (`base`) and the worktree. */
+export async function runWorktree(
+  repo: TempRepo,
+): Promise<{ base: string; wt: string }> {
   const base = await headSha(testGit, repo.dir);
   const wt = worktreeOf(repo);
-  await ensureExcluded(testGit, repo.dir, ".ratchet/");
   await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  return { base, wt };
+}
+
+/** A run that kept two commits changing src/a.py and adding src/b.py. */
+export async function keptRun(repo: TempRepo): Promise<string> {
+  await ensureExcluded(testGit, repo.dir, ".ratchet/");
+  const { base, wt } = await runWorktree(repo);
   await Deno.writeTextFile(join(wt, "src/a.py"), "a = 2\n");
   let tree = await writeCandidateTree(testGit, wt);
   const first = await commitCandidate(testGit, wt, {

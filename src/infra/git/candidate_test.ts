@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { testGit } from "../../../tests/_helpers/git_context.ts";
-import { BRANCH, worktreeOf } from "./_test_helpers.ts";
+import { BRANCH, runWorktree, worktreeOf } from "./_test_helpers.ts";
 import {
   commitCandidate,
   stageCandidate,
@@ -10,14 +10,12 @@ import {
 } from "./candidate.ts";
 import { changedFiles } from "./diff.ts";
 import { GitError, runGit } from "./process.ts";
-import { headSha, treeOf } from "./repo.ts";
+import { treeOf } from "./repo.ts";
 import { createWorktree } from "./worktree.ts";
 
 Deno.test("commitCandidate() commits as ratchet, advances the run branch and syncs the index", async () => {
   await using repo = await tempRepo({ "a.txt": "a\n" });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   await Deno.writeTextFile(join(wt, "a.txt"), "b\n");
   const tree = await writeCandidateTree(testGit, wt);
   const message = "Speed up parsing\n\nhypothesis: fewer allocations\np=0.01";
@@ -47,14 +45,7 @@ Deno.test("commitCandidate() commits as ratchet, advances the run branch and syn
 
 Deno.test("writeCandidateTree() includes untracked files and deletions", async () => {
   await using repo = await tempRepo({ "keep.txt": "k\n", "gone.txt": "g\n" });
-  const wt = worktreeOf(repo);
-  await createWorktree(
-    testGit,
-    repo.dir,
-    wt,
-    BRANCH,
-    await headSha(testGit, repo.dir),
-  );
+  const { wt } = await runWorktree(repo);
   await Deno.remove(join(wt, "gone.txt"));
   await Deno.mkdir(join(wt, "new/dir"), { recursive: true });
   await Deno.writeTextFile(join(wt, "new/dir/file.txt"), "n\n");
@@ -76,9 +67,7 @@ Deno.test("stageCandidate() leaves files above the cap out of the tree unread, a
     "data/tracked.bin": "small\n",
     ".gitignore": "build/\n",
   });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   const sparse = async (path: string, size: number) => {
     await Deno.mkdir(join(wt, path, ".."), { recursive: true });
     const f = await Deno.open(join(wt, path), { create: true, write: true });

@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { testGit } from "../../../tests/_helpers/git_context.ts";
-import { BRANCH, worktreeOf } from "./_test_helpers.ts";
+import { runWorktree } from "./_test_helpers.ts";
 import { writeCandidateTree } from "./candidate.ts";
 import { changedFiles, diffPatch, diffStat, treeSymlinks } from "./diff.ts";
 import { runGit } from "./process.ts";
-import { headSha } from "./repo.ts";
 import { createWorktree } from "./worktree.ts";
 
 Deno.test("changedFiles() reports modes, renames, deletions and symlink targets", async () => {
@@ -17,9 +16,7 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
     "gone.txt": "g\n",
     "run.sh": "echo\n",
   });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   await Deno.writeTextFile(join(wt, "a.txt"), "a2\n");
   await Deno.mkdir(join(wt, "new"));
   await Deno.rename(join(wt, "old/name.txt"), join(wt, "new/name.txt"));
@@ -69,9 +66,7 @@ Deno.test("changedFiles() reports modes, renames, deletions and symlink targets"
 
 Deno.test("changedFiles() reports a file replaced by a symlink as a type change", async () => {
   await using repo = await tempRepo({ "data": "d\n" });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   await Deno.remove(join(wt, "data"));
   await Deno.symlink("/srv/data", join(wt, "data"));
   const tree = await writeCandidateTree(testGit, wt);
@@ -88,9 +83,7 @@ Deno.test("changedFiles() reports a file replaced by a symlink as a type change"
 
 Deno.test("diffPatch() is binary-safe: git apply on the start commit reproduces the tree", async () => {
   await using repo = await tempRepo({ "a.txt": "a\n", "bin.dat": "old" });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   const bytes = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 256);
   await Deno.writeFile(join(wt, "bin.dat"), bytes);
   await Deno.writeFile(

@@ -7,15 +7,15 @@ import {
   tempRepo,
 } from "../../../tests/_helpers/git_repo.ts";
 import { testGit } from "../../../tests/_helpers/git_context.ts";
-import { BRANCH, exists, worktreeOf } from "./_test_helpers.ts";
+import { BRANCH, exists, runWorktree } from "./_test_helpers.ts";
 import { commitCandidate, writeCandidateTree } from "./candidate.ts";
 import { changedFiles, diffPatch } from "./diff.ts";
 import { exportTree } from "./export_tree.ts";
 import { gitContextFrom } from "./context.ts";
 import { GitError, GitTimeoutError, runGit } from "./process.ts";
-import { ensureExcluded, headSha } from "./repo.ts";
+import { ensureExcluded } from "./repo.ts";
 import { squashApply } from "./squash_apply.ts";
-import { createWorktree, removeWorktree, resetWorktree } from "./worktree.ts";
+import { removeWorktree, resetWorktree } from "./worktree.ts";
 
 async function plantHooks(dir: string, marker: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
@@ -39,10 +39,8 @@ async function plantHooks(dir: string, marker: string): Promise<void> {
 
 /** Everything ratchet does with git in a run and on apply. */
 async function exerciseRun(repo: TempRepo): Promise<void> {
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
   await ensureExcluded(testGit, repo.dir, ".ratchet/");
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   await Deno.writeTextFile(join(wt, "a.txt"), "kept\n");
   const tree = await writeCandidateTree(testGit, wt);
   const kept = await commitCandidate(testGit, wt, {

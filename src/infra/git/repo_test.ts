@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ExitCode } from "../../errors.ts";
 import { tempDir, tempRepo } from "../../../tests/_helpers/git_repo.ts";
 import { testGit } from "../../../tests/_helpers/git_context.ts";
-import { BRANCH, keptRun, worktreeOf } from "./_test_helpers.ts";
+import { BRANCH, keptRun, runWorktree } from "./_test_helpers.ts";
 import { GitError } from "./process.ts";
 import {
   currentBranch,
@@ -13,7 +13,6 @@ import {
   isDirty,
   listBranchCommits,
 } from "./repo.ts";
-import { createWorktree } from "./worktree.ts";
 
 Deno.test("findRepoRoot() returns the top of the work tree from a subdirectory", async () => {
   await using repo = await tempRepo({ "src/deep/a.txt": "a\n" });
@@ -87,14 +86,7 @@ Deno.test("ensureExcluded() appends the entry once, also from a linked worktree"
   await repo.write({ ".ratchet/x": "x" });
   assert.equal(await repo.git("status", "--porcelain"), "");
 
-  const wt = worktreeOf(repo);
-  await createWorktree(
-    testGit,
-    repo.dir,
-    wt,
-    BRANCH,
-    await headSha(testGit, repo.dir),
-  );
+  const { wt } = await runWorktree(repo);
   assert.equal(await ensureExcluded(testGit, wt, "/.ratchet"), false);
   assert.equal(await ensureExcluded(testGit, wt, "build/"), true);
   assert.match(await Deno.readTextFile(exclude), /\nbuild\/\n$/);

@@ -7,12 +7,11 @@ import {
   BRANCH,
   exists,
   keptRun,
+  runWorktree,
   userState,
-  worktreeOf,
 } from "./_test_helpers.ts";
 import { currentBranch, headSha, treeOf } from "./repo.ts";
 import { squashApply } from "./squash_apply.ts";
-import { createWorktree } from "./worktree.ts";
 
 Deno.test("squashApply() refuses a dirty tree and leaves it as it was", async () => {
   await using repo = await tempRepo({ "src/a.py": "a = 1\n", "c.txt": "c\n" });
@@ -114,8 +113,7 @@ Deno.test("squashApply() refuses a conflict and leaves the checkout as it was", 
 
 Deno.test("squashApply() returns null when the run kept nothing", async () => {
   await using repo = await tempRepo();
-  const base = await headSha(testGit, repo.dir);
-  await createWorktree(testGit, repo.dir, worktreeOf(repo), BRANCH, base);
+  const { base } = await runWorktree(repo);
   assert.equal(
     await squashApply(testGit, repo.dir, BRANCH, base, "apply"),
     null,

@@ -6,6 +6,7 @@ import {
   BRANCH,
   exists,
   keptRun,
+  runWorktree,
   snapshotFiles,
   userState,
   worktreeOf,
@@ -92,9 +93,7 @@ Deno.test("resetWorktree() restores the commit and removes untracked and ignored
     "a.txt": "a\n",
     "b.txt": "b\n",
   });
-  const base = await headSha(testGit, repo.dir);
-  const wt = worktreeOf(repo);
-  await createWorktree(testGit, repo.dir, wt, BRANCH, base);
+  const { base, wt } = await runWorktree(repo);
   const clean = await snapshotFiles(wt);
   await Deno.writeTextFile(join(wt, "a.txt"), "changed\n");
   await Deno.remove(join(wt, "b.txt"));
@@ -130,14 +129,7 @@ Deno.test("removeWorktree() removes the worktree and keeps the branch", async ()
 
 Deno.test("removeWorktree() drops the registration of a worktree whose directory is gone", async () => {
   await using repo = await tempRepo();
-  const wt = worktreeOf(repo);
-  await createWorktree(
-    testGit,
-    repo.dir,
-    wt,
-    BRANCH,
-    await headSha(testGit, repo.dir),
-  );
+  const { wt } = await runWorktree(repo);
   await Deno.remove(wt, { recursive: true });
   await removeWorktree(testGit, repo.dir, wt);
   assert.doesNotMatch(await repo.git("worktree", "list"), /\.ratchet/);
