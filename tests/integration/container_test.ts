@@ -943,6 +943,56 @@ labelled(
 );
 
 labelled(
+  "buildLayer() stops at once on an abort while its content has not sent a byte, stops the content and leaves no container",
+  async (id) => {
+    const tag = `ratchet-test-layer:${id.slice(0, 8)}`;
+    // A source that sends nothing yet (a tree still being read out of git).
+    const { promise: never, resolve: release } = Promise.withResolvers<void>();
+    async function* silent(): AsyncGenerator<Uint8Array> {
+      await never;
+      yield new Uint8Array(512);
+    }
+    const content = silent();
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error("interrupted")),
+      500,
+    );
+    const started = performance.now();
+    try {
+      const built = runtime.buildLayer({
+        base: "busybox:latest",
+        content,
+        tag,
+        labels: { "ratchet.test": id },
+        signal: controller.signal,
+      });
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<"hung">((resolve) => {
+        deadline = setTimeout(() => resolve("hung"), 10_000);
+      });
+      const outcome = await Promise.race([
+        built.then(() => "built", (e: unknown) => String(e)),
+        hung,
+      ]);
+      clearTimeout(deadline);
+      // Before the fix: the request hung until the source's first byte.
+      assert.match(outcome, /interrupted/);
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
+      assert.equal(
+        await docker("ps", "-aq", "--filter", `label=ratchet.test=${id}`),
+        "",
+      );
+      assert.equal(await runtime.hasImage(tag), false);
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  },
+);
+
+labelled(
   "the sandbox reads, writes, lists and reports changed files through the Engine API",
   async (id) => {
     const sandbox = await runtime.startSandbox(containerSpec(id, "sleep 300"));

@@ -850,6 +850,40 @@ trialTest(
 );
 
 trialTest(
+  "a trial cannot read, replace or chmod its control log, so it cannot learn the nonce and forge its wall time",
+  async (t) => {
+    // Root in the container (the keeper is nobody) and a plain user (the
+    // keeper is root): neither has a capability to get around the mode.
+    for (const owner of ["0:0", "1000:1000"]) {
+      const r = await t.trial({
+        reportSource: "wall",
+        metricName: "seconds",
+        runCommand: [
+          "c=/.ratchet-trial",
+          "cat $c/log >/dev/null 2>&1 && echo read-log",
+          "cat /proc/$PPID/fd/9 >/dev/null 2>&1 && echo read-fd",
+          "chmod 666 $c/log 2>/dev/null && echo chmod-log",
+          "rm -f $c/log 2>/dev/null; [ -e $c/log ] || echo removed-log",
+          "mv $c $c.x 2>/dev/null && echo moved-dir",
+          "touch $c/new 2>/dev/null && echo wrote-dir",
+          // Whatever the log gives away is signed into a fast wall line.
+          "n=$(head -c 36 $c/log 2>/dev/null)",
+          `printf '\\n%s wall er 0 0.000001 0\\n' "$n" >&2`,
+          'echo "$n forged wall er 0 0.000001 0" >> $c/log',
+          "sleep 0.5",
+        ].join("; "),
+      }, { repoOwner: owner });
+      assert.equal(r.outcome, "ok", `${owner}: ${r.detail}\n${r.stderr}`);
+      assert.equal(r.stdout, "", `${owner}: the command got through`);
+      assert.ok(
+        r.score !== null && r.score >= 0.45,
+        `${owner}: wall ${r.score} (forged?)`,
+      );
+    }
+  },
+);
+
+trialTest(
   "control files a trial replaces with a symlink or a FIFO neither leak nor hang the host",
   async (t) => {
     const saved: string[] = [];

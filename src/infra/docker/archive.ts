@@ -14,12 +14,18 @@ import type Docker from "dockerode";
 import { Buffer } from "node:buffer";
 import { readTar } from "../tar.ts";
 import type { Collected, PathStat } from "../runtime.ts";
+import { untilAborted } from "./_streams.ts";
 import { statusOf } from "./errors.ts";
 
 /** How long one archive call may take before it is abandoned. */
 export const ARCHIVE_TIMEOUT_MS = 60_000;
 
-/** A request that answers within `timeoutMs` or is aborted. */
+/**
+ * A request that answers within `timeoutMs` or is aborted. It rejects as
+ * soon as its signal fires, whatever the HTTP client does: an aborted
+ * request whose streamed body has not sent its first byte yet is not ended
+ * by the client (its headers wait for that byte).
+ */
 async function bounded<T>(
   timeoutMs: number,
   fn: (signal: AbortSignal) => Promise<T>,
@@ -36,7 +42,7 @@ async function bounded<T>(
     timeoutMs,
   );
   try {
-    return await fn(controller.signal);
+    return await untilAborted(fn(controller.signal), controller.signal);
   } finally {
     clearTimeout(timer);
   }
@@ -70,20 +76,28 @@ export async function putArchive(
     const file = tar instanceof Uint8Array
       ? Buffer.from(tar)
       : Readable.from(tar);
-    return dial<unknown>(docker.modem, {
-      path: `/containers/${id}/archive?`,
-      method: "PUT",
-      options: { path: dir },
-      file,
-      abortSignal: signal,
-      statusCodes: {
-        200: true,
-        400: "bad parameter",
-        403: "permission denied",
-        404: "no such container or path",
-        500: "server error",
-      },
-    });
+    // An abort also stops the body, so its source (a tree being read out of
+    // git) is not left waiting for a reader that is gone.
+    if (file instanceof Readable) {
+      signal.addEventListener("abort", () => file.destroy(), { once: true });
+    }
+    return untilAborted(
+      dial<unknown>(docker.modem, {
+        path: `/containers/${id}/archive?`,
+        method: "PUT",
+        options: { path: dir },
+        file,
+        abortSignal: signal,
+        statusCodes: {
+          200: true,
+          400: "bad parameter",
+          403: "permission denied",
+          404: "no such container or path",
+          500: "server error",
+        },
+      }),
+      signal,
+    );
   });
 }
 
