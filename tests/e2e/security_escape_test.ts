@@ -53,7 +53,7 @@ const links = new GroupRecorder("links", {
 const control = new GroupRecorder("control-files", {
   title: "Files ratchet reads back from a trial",
   about:
-    "A trial writes its setup output and ratchet's control log in a directory the run command can reach (`/.ratchet-trial`). The candidate's code (prog.sh, sourced by the harness) replaces them with what the host would trip over: a symlink to a host file, a FIFO. Each case is one `ratchet run` (busybox, `--decision mean --trials 1`).",
+    "A trial writes its setup output and ratchet's control log in a directory the run command can reach (`/.ratchet-trial`). The candidate's code (prog.sh, sourced by the harness) replaces them with what the host would trip over (a symlink to a host file, a FIFO), or reads the log for the nonce that signs the wall time. Each case is one `ratchet run` (busybox, `--decision mean --trials 1`).",
   test: "tests/e2e/security_escape_test.ts",
 });
 
@@ -238,7 +238,7 @@ recordTo(
             "with --setup-command, the candidate's code runs `ln -sf <host file> /.ratchet-trial/setup.out`; ratchet saves the setup output in the trial report",
           vector: "trial",
           layer:
-            "control files are read from the stopped container through the Engine API, never through a host path the trial can redirect",
+            "the control directory and its files belong to another user (the trial cannot replace them), and they are read from the stopped container through the Engine API, never through a host path the trial can redirect",
           recorded: recorded(r),
           held: leaked.length === 0 && report !== "" && r !== undefined,
           evidence:
@@ -300,7 +300,7 @@ recordTo(
           "the candidate's code replaces /.ratchet-trial/log with a FIFO (ratchet reads the log after the container stops)",
         vector: "trial",
         layer:
-          "the control log comes from the wrapper's signed copy on stderr; a log file read from the stopped container through the Engine API is read only if it is a regular file (a FIFO is not), and every host-side read is bounded in time and size",
+          "the control directory and its files belong to another user (the trial cannot replace them); the control log comes from the wrapper's signed copy on stderr; a log file read from the stopped container through the Engine API is read only if it is a regular file, and every host-side read is bounded in time and size",
         recorded: finished
           ? `exit ${result.code} after ${seconds.toFixed(1)} s; ${recorded(r)}`
           : `still running after ${BOUND_MS / 1000} s; ${term}`,
@@ -313,5 +313,56 @@ recordTo(
     } finally {
       await removeRunContainers(repo.dir);
     }
+  },
+);
+
+recordTo(
+  control,
+  "a trial that reads the control log for the nonce cannot sign a forged wall time",
+  async () => {
+    // Slower by a second, but signs a wall time of 1 µs with whatever
+    // nonce the log gives away, on stderr and in the log.
+    const code = [
+      "read -r n _ < /.ratchet-trial/log 2>/dev/null",
+      "printf '\\n%s wall er 0 0.000001 0\\n' \"$n\" >&2",
+      'echo "$n wall er 0 0.000001 0" >> /.ratchet-trial/log 2>/dev/null',
+      "sleep 1",
+      "",
+    ].join("\n");
+    const steps = [turn(
+      create("/work/prog.sh", code),
+      submit("A faster program.", "prog.sh"),
+    )];
+    const args = runFlags(1).map((a, i, all) =>
+      all[i - 1] === "--report-source"
+        ? "wall"
+        : all[i - 1] === "--metric-name"
+        ? "seconds"
+        : all[i - 1] === "--direction"
+        ? "min"
+        : a
+    );
+    await runScenario({ args, steps }, async (o) => {
+      const r = o.records[1];
+      const score = r?.trial_scores?.[0] ?? null;
+      const c: Case = {
+        id: "control-log-nonce",
+        kind: "attack",
+        attack:
+          "with --report-source wall, the candidate's code reads /.ratchet-trial/log for the nonce that signs the wrapper's lines and writes a wall time of 1 µs, signed with it, to stderr and the log (it sleeps 1 s)",
+        vector: "trial",
+        layer:
+          "the wrapper draws the nonce inside the container and announces it only on the container's stderr, which no command can read; the log is another user's, writable but not readable by the trial",
+        // The decision alone: the scores are timings and vary.
+        recorded: r === undefined ? "no record" : r.decision,
+        held: r !== undefined && r.decision !== "improved" &&
+          typeof score === "number" && score >= 0.9,
+        evidence: `the candidate's trial measured ${
+          typeof score === "number" ? `${score.toFixed(3)} s` : "nothing"
+        }`,
+      };
+      control.add(c);
+      assert.ok(c.held, `${c.recorded} | ${c.evidence}`);
+    });
   },
 );
