@@ -5,7 +5,7 @@
  *
  * Prints the median wall time per trial of a trivial command (`echo score: 1`)
  * 1. through `runTrial` (a fresh container of the tree's image, the wrapper,
- *    control files in and out through the Engine API, capture, metric) on
+ *    its control log read from stderr, capture, metric) on
  *    tests/fixtures/sample_repo;
  * 2. through `docker run --rm --network none busybox`;
  * 3. on the host (`sh -c`);
@@ -399,7 +399,7 @@ try {
   print();
   rows.push(
     series(
-      "runner: runTrial of the sample repo (a container of its tree image, wrapper, control files through the API, capture, metric)",
+      "runner: runTrial of the sample repo (a container of its tree image, wrapper, control log from stderr, capture, metric)",
       runner,
       `×${(mRunner / mCli).toFixed(2)} of the docker CLI, ×${
         (mRunner / mHost).toFixed(0)
@@ -522,7 +522,7 @@ try {
   print("breakdown (medians):");
   print(`  DockerRuntime.run, no mounts, shared netns  ${fmt(median(bare))}`);
   print(
-    `  runner − bare run (wrapper, control files in and out, capture)  ${
+    `  runner − bare run (wrapper, control log, capture)  ${
       fmt(mRunner - median(bare))
     }`,
   );
@@ -564,7 +564,7 @@ try {
     ),
     {
       what:
-        "breakdown: runner − bare run (wrapper, control files in and out, capture)",
+        "breakdown: runner − bare run (wrapper, control log, capture)",
       median: mRunner - median(bare),
       min: null,
       unit: "ms",
