@@ -563,8 +563,7 @@ try {
       bare,
     ),
     {
-      what:
-        "breakdown: runner − bare run (wrapper, control log, capture)",
+      what: "breakdown: runner − bare run (wrapper, control log, capture)",
       median: mRunner - median(bare),
       min: null,
       unit: "ms",
