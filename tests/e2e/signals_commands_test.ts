@@ -166,6 +166,61 @@ dockerTest(
   },
 );
 
+/** Layer containers and tree images on the engine (Docker tests run one at a time). */
+async function treeLeftovers(): Promise<{ id: string }[]> {
+  const filters = encodeURIComponent(
+    JSON.stringify({ label: ["ratchet.role=tree"] }),
+  );
+  const containers = await dockerApi(
+    "GET",
+    `/containers/json?all=1&filters=${filters}`,
+  ) as { Id: string }[];
+  const images = await dockerApi("GET", `/images/json?filters=${filters}`) as {
+    Id: string;
+  }[];
+  return [...containers, ...images].map((x) => ({ id: x.Id }));
+}
+
+dockerTest(
+  "a signal while a tree is sent to the engine cuts the upload off: exit 143, promptly, no layer container and no tree image",
+  async () => {
+    await using repo = await tempRepo({ "score.sh": 'echo "score: 1"\n' });
+    // 400 MiB the checkout sends (untracked files are read from disk): the
+    // upload lasts long enough to be interrupted.
+    const mib = new Uint8Array(1024 * 1024);
+    await Deno.mkdir(join(repo.dir, "data"));
+    for (let i = 0; i < 400; i++) {
+      await Deno.writeFile(join(repo.dir, "data", `${i}.bin`), mib);
+    }
+    // Only what this test makes counts (another run may have left some).
+    const before = new Set((await treeLeftovers()).map((x) => x.id));
+    const made = async () =>
+      (await treeLeftovers()).filter((x) => !before.has(x.id));
+    const p = spawnCli([
+      "measure",
+      "--run-command",
+      "sh score.sh",
+      "--image",
+      "busybox:latest",
+      ...MEASURE,
+    ], { cwd: repo.dir });
+    const r = await signalWhen(
+      p,
+      "SIGTERM",
+      "the tree's upload",
+      async () => (await made()).length > 0,
+    );
+    assert.equal(r.code, 143, r.stderr);
+    assert.ok(r.ms < PROMPT_MS, `took ${r.ms} ms after SIGTERM`);
+    assert.doesNotMatch(r.stderr, /internal error|this is a bug/);
+    await waitFor(
+      "the layer container to be gone",
+      async () => (await made()).length === 0,
+      PROMPT_MS,
+    );
+  },
+);
+
 dockerTest(
   "a signal during an image pull cuts the pull off: exit 143, promptly",
   async () => {

@@ -12,6 +12,7 @@
  */
 import type Docker from "dockerode";
 import { Buffer } from "node:buffer";
+import { Readable } from "node:stream";
 import { readTar } from "../tar.ts";
 import type { Collected, PathStat } from "../runtime.ts";
 import { untilAborted } from "./_streams.ts";
@@ -60,6 +61,52 @@ function dial<T>(
   });
 }
 
+/**
+ * An upload body that pulls from `source` and ends at once when `signal`
+ * fires. Ending it (rather than failing it) is what reaches the engine
+ * through this HTTP client: the engine sees the archive end, fails the
+ * extraction and lets go of the container, whose removal waits for that.
+ * The source is asked to stop without waiting for it: one stuck in an await
+ * (a tree still being read out of git) cannot answer.
+ */
+function uploadBody(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): Readable {
+  const iterator = source[Symbol.asyncIterator]();
+  let pulling = false;
+  let ended = false;
+  const body: Readable = new Readable({
+    async read() {
+      if (pulling || ended) return;
+      pulling = true;
+      try {
+        const next = await iterator.next();
+        if (ended) return;
+        if (next.done) ended = true;
+        body.push(next.done ? null : next.value);
+      } catch (error) {
+        if (!ended) {
+          body.destroy(
+            error instanceof Error ? error : new Error(String(error)),
+          );
+        }
+      } finally {
+        pulling = false;
+      }
+    },
+  });
+  const stop = () => {
+    if (ended) return;
+    ended = true;
+    body.push(null);
+    void iterator.return?.(undefined)?.catch(() => {});
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  return body;
+}
+
 /** Put a tar (bytes or a stream) into the existing directory `dir`. */
 export async function putArchive(
   docker: Docker,
@@ -68,19 +115,13 @@ export async function putArchive(
   tar: Uint8Array | AsyncIterable<Uint8Array>,
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const { Readable } = await import("node:stream");
   await bounded(options.timeoutMs ?? ARCHIVE_TIMEOUT_MS, (timeout) => {
     const signal = options.signal === undefined
       ? timeout
       : AbortSignal.any([timeout, options.signal]);
     const file = tar instanceof Uint8Array
       ? Buffer.from(tar)
-      : Readable.from(tar);
-    // An abort also stops the body, so its source (a tree being read out of
-    // git) is not left waiting for a reader that is gone.
-    if (file instanceof Readable) {
-      signal.addEventListener("abort", () => file.destroy(), { once: true });
-    }
+      : uploadBody(tar, signal);
     return untilAborted(
       dial<unknown>(docker.modem, {
         path: `/containers/${id}/archive?`,
