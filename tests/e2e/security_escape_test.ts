@@ -342,7 +342,7 @@ recordTo(
         ? "min"
         : a
     );
-    await runScenario({ args, steps }, async (o) => {
+    await runScenario({ args, steps }, (o) => {
       const r = o.records[1];
       const score = r?.trial_scores?.[0] ?? null;
       const c: Case = {
@@ -363,6 +363,7 @@ recordTo(
       };
       control.add(c);
       assert.ok(c.held, `${c.recorded} | ${c.evidence}`);
+      return Promise.resolve();
     });
   },
 );

@@ -964,10 +964,10 @@ labelled(
       const { promise: never, resolve: release } = Promise.withResolvers<
         void
       >();
-      async function* stalls(): AsyncGenerator<Uint8Array> {
+      const stalls = async function* (): AsyncGenerator<Uint8Array> {
         if (sent > 0) yield head;
         await never;
-      }
+      };
       const controller = new AbortController();
       const timer = setTimeout(
         () => controller.abort(new Error("interrupted")),
