@@ -38,13 +38,7 @@ export class CappedBuffer {
   }
 
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.#kept);
-    let offset = 0;
-    for (const chunk of this.#chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return this.head(this.#kept);
   }
 }
 
