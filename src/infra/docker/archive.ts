@@ -22,14 +22,16 @@ import { statusOf } from "./errors.ts";
 export const ARCHIVE_TIMEOUT_MS = 60_000;
 
 /**
- * A request that answers within `timeoutMs` or is aborted. It rejects as
- * soon as its signal fires, whatever the HTTP client does: an aborted
- * request whose streamed body has not sent its first byte yet is not ended
- * by the client (its headers wait for that byte).
+ * A request that answers within `timeoutMs` or is aborted, also when
+ * `outer` fires. It rejects as soon as its signal fires, whatever the HTTP
+ * client does: an aborted request whose streamed body has not sent its
+ * first byte yet is not ended by the client (its headers wait for that
+ * byte).
  */
 async function bounded<T>(
   timeoutMs: number,
   fn: (signal: AbortSignal) => Promise<T>,
+  outer?: AbortSignal,
 ): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(
@@ -42,8 +44,11 @@ async function bounded<T>(
       ),
     timeoutMs,
   );
+  const signal = outer === undefined
+    ? controller.signal
+    : AbortSignal.any([controller.signal, outer]);
   try {
-    return await untilAborted(fn(controller.signal), controller.signal);
+    return await untilAborted(fn(signal), signal);
   } finally {
     clearTimeout(timer);
   }
@@ -115,19 +120,16 @@ export async function putArchive(
   tar: Uint8Array | AsyncIterable<Uint8Array>,
   options: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
-  await bounded(options.timeoutMs ?? ARCHIVE_TIMEOUT_MS, (timeout) => {
-    const signal = options.signal === undefined
-      ? timeout
-      : AbortSignal.any([timeout, options.signal]);
-    const file = tar instanceof Uint8Array
-      ? Buffer.from(tar)
-      : uploadBody(tar, signal);
-    return untilAborted(
+  await bounded(
+    options.timeoutMs ?? ARCHIVE_TIMEOUT_MS,
+    (signal) =>
       dial<unknown>(docker.modem, {
         path: `/containers/${id}/archive?`,
         method: "PUT",
         options: { path: dir },
-        file,
+        file: tar instanceof Uint8Array
+          ? Buffer.from(tar)
+          : uploadBody(tar, signal),
         abortSignal: signal,
         statusCodes: {
           200: true,
@@ -137,9 +139,8 @@ export async function putArchive(
           500: "server error",
         },
       }),
-      signal,
-    );
-  });
+    options.signal,
+  );
 }
 
 /** Go's os.FileMode type bits, as the engine reports them. */
@@ -251,7 +252,7 @@ export async function getArchive(
 
 /**
  * Read one path back: a regular file's first `maxBytes` bytes, or what else
- * is there (never followed, never opened), bounded by `timeoutMs`. The path
+ * is there (never followed, never opened), bounded by ARCHIVE_TIMEOUT_MS. The path
  * is stat'ed first: Podman's GET follows a final symlink.
  */
 export async function collectPath(
@@ -259,8 +260,8 @@ export async function collectPath(
   id: string,
   path: string,
   maxBytes: number,
-  timeoutMs = ARCHIVE_TIMEOUT_MS,
 ): Promise<Collected> {
+  const timeoutMs = ARCHIVE_TIMEOUT_MS;
   const stat = await statPath(docker, id, path, timeoutMs);
   if (stat === null) return { kind: "missing" };
   if (stat.kind !== "file") return { kind: "other", type: stat.kind };
