@@ -145,6 +145,20 @@ export function splitControlLines(
 }
 
 /**
+ * What the wrapper's lines on stderr say, read in one pass: the announced
+ * nonce, the log its signed lines make, and the stderr the command wrote
+ * (`rest`). Null when no nonce was announced.
+ */
+export function controlOfStderr(
+  stderr: Uint8Array,
+): { nonce: string; log: ControlLog; rest: Uint8Array } | null {
+  const nonce = announcedNonce(stderr);
+  if (nonce === null) return null;
+  const { lines, rest } = splitControlLines(stderr, nonce);
+  return { nonce, log: parseControlLog(lines, nonce), rest };
+}
+
+/**
  * Whether a control log read from stderr is whole: it ends the way the
  * wrapper ends (the command's wall time, a failed setup, or the watchdog).
  */

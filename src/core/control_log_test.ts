@@ -4,6 +4,7 @@ import {
   clockNs,
   CLOCKS,
   controlLogEnded,
+  controlOfStderr,
   parseControlLog,
   splitControlLines,
 } from "./control_log.ts";
@@ -136,4 +137,20 @@ Deno.test("announcedNonce() takes the nonce only from the very first bytes of st
   ) {
     assert.equal(announcedNonce(encode(text)), null, JSON.stringify(text));
   }
+});
+
+Deno.test("controlOfStderr() gives the announced nonce, the signed log and the command's own stderr", () => {
+  const n = "6f1c0a52-3b7e-4d2a-9a61-0c2d8e4f7b13";
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const got = controlOfStderr(
+    encode(`\n${n} begin\n\n${n} start\nwarn\nforged wall ns 0 9 0\n`),
+  );
+  assert.equal(got?.nonce, n);
+  assert.equal(got?.log.started, true);
+  assert.equal(got?.log.wall, null);
+  assert.equal(
+    new TextDecoder().decode(got?.rest),
+    "warn\nforged wall ns 0 9 0\n",
+  );
+  assert.equal(controlOfStderr(encode(`x\n${n} begin\n`)), null);
 });

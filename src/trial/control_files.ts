@@ -10,12 +10,11 @@
 import { reportFileOf } from "../core/report_source.ts";
 import type { Config } from "../config/config.ts";
 import {
-  announcedNonce,
   type ControlLog,
   controlLogEnded,
+  controlOfStderr,
   EMPTY_CONTROL_LOG,
   parseControlLog,
-  splitControlLines,
 } from "../core/control_log.ts";
 import { normalizeRelPath } from "../core/protect.ts";
 import { type Ident, keeperOf } from "../core/tree_layout.ts";
@@ -102,29 +101,25 @@ export function collectList(
   setupCommand: string | null,
   reportPath: string | null,
 ): (streams: CapturedStderr) => CollectWant[] {
-  return (streams) => [
-    ...(announcedNonce(streams.stderr) !== null &&
-        logOfStderr(streams) === null
-      ? [{ path: LOG_PATH, maxBytes: LOG_CAP_BYTES }]
-      : []),
-    ...(setupCommand === null
-      ? []
-      : [{ path: SETUP_PATH, maxBytes: SETUP_OUTPUT_BYTES }]),
-    ...(reportPath === null
-      ? []
-      : [{ path: `${WORK_DIR}/${reportPath}`, maxBytes: REPORT_CAP_BYTES }]),
-  ];
+  return (streams) => {
+    const control = controlOfStderr(streams.stderr);
+    return [
+      ...(control !== null && !wholeIn(control.log, streams)
+        ? [{ path: LOG_PATH, maxBytes: LOG_CAP_BYTES }]
+        : []),
+      ...(setupCommand === null
+        ? []
+        : [{ path: SETUP_PATH, maxBytes: SETUP_OUTPUT_BYTES }]),
+      ...(reportPath === null
+        ? []
+        : [{ path: `${WORK_DIR}/${reportPath}`, maxBytes: REPORT_CAP_BYTES }]),
+    ];
+  };
 }
 
-/** The control log from the wrapper's stderr copy when whole, else null. */
-function logOfStderr(streams: CapturedStderr): ControlLog | null {
-  const nonce = announcedNonce(streams.stderr);
-  if (nonce === null || streams.stderrTruncated) return null;
-  const log = parseControlLog(
-    splitControlLines(streams.stderr, nonce).lines,
-    nonce,
-  );
-  return controlLogEnded(log) ? log : null;
+/** Whether the log read from stderr is the whole log (stderr not cut, the log ended). */
+function wholeIn(log: ControlLog, streams: CapturedStderr): boolean {
+  return !streams.stderrTruncated && controlLogEnded(log);
 }
 
 /**
@@ -132,9 +127,7 @@ function logOfStderr(streams: CapturedStderr): ControlLog | null {
  * command (after any setup) has begun.
  */
 export function startedIn(stderr: Uint8Array): boolean {
-  const nonce = announcedNonce(stderr);
-  return nonce !== null &&
-    parseControlLog(splitControlLines(stderr, nonce).lines, nonce).started;
+  return controlOfStderr(stderr)?.log.started === true;
 }
 
 /** What the container that ran to its end left: its log, report and setup output. */
@@ -143,15 +136,15 @@ export function readWrapped(
   input: { reportPath: string | null; setupCommand: string | null },
 ): Wrapped {
   const { reportPath } = input;
-  const nonce = announcedNonce(run.stderr);
-  // What the command wrote to stderr, without the wrapper's lines.
-  const command = nonce === null
-    ? run
-    : { ...run, stderr: splitControlLines(run.stderr, nonce).rest };
+  const control = controlOfStderr(run.stderr);
   return {
-    run: command,
-    log: nonce === null ? EMPTY_CONTROL_LOG : logOfStderr(run) ??
-      parseControlLog(textOf(run.collected[LOG_PATH]), nonce),
+    // What the command wrote to stderr, without the wrapper's lines.
+    run: control === null ? run : { ...run, stderr: control.rest },
+    log: control === null
+      ? EMPTY_CONTROL_LOG
+      : wholeIn(control.log, run)
+      ? control.log
+      : parseControlLog(textOf(run.collected[LOG_PATH]), control.nonce),
     killed: null,
     report: reportPath === null
       ? null
