@@ -21,6 +21,7 @@ import { dockerTest, testDockerSocket } from "../_helpers/docker.ts";
 import { startFakeAnthropic } from "../_helpers/fake_anthropic.ts";
 import { runGit } from "../_helpers/git_repo.ts";
 import { testConfig } from "../_helpers/config.ts";
+import { containerSpec } from "../_helpers/container_spec.ts";
 import { DockerRuntime } from "../../src/infra/docker/runtime.ts";
 import { resolveEngine } from "../../src/infra/engine.ts";
 import { openWorkspace } from "../../src/infra/workspace.ts";
@@ -71,28 +72,13 @@ hostTest(
   "a background process in the sandbox cannot race the editor past /work: the sandbox is frozen between commands",
   async () => {
     const label = { "ratchet.test": crypto.randomUUID() };
+    const spec = containerSpec(
+      label["ratchet.test"],
+      "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
+    );
     const sandbox = await runtime.startSandbox({
-      image: "busybox:latest",
-      cmd: [
-        "sh",
-        "-c",
-        "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done",
-      ],
-      workingDir: "/",
-      env: {},
-      user: "0:0",
-      mounts: [],
-      network: "none",
-      limits: {
-        cpus: 1,
-        memoryBytes: 256 * MiB,
-        pidsLimit: 256,
-        shmSizeBytes: 16 * MiB,
-        gpus: null,
-      },
-      labels: label,
-      capabilities: "none",
-      readOnlyRoot: false,
+      ...spec,
+      limits: { ...spec.limits, shmSizeBytes: 16 * MiB },
     });
     try {
       await using _ = sandbox;
